@@ -1,0 +1,258 @@
+//! Per-account mouse models over per-action feature vectors ([`crate::features::action_features`]),
+//! implementing the one detector contract [`keyprint_core::Detector`]. Scores are in [0, 1], **higher = more
+//! impostor-like**, and comparable across accounts (so one global ROC over all accounts is meaningful, as
+//! the Balabit challenge scores it).
+//!
+//! * [`MouseForest`] — two-class: the owner's actions against other accounts' actions (the enrolment's
+//!   background), a random forest as in Antal & Egyed-Zsigmond (2019). Negatives are balanced: as many as the
+//!   owner has actions, drawn evenly (seeded) from each background account. Score: the forest's impostor
+//!   probability.
+//! * [`MouseOneClass`] — one-class, owner's actions only: each feature is mapped to the owner's empirical
+//!   CDF `u ∈ [0, 1]` (per action kind), the raw score is the mean over features of `|2u − 1|` (how far out in
+//!   the owner's own distribution the probe lies, robust to the heavy tails of speed and jerk), and the raw
+//!   score is calibrated to the fraction of held-out owner actions (every 5th) that score lower.
+
+use crate::forest::{Forest, ForestParams};
+use keyprint_core::detector::{
+    Detector, Enrolment, FeatureVector, FitError, Template, check_vectors,
+};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// Two-class per-account random forest (module docs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MouseForest {
+    /// Forest hyper-parameters (seeded).
+    pub params: ForestParams,
+}
+
+struct ForestTemplate(Forest);
+
+impl Template<FeatureVector> for ForestTemplate {
+    fn score(&self, probe: &FeatureVector) -> f64 {
+        self.0.predict(probe)
+    }
+}
+
+impl Detector<FeatureVector> for MouseForest {
+    fn name(&self) -> &str {
+        "random-forest"
+    }
+    fn uses_background(&self) -> bool {
+        true
+    }
+    /// # Errors
+    /// [`FitError::NeedsBackground`] with no background; [`FitError`] for empty, ragged or non-finite samples.
+    fn fit(
+        &self,
+        e: &Enrolment<'_, FeatureVector>,
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let dim = check_vectors(e.genuine, 2)?;
+        let others: Vec<&Vec<FeatureVector>> =
+            e.background.iter().filter(|b| !b.is_empty()).collect();
+        if others.is_empty() {
+            return Err(FitError::NeedsBackground);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.params.seed);
+        let per = e.genuine.len().div_ceil(others.len());
+        let mut x: Vec<FeatureVector> = e.genuine.to_vec();
+        let mut y = vec![false; x.len()];
+        for b in others {
+            let mut idx: Vec<usize> = (0..b.len()).collect();
+            idx.shuffle(&mut rng);
+            for &i in idx.iter().take(per) {
+                x.push(b[i].clone());
+                y.push(true);
+            }
+        }
+        // Background samples must match the owner's dimension and be finite too.
+        let got = check_vectors(&x, 2)?;
+        debug_assert_eq!(got, dim);
+        Ok(Box::new(ForestTemplate(Forest::fit(&x, &y, self.params))))
+    }
+}
+
+/// One-class per-account model (module docs). The first three features must be the action-kind one-hot
+/// of [`crate::features::FEATURE_NAMES`]; kinds with fewer than `min_per_kind` enrolment actions fall back
+/// to the model of all kinds.
+#[derive(Clone, Copy, Debug)]
+pub struct MouseOneClass {
+    /// Minimum enrolment actions for a kind-specific model (default 30).
+    pub min_per_kind: usize,
+}
+
+impl Default for MouseOneClass {
+    fn default() -> Self {
+        MouseOneClass { min_per_kind: 30 }
+    }
+}
+
+/// Owner's sorted values per feature, and sorted held-out raw scores.
+struct Marginals {
+    sorted: Vec<Vec<f64>>,
+    calib: Vec<f64>,
+}
+
+impl Marginals {
+    fn fit(fit: &[&FeatureVector], calib: &[&FeatureVector]) -> Marginals {
+        let dim = fit[0].len();
+        let sorted = (3..dim)
+            .map(|j| {
+                let mut c: Vec<f64> = fit.iter().map(|s| s[j]).collect();
+                c.sort_by(f64::total_cmp);
+                c
+            })
+            .collect();
+        let mut m = Marginals {
+            sorted,
+            calib: Vec::new(),
+        };
+        let mut c: Vec<f64> = calib.iter().map(|s| m.raw(s)).collect();
+        c.sort_by(f64::total_cmp);
+        m.calib = c;
+        m
+    }
+    fn raw(&self, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for (col, &v) in self.sorted.iter().zip(&x[3..]) {
+            let lo = col.partition_point(|&c| c < v);
+            let hi = col.partition_point(|&c| c <= v);
+            // Mid-rank empirical CDF.
+            let u = (lo + hi) as f64 / (2.0 * col.len() as f64);
+            s += (2.0 * u - 1.0).abs();
+        }
+        s / self.sorted.len().max(1) as f64
+    }
+    fn score(&self, x: &[f64]) -> f64 {
+        let r = self.raw(x);
+        if self.calib.is_empty() {
+            return r;
+        }
+        let lo = self.calib.partition_point(|&c| c < r);
+        let hi = self.calib.partition_point(|&c| c <= r);
+        (lo + hi) as f64 / (2.0 * self.calib.len() as f64)
+    }
+}
+
+struct OneClassTemplate {
+    all: Marginals,
+    by_kind: [Option<Marginals>; 3],
+}
+
+fn kind_of(x: &[f64]) -> Option<usize> {
+    (0..3).find(|&k| x[k] == 1.0)
+}
+
+impl Template<FeatureVector> for OneClassTemplate {
+    fn score(&self, probe: &FeatureVector) -> f64 {
+        match kind_of(probe).and_then(|k| self.by_kind[k].as_ref()) {
+            Some(m) => m.score(probe),
+            None => self.all.score(probe),
+        }
+    }
+}
+
+impl Detector<FeatureVector> for MouseOneClass {
+    fn name(&self) -> &str {
+        "one-class-marginal-rank"
+    }
+    /// # Errors
+    /// [`FitError`] for fewer than 10 samples, ragged or non-finite samples, or fewer than 4 features.
+    fn fit(
+        &self,
+        e: &Enrolment<'_, FeatureVector>,
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let dim = check_vectors(e.genuine, 10)?;
+        if dim < 4 {
+            return Err(FitError::Dimension {
+                index: 0,
+                expected: 4,
+                got: dim,
+            });
+        }
+        let split = |pred: &dyn Fn(&FeatureVector) -> bool| {
+            let sel: Vec<&FeatureVector> = e.genuine.iter().filter(|x| pred(x)).collect();
+            let (mut fit, mut cal) = (Vec::new(), Vec::new());
+            for (i, x) in sel.into_iter().enumerate() {
+                if i % 5 == 4 { cal.push(x) } else { fit.push(x) }
+            }
+            (fit, cal)
+        };
+        let (fit, cal) = split(&|_| true);
+        let all = Marginals::fit(&fit, &cal);
+        let by_kind = [0, 1, 2].map(|k| {
+            let (fit, cal) = split(&|x| kind_of(x) == Some(k));
+            (fit.len() + cal.len() >= self.min_per_kind.max(5) && !cal.is_empty())
+                .then(|| Marginals::fit(&fit, &cal))
+        });
+        Ok(Box::new(OneClassTemplate { all, by_kind }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// Kind one-hot + 3 features; owner centred at 0, others at `shift`.
+    fn sample(rng: &mut ChaCha8Rng, shift: f64) -> FeatureVector {
+        let mut v = vec![1.0, 0.0, 0.0];
+        v.extend((0..3).map(|_| shift + rng.random_range(-1.0..1.0)));
+        v
+    }
+
+    fn auc(t: &dyn Template<FeatureVector>, rng: &mut ChaCha8Rng) -> f64 {
+        let g: Vec<f64> = (0..200).map(|_| t.score(&sample(rng, 0.0))).collect();
+        let m: Vec<f64> = (0..200).map(|_| t.score(&sample(rng, 1.5))).collect();
+        keyprint_core::eval::roc(&g, &m).unwrap().auc()
+    }
+
+    #[test]
+    fn both_models_separate_shifted_impostors() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let own: Vec<FeatureVector> = (0..400).map(|_| sample(&mut rng, 0.0)).collect();
+        let bg: Vec<Vec<FeatureVector>> = (0..3)
+            .map(|_| (0..300).map(|_| sample(&mut rng, 0.8)).collect())
+            .collect();
+        let oc = MouseOneClass::default()
+            .fit(&Enrolment::one_class(&own))
+            .unwrap();
+        assert!(auc(oc.as_ref(), &mut rng) > 0.75);
+        let rf = MouseForest {
+            params: ForestParams {
+                n_trees: 30,
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            rf.fit(&Enrolment::one_class(&own)).err(),
+            Some(FitError::NeedsBackground)
+        );
+        let t = rf
+            .fit(&Enrolment {
+                genuine: &own,
+                background: &bg,
+            })
+            .unwrap();
+        assert!(auc(t.as_ref(), &mut rng) > 0.8);
+        let s = t.score(&sample(&mut rng, 0.0));
+        assert!((0.0..=1.0).contains(&s));
+    }
+
+    #[test]
+    fn fit_errors() {
+        let oc = MouseOneClass::default();
+        let few = vec![vec![1.0, 0.0, 0.0, 1.0]; 3];
+        assert!(matches!(
+            oc.fit(&Enrolment::one_class(&few)),
+            Err(FitError::TooFewSamples { .. })
+        ));
+        let mut bad = vec![vec![1.0, 0.0, 0.0, 1.0]; 20];
+        bad[7][3] = f64::NAN;
+        assert_eq!(
+            oc.fit(&Enrolment::one_class(&bad)).err(),
+            Some(FitError::NonFinite { index: 7 })
+        );
+    }
+}
