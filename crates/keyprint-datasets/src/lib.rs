@@ -7,6 +7,7 @@
 //! line and field, and counts every documented repair rule that fired. Nothing is dropped silently.
 #![deny(missing_docs)]
 
+pub mod aalto;
 pub mod cmu;
 pub mod generic;
 pub mod report;
