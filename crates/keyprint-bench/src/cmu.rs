@@ -15,6 +15,7 @@ use crate::table::{Table, progress, write_report};
 use keyprint_core::detector::{Detector, Enrolment, FeatureVector};
 use keyprint_core::detectors::{KeyprintBackground, KeyprintOneClass, killourhy_maxion};
 use keyprint_core::eval::{Roc, Summary, average_rocs, roc, summarize};
+use keyprint_core::keystroke::FixedTextLayout;
 use keyprint_datasets::cmu::{CmuData, read_cmu};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -103,9 +104,10 @@ pub fn detectors(background: bool) -> Vec<(Box<dyn Detector<FeatureVector>>, Opt
         .into_iter()
         .map(|(d, e)| (d, Some(e)))
         .collect();
-    v.push((Box::new(KeyprintOneClass::default()), None));
+    let layout = FixedTextLayout::cmu_strong_password();
+    v.push((Box::new(KeyprintOneClass::for_layout(&layout)), None));
     if background {
-        v.push((Box::new(KeyprintBackground::default()), None));
+        v.push((Box::new(KeyprintBackground::for_layout(&layout)), None));
     }
     v
 }
