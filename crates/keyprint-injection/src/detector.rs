@@ -1,0 +1,517 @@
+//! The streaming injection detector and the streaming interface shared with the baselines.
+//!
+//! A [`StreamDetector`] reads ONE device's key events in press order ([`KeyEvent`], the core event model),
+//! one at a time, in `O(1)` amortised work per event (the optional owner-profile check runs every
+//! [`InjectionConfig::owner_every`] keystrokes over a bounded window). It raises at most one [`Verdict`]
+//! naming a [`Reason`] and the 1-based keystroke index at which it fired, and keeps a continuous
+//! [`score`](StreamDetector::score) (higher = more injection-like; `>= 1` exactly when a verdict was raised)
+//! for ROC analysis with `keyprint_core::eval`.
+//!
+//! keyprint's rules ([`InjectionDetector`]), each from a physical or behavioural property of typing:
+//! * **machine chord** — a modifier and a key go down in the same ≤ 1 ms and up in the same ≤ 1 ms with
+//!   short holds: one HID report carrying modifier bits and key, which a hand cannot produce (two fingers
+//!   never land and lift within a millisecond of each other twice).
+//! * **impossible speed** — a run of keystrokes each held ≤ [`InjectionConfig::machine_hold_us`] (15 ms):
+//!   key travel and finger lift take longer (human holds in CMU: 0.1 % quantile 17 ms; Aalto: < 0.1 % of
+//!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
+//!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
+//!   bursts are tolerated up to [`InjectionConfig::machine_run_established`] keystrokes, because OS word
+//!   completion and text expansion on a human's own keyboard type a few characters at machine speed.
+//! * **constant holds** — [`InjectionConfig::constant_hold_window`] holds within
+//!   [`InjectionConfig::constant_hold_range_us`] of each other and no key rollover among them.
+//! * **machine regularity** — [`InjectionConfig::regularity_window`] press-to-press gaps (each under 2 s)
+//!   taking at most [`InjectionConfig::regularity_max_distinct`] distinct values at 1 ms resolution (a fixed
+//!   firmware delay; low gap entropy).
+//! * **typing right after attach** — at least [`InjectionConfig::attach_burst`] keystrokes within
+//!   [`InjectionConfig::attach_window_us`] of [`StreamDetector::device_attached`].
+//! * **owner mismatch** — with an [`OwnerProfile`], the last [`InjectionConfig::owner_window`] keystrokes
+//!   score above the owner's calibrated threshold (for humanized injection, whose timing is human but not
+//!   the owner's).
+//!
+//! Autorepeat: an event whose key equals the previous event's key and which goes down before that one is
+//! released (a key cannot be pressed twice without being released: only the OS repeats it), or which has
+//! zero hold right after the same key, is folded into that keystroke and feeds no statistic.
+//!
+//! Allowed devices: streams whose device id is in [`InjectionConfig::allowed_devices`] (assistive macro or
+//! text-expansion software, configured by an administrator) are observed but never alarm.
+
+use keyprint_core::detector::Template;
+use keyprint_core::event::KeyEvent;
+use std::collections::VecDeque;
+use std::fmt;
+
+/// Why a stream was judged injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Modifier and key in one HID report.
+    MachineChord,
+    /// Keystrokes held shorter than key travel allows.
+    ImpossibleSpeed,
+    /// Hold times that do not vary, with no rollover.
+    ConstantHolds,
+    /// Gaps from a fixed delay (few distinct values).
+    MachineRegularity,
+    /// A burst right after the device appeared.
+    TypingAfterAttach,
+    /// Timing unlike the enrolled owner's.
+    OwnerMismatch,
+    /// UKIP's rule (baseline).
+    UkipRule,
+    /// DuckHunt's rule (baseline).
+    DuckHuntRule,
+}
+
+impl Reason {
+    /// Stable kebab-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::MachineChord => "machine-chord",
+            Reason::ImpossibleSpeed => "impossible-speed",
+            Reason::ConstantHolds => "constant-holds",
+            Reason::MachineRegularity => "machine-regularity",
+            Reason::TypingAfterAttach => "typing-after-attach",
+            Reason::OwnerMismatch => "owner-mismatch",
+            Reason::UkipRule => "ukip-rule",
+            Reason::DuckHuntRule => "duckhunt-rule",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A detection: why, at which keystroke (1-based index in the stream, every event counted), when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// The rule that fired.
+    pub reason: Reason,
+    /// 1-based index of the event at which it fired.
+    pub keystroke: usize,
+    /// Press time of that event, µs.
+    pub t_us: i64,
+    /// Human-readable evidence (measured values).
+    pub detail: String,
+}
+
+/// The streaming interface shared by keyprint's detector and the baselines.
+pub trait StreamDetector: Send {
+    /// Short stable name (`"keyprint"`, `"ukip"`, `"duckhunt"`).
+    fn name(&self) -> &str;
+    /// The device enumerated at `t_us` (same clock as the events). Detectors that ignore it may.
+    fn device_attached(&mut self, _t_us: i64) {}
+    /// Reads the next event (press order). Returns the verdict the first time one is raised, else `None`.
+    fn observe(&mut self, event: &KeyEvent) -> Option<Verdict>;
+    /// The verdict raised so far, if any.
+    fn verdict(&self) -> Option<&Verdict>;
+    /// Continuous injection score after the events seen so far: higher = more injection-like, finite,
+    /// `>= 1` exactly when a verdict has been raised.
+    fn score(&self) -> f64;
+}
+
+/// Runs a fresh detector over a stream and reports the verdict plus the score after each checkpoint
+/// (number of events; `None` where the stream is shorter).
+pub fn run_stream(
+    det: &mut dyn StreamDetector,
+    attached_us: Option<i64>,
+    events: &[KeyEvent],
+    checkpoints: &[usize],
+) -> (Option<Verdict>, Vec<Option<f64>>) {
+    if let Some(t) = attached_us {
+        det.device_attached(t);
+    }
+    let mut scores = vec![None; checkpoints.len()];
+    for (i, e) in events.iter().enumerate() {
+        det.observe(e);
+        for (c, s) in checkpoints.iter().zip(scores.iter_mut()) {
+            if *c == i + 1 {
+                *s = Some(det.score());
+            }
+        }
+    }
+    (det.verdict().cloned(), scores)
+}
+
+/// An enrolled owner's free-text timing template with the threshold above which a window is not the owner.
+pub struct OwnerProfile {
+    /// The template: scores a window of key events, higher = less like the owner.
+    pub template: Box<dyn Template<Vec<KeyEvent>>>,
+    /// Alarm threshold on the template's score (from the owner's own held-out data).
+    pub threshold: f64,
+}
+
+impl OwnerProfile {
+    /// Calibrates the threshold from the owner's held-out windows (not used to fit `template`):
+    /// `margin ×` the largest of their scores (a zero-false-alarm point on the owner's own data).
+    /// Returns `None` when `held_out` is empty.
+    pub fn calibrate(
+        template: Box<dyn Template<Vec<KeyEvent>>>,
+        held_out: &[Vec<KeyEvent>],
+        margin: f64,
+    ) -> Option<Self> {
+        let max = held_out
+            .iter()
+            .map(|w| template.score(w))
+            .filter(|s| s.is_finite())
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))?;
+        Some(OwnerProfile {
+            template,
+            threshold: if max > 0.0 {
+                max * margin
+            } else {
+                max + margin.abs()
+            },
+        })
+    }
+}
+
+/// Settings of [`InjectionDetector`] (see the module docs for the rules).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InjectionConfig {
+    /// Device ids never alarmed (assistive macro / text-expansion software).
+    pub allowed_devices: Vec<String>,
+    /// Largest hold counted as machine-typed, µs.
+    pub machine_hold_us: i64,
+    /// Machine-speed run that alarms on a fresh stream, keystrokes.
+    pub machine_run_fresh: usize,
+    /// Machine-speed run that alarms on an established stream, keystrokes.
+    pub machine_run_established: usize,
+    /// Smallest hold counted as a human-like keystroke, µs.
+    pub human_hold_us: i64,
+    /// Human-like keystrokes after which a stream is established.
+    pub established_after: usize,
+    /// Press and release tolerance of a machine chord, µs.
+    pub chord_tolerance_us: i64,
+    /// Keystrokes in the constant-holds window.
+    pub constant_hold_window: usize,
+    /// Largest hold range in that window that counts as constant, µs.
+    pub constant_hold_range_us: i64,
+    /// Gaps in the regularity window.
+    pub regularity_window: usize,
+    /// Most distinct 1-ms gap values that count as a fixed delay.
+    pub regularity_max_distinct: usize,
+    /// Window after attach, µs.
+    pub attach_window_us: i64,
+    /// Keystrokes within the attach window that alarm.
+    pub attach_burst: usize,
+    /// Keystrokes scored by the owner profile.
+    pub owner_window: usize,
+    /// Owner check cadence, keystrokes.
+    pub owner_every: usize,
+}
+
+impl Default for InjectionConfig {
+    fn default() -> Self {
+        InjectionConfig {
+            allowed_devices: Vec::new(),
+            machine_hold_us: 15_000,
+            machine_run_fresh: 3,
+            machine_run_established: 24,
+            human_hold_us: 25_000,
+            established_after: 3,
+            chord_tolerance_us: 1_000,
+            constant_hold_window: 24,
+            constant_hold_range_us: 1_000,
+            regularity_window: 16,
+            regularity_max_distinct: 2,
+            attach_window_us: 4_000_000,
+            attach_burst: 8,
+            owner_window: 70,
+            owner_every: 10,
+        }
+    }
+}
+
+/// keyprint's streaming injection detector (see the module docs).
+pub struct InjectionDetector {
+    cfg: InjectionConfig,
+    allowed: bool,
+    owner: Option<OwnerProfile>,
+    attached_us: Option<i64>,
+    /// Recent non-repeat keystrokes, newest last (bounded).
+    recent: VecDeque<KeyEvent>,
+    /// Window kept for the owner profile.
+    owner_buf: VecDeque<KeyEvent>,
+    seen: usize,
+    keystrokes: usize,
+    human_like: usize,
+    run: usize,
+    since_attach: usize,
+    last_owner_check: usize,
+    owner_evidence: f64,
+    soft_evidence: f64,
+    verdict: Option<Verdict>,
+}
+
+impl InjectionDetector {
+    /// A detector for the stream of `device` (an allowed device never alarms).
+    pub fn new(cfg: InjectionConfig, device: Option<&str>) -> Self {
+        let allowed = device.is_some_and(|d| cfg.allowed_devices.iter().any(|a| a == d));
+        InjectionDetector {
+            cfg,
+            allowed,
+            owner: None,
+            attached_us: None,
+            recent: VecDeque::new(),
+            owner_buf: VecDeque::new(),
+            seen: 0,
+            keystrokes: 0,
+            human_like: 0,
+            run: 0,
+            since_attach: 0,
+            last_owner_check: 0,
+            owner_evidence: 0.0,
+            soft_evidence: 0.0,
+            verdict: None,
+        }
+    }
+
+    /// Adds the owner's free-text profile (enables the owner-mismatch rule).
+    pub fn with_owner(mut self, owner: OwnerProfile) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// True when this stream's device is on the allowed list.
+    pub fn is_allowed(&self) -> bool {
+        self.allowed
+    }
+
+    fn is_repeat(&self, e: &KeyEvent) -> bool {
+        self.recent.back().is_some_and(|p| {
+            p.key == e.key && (e.press_us < p.release_us || (e.hold_us() == 0 && p.hold_us() == 0))
+        })
+    }
+
+    fn fire(&mut self, reason: Reason, e: &KeyEvent, detail: String) -> Option<Verdict> {
+        if self.allowed || self.verdict.is_some() {
+            return None;
+        }
+        let v = Verdict {
+            reason,
+            keystroke: self.seen,
+            t_us: e.press_us,
+            detail,
+        };
+        self.verdict = Some(v.clone());
+        Some(v)
+    }
+
+    fn check(&mut self, e: &KeyEvent) -> Option<(Reason, String)> {
+        let c = &self.cfg;
+        let n = self.recent.len();
+        // Machine chord: modifier + key in one report, on a fresh stream.
+        if self.human_like < c.established_after && e.hold_us() <= c.machine_hold_us {
+            for p in self.recent.iter().rev().skip(1).take(4) {
+                if p.key.is_modifier() != e.key.is_modifier()
+                    && (p.press_us - e.press_us).abs() <= c.chord_tolerance_us
+                    && (p.release_us - e.release_us).abs() <= c.chord_tolerance_us
+                    && p.hold_us() <= c.machine_hold_us
+                {
+                    return Some((
+                        Reason::MachineChord,
+                        format!(
+                            "{} and {} down and up together (holds {} and {} µs)",
+                            p.key,
+                            e.key,
+                            p.hold_us(),
+                            e.hold_us()
+                        ),
+                    ));
+                }
+            }
+        }
+        // Impossible speed: a run of machine-short holds.
+        let need = if self.human_like >= c.established_after {
+            c.machine_run_established
+        } else {
+            c.machine_run_fresh
+        };
+        if self.run >= need {
+            return Some((
+                Reason::ImpossibleSpeed,
+                format!(
+                    "{} consecutive keystrokes held <= {} µs",
+                    self.run, c.machine_hold_us
+                ),
+            ));
+        }
+        // Constant holds, no rollover.
+        let w = c.constant_hold_window;
+        if w >= 2 && n >= w {
+            let win = self.recent.range(n - w..);
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            for k in win.clone() {
+                lo = lo.min(k.hold_us());
+                hi = hi.max(k.hold_us());
+            }
+            let rollover = self
+                .recent
+                .range(n - w..)
+                .zip(self.recent.range(n - w + 1..))
+                .any(|(a, b)| b.press_us < a.release_us);
+            if hi - lo <= c.constant_hold_range_us && !rollover {
+                return Some((
+                    Reason::ConstantHolds,
+                    format!("{w} holds within {} µs, no rollover", hi - lo),
+                ));
+            }
+        }
+        // Machine regularity: few distinct gaps.
+        let g = c.regularity_window;
+        if g >= 2 && n > g {
+            let mut vals: Vec<i64> = self
+                .recent
+                .range(n - g - 1..)
+                .zip(self.recent.range(n - g..))
+                .map(|(a, b)| (b.press_us - a.press_us) / 1000)
+                .collect();
+            if vals.iter().all(|&v| (0..2000).contains(&v)) {
+                vals.sort_unstable();
+                vals.dedup();
+                if vals.len() <= c.regularity_max_distinct {
+                    return Some((
+                        Reason::MachineRegularity,
+                        format!(
+                            "{g} gaps take only {} distinct ms values {vals:?}",
+                            vals.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        // Typing right after attach.
+        if let Some(a) = self.attached_us
+            && self.since_attach >= c.attach_burst
+            && e.press_us - a <= c.attach_window_us
+        {
+            return Some((
+                Reason::TypingAfterAttach,
+                format!(
+                    "{} keystrokes within {} ms of attach",
+                    self.since_attach,
+                    (e.press_us - a) / 1000
+                ),
+            ));
+        }
+        None
+    }
+
+    fn update_soft(&mut self) {
+        // Sub-threshold evidence for ROC analysis: the largest ratio of a rule's measured value to its
+        // threshold, kept below 1 (a verdict sets the score to >= 1).
+        let c = &self.cfg;
+        let n = self.recent.len();
+        let need = if self.human_like >= c.established_after {
+            c.machine_run_established
+        } else {
+            c.machine_run_fresh
+        };
+        let mut ev = self.run as f64 / need as f64;
+        let k = n.min(3);
+        if k > 0 {
+            let mean_hold =
+                self.recent.range(n - k..).map(|e| e.hold_us()).sum::<i64>() as f64 / k as f64;
+            ev = ev.max(c.machine_hold_us as f64 / mean_hold.max(1.0));
+        }
+        self.soft_evidence = self.soft_evidence.max(ev.min(0.99));
+    }
+}
+
+impl StreamDetector for InjectionDetector {
+    fn name(&self) -> &str {
+        "keyprint"
+    }
+
+    fn device_attached(&mut self, t_us: i64) {
+        self.attached_us = Some(t_us);
+        self.since_attach = 0;
+    }
+
+    fn observe(&mut self, e: &KeyEvent) -> Option<Verdict> {
+        self.seen += 1;
+        if self.is_repeat(e) {
+            // Autorepeat: extend the held keystroke's release, feed no statistic.
+            if let Some(p) = self.recent.back_mut() {
+                p.release_us = p.release_us.max(e.release_us);
+            }
+            return None;
+        }
+        self.keystrokes += 1;
+        if let Some(a) = self.attached_us
+            && e.press_us - a <= self.cfg.attach_window_us
+        {
+            self.since_attach += 1;
+        }
+        if e.hold_us() <= self.cfg.machine_hold_us {
+            self.run += 1;
+        } else {
+            self.run = 0;
+            if e.hold_us() >= self.cfg.human_hold_us {
+                self.human_like += 1;
+            }
+        }
+        self.recent.push_back(e.clone());
+        let keep = self
+            .cfg
+            .constant_hold_window
+            .max(self.cfg.regularity_window + 1)
+            .max(8);
+        while self.recent.len() > keep {
+            self.recent.pop_front();
+        }
+        if self.owner.is_some() {
+            self.owner_buf.push_back(e.clone());
+            while self.owner_buf.len() > self.cfg.owner_window {
+                self.owner_buf.pop_front();
+            }
+        }
+        self.update_soft();
+        if self.verdict.is_some() {
+            return None;
+        }
+        if let Some((reason, detail)) = self.check(e) {
+            return self.fire(reason, e, detail);
+        }
+        if let Some(owner) = &self.owner
+            && self.owner_buf.len() >= self.cfg.owner_window
+            && self.keystrokes - self.last_owner_check >= self.cfg.owner_every.max(1)
+        {
+            self.last_owner_check = self.keystrokes;
+            let window: Vec<KeyEvent> = self.owner_buf.iter().cloned().collect();
+            let s = owner.template.score(&window);
+            if s.is_finite() {
+                let ratio = s / owner.threshold.max(f64::MIN_POSITIVE);
+                self.owner_evidence = self.owner_evidence.max(ratio);
+                if s > owner.threshold {
+                    return self.fire(
+                        Reason::OwnerMismatch,
+                        e,
+                        format!(
+                            "owner-profile score {s:.3} over the last {} keystrokes > threshold {:.3}",
+                            self.cfg.owner_window, owner.threshold
+                        ),
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.as_ref()
+    }
+
+    fn score(&self) -> f64 {
+        if self.allowed {
+            return 0.0;
+        }
+        let soft = self.soft_evidence.max(self.owner_evidence.min(0.999));
+        match &self.verdict {
+            Some(_) => 1.0 + soft.max(self.owner_evidence),
+            None => soft,
+        }
+    }
+}

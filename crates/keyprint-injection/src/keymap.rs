@@ -1,0 +1,130 @@
+//! US-layout key map: characters and DuckyScript key names to W3C `KeyboardEvent.code` names
+//! (<https://www.w3.org/TR/uievents-code/>), as a USB HID keyboard on a host set to the US layout types them.
+
+/// The W3C code for Shift as the interpreter presses it for capitals and shifted symbols.
+pub const SHIFT: &str = "ShiftLeft";
+
+/// How a printable character is typed on a US keyboard: the key's W3C code, and whether Shift is held.
+///
+/// Covers printable ASCII (`' '..='~'`), `'\n'` (Enter) and `'\t'` (Tab); `None` for anything else
+/// (a US HID keyboard cannot type it without OS-specific tricks).
+pub fn char_to_key(c: char) -> Option<(&'static str, bool)> {
+    const LETTERS: [&str; 26] = [
+        "KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG", "KeyH", "KeyI", "KeyJ", "KeyK",
+        "KeyL", "KeyM", "KeyN", "KeyO", "KeyP", "KeyQ", "KeyR", "KeyS", "KeyT", "KeyU", "KeyV",
+        "KeyW", "KeyX", "KeyY", "KeyZ",
+    ];
+    const DIGITS: [&str; 10] = [
+        "Digit0", "Digit1", "Digit2", "Digit3", "Digit4", "Digit5", "Digit6", "Digit7", "Digit8",
+        "Digit9",
+    ];
+    Some(match c {
+        'a'..='z' => (LETTERS[c as usize - 'a' as usize], false),
+        'A'..='Z' => (LETTERS[c as usize - 'A' as usize], true),
+        '0'..='9' => (DIGITS[c as usize - '0' as usize], false),
+        ')' => ("Digit0", true),
+        '!' => ("Digit1", true),
+        '@' => ("Digit2", true),
+        '#' => ("Digit3", true),
+        '$' => ("Digit4", true),
+        '%' => ("Digit5", true),
+        '^' => ("Digit6", true),
+        '&' => ("Digit7", true),
+        '*' => ("Digit8", true),
+        '(' => ("Digit9", true),
+        ' ' => ("Space", false),
+        '\n' => ("Enter", false),
+        '\t' => ("Tab", false),
+        '-' => ("Minus", false),
+        '_' => ("Minus", true),
+        '=' => ("Equal", false),
+        '+' => ("Equal", true),
+        '[' => ("BracketLeft", false),
+        '{' => ("BracketLeft", true),
+        ']' => ("BracketRight", false),
+        '}' => ("BracketRight", true),
+        '\\' => ("Backslash", false),
+        '|' => ("Backslash", true),
+        ';' => ("Semicolon", false),
+        ':' => ("Semicolon", true),
+        '\'' => ("Quote", false),
+        '"' => ("Quote", true),
+        '`' => ("Backquote", false),
+        '~' => ("Backquote", true),
+        ',' => ("Comma", false),
+        '<' => ("Comma", true),
+        '.' => ("Period", false),
+        '>' => ("Period", true),
+        '/' => ("Slash", false),
+        '?' => ("Slash", true),
+        _ => return None,
+    })
+}
+
+/// A DuckyScript modifier name (`GUI`, `WINDOWS`, `COMMAND`, `CTRL`, `CONTROL`, `ALT`, `OPTION`, `SHIFT`;
+/// case-insensitive) to its left-hand W3C code.
+pub fn modifier_code(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "GUI" | "WINDOWS" | "COMMAND" | "META" => "MetaLeft",
+        "CTRL" | "CONTROL" => "ControlLeft",
+        "ALT" | "OPTION" => "AltLeft",
+        "SHIFT" => SHIFT,
+        _ => return None,
+    })
+}
+
+/// A DuckyScript non-modifier key name (case-insensitive: `ENTER`, `ESC`, `TAB`, `SPACE`, `BACKSPACE`,
+/// `DELETE`, arrows, `F1`–`F24`, lock keys, `PRINTSCREEN`, `PAUSE`, `MENU`, …) to its W3C code.
+pub fn key_name_code(name: &str) -> Option<&'static str> {
+    const F: [&str; 24] = [
+        "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "F13", "F14",
+        "F15", "F16", "F17", "F18", "F19", "F20", "F21", "F22", "F23", "F24",
+    ];
+    let up = name.to_ascii_uppercase();
+    if let Some(n) = up.strip_prefix('F').and_then(|d| d.parse::<usize>().ok()) {
+        return (1..=24).contains(&n).then(|| F[n - 1]);
+    }
+    Some(match up.as_str() {
+        "ENTER" | "RETURN" => "Enter",
+        "ESCAPE" | "ESC" => "Escape",
+        "TAB" => "Tab",
+        "SPACE" => "Space",
+        "BACKSPACE" => "Backspace",
+        "DELETE" | "DEL" => "Delete",
+        "INSERT" => "Insert",
+        "HOME" => "Home",
+        "END" => "End",
+        "PAGEUP" => "PageUp",
+        "PAGEDOWN" => "PageDown",
+        "UP" | "UPARROW" => "ArrowUp",
+        "DOWN" | "DOWNARROW" => "ArrowDown",
+        "LEFT" | "LEFTARROW" => "ArrowLeft",
+        "RIGHT" | "RIGHTARROW" => "ArrowRight",
+        "CAPSLOCK" => "CapsLock",
+        "NUMLOCK" => "NumLock",
+        "SCROLLLOCK" => "ScrollLock",
+        "PRINTSCREEN" => "PrintScreen",
+        "PAUSE" | "BREAK" => "Pause",
+        "MENU" | "APP" => "ContextMenu",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_ascii_is_complete_and_shift_is_right() {
+        for c in ' '..='~' {
+            assert!(char_to_key(c).is_some(), "{c:?}");
+        }
+        assert_eq!(char_to_key('A'), Some(("KeyA", true)));
+        assert_eq!(char_to_key('a'), Some(("KeyA", false)));
+        assert_eq!(char_to_key('?'), Some(("Slash", true)));
+        assert_eq!(char_to_key('é'), None);
+        assert_eq!(key_name_code("f12"), Some("F12"));
+        assert_eq!(key_name_code("F25"), None);
+        assert_eq!(modifier_code("command"), Some("MetaLeft"));
+    }
+}
