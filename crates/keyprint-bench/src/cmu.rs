@@ -350,12 +350,16 @@ pub fn run(args: &CmuArgs) -> anyhow::Result<()> {
     let total = t_all.elapsed().as_secs_f64();
     println!("total wall time: {total:.1} s");
     md.push_str(&format!("Total wall time: {total:.1} s\n"));
-    let stem = if args.background {
-        "cmu-background"
-    } else {
-        "cmu"
-    };
-    write_report(&args.out, stem, &results, &md)?;
+    let stem = format!(
+        "cmu{}{}",
+        if args.background { "-background" } else { "" },
+        if args.train_reps.len() > 1 {
+            "-enrolment-curve"
+        } else {
+            ""
+        }
+    );
+    write_report(&args.out, &stem, &results, &md)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
