@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod service_cmds;
+
 /// keyprint — continuous behavioral authentication (keystroke and mouse dynamics, injection detection).
 #[derive(Parser)]
 #[command(name = "keyprint", version, about)]
@@ -15,6 +17,16 @@ enum Cmd {
     /// Run a benchmark protocol on a public data set.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Serve the HTTP/JSON API: ingest, continuous trust scores, alerts.
+    Serve(service_cmds::ServeArgs),
+    /// Start a server on embedded storage and replay bundled real sessions through it.
+    Demo(service_cmds::DemoArgs),
+    /// List alerts (analyst view).
+    Alerts(service_cmds::AlertsArgs),
+    /// List sessions, or one session's trust history (analyst view).
+    Sessions(service_cmds::SessionsArgs),
+    /// List users and their enrolment (analyst view).
+    Users(service_cmds::ApiArgs),
 }
 
 #[derive(Subcommand)]
@@ -27,5 +39,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
+        Cmd::Serve(a) => service_cmds::serve(&a),
+        Cmd::Demo(a) => service_cmds::demo(&a),
+        Cmd::Alerts(a) => service_cmds::alerts(&a),
+        Cmd::Sessions(a) => service_cmds::sessions(&a),
+        Cmd::Users(a) => service_cmds::users(&a),
     }
 }

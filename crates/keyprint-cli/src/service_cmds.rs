@@ -1,0 +1,308 @@
+//! `keyprint serve`, `keyprint demo` and the analyst views `keyprint alerts | sessions | users`.
+//! Thin: flags here, logic in `keyprint-server` and `keyprint-client`.
+
+use anyhow::Context;
+use clap::Args;
+use keyprint_server::ServeConfig;
+use keyprint_server::outbox::Sinks;
+use keyprint_wire::{Alert, Role, SessionDetail, SessionInfo, UserInfo};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Flags of `keyprint serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, default_value = "keyprint-data")]
+    pub data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub bind: SocketAddr,
+    /// Create this tenant (if absent) and print a new admin API key, then serve.
+    #[arg(long)]
+    pub init_tenant: Option<String>,
+    /// Alert webhook URL (JSON POST, retried with back-off).
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Alert JSON Lines file.
+    #[arg(long)]
+    pub alerts_file: Option<PathBuf>,
+    /// Syslog collector (UDP host:port; RFC 5424 carrying CEF).
+    #[arg(long)]
+    pub syslog: Option<SocketAddr>,
+    /// Alert threshold on trust (0–100).
+    #[arg(long, default_value_t = 30.0)]
+    pub threshold: f64,
+    /// Requests per second per API key.
+    #[arg(long, default_value_t = 2000.0)]
+    pub rate: f64,
+    /// Fixed-text enrolment size (typings).
+    #[arg(long, default_value_t = 50)]
+    pub enrol: usize,
+}
+
+/// `keyprint serve`.
+pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
+    let mut cfg = ServeConfig::new(a.data_dir.clone());
+    cfg.bind = a.bind;
+    cfg.sinks = Sinks {
+        webhook: a.webhook.clone(),
+        file: a.alerts_file.clone(),
+        syslog: a.syslog,
+    };
+    cfg.service.fusion.threshold = a.threshold;
+    cfg.service.rate_per_key = a.rate;
+    cfg.enrolment_samples = a.enrol;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let running = keyprint_server::start(&cfg).await?;
+        if let Some(t) = &a.init_tenant {
+            let k = running.service.create_key(t, Role::Admin)?;
+            println!("tenant {t}: admin key {} (shown once)", k.token);
+        }
+        println!(
+            "keyprint serving on {} (data {}, sinks: {:?}); OpenAPI at {}/openapi.json",
+            running.url(),
+            a.data_dir.display(),
+            cfg.sinks.names(),
+            running.url()
+        );
+        tokio::signal::ctrl_c().await?;
+        running.stop();
+        Ok(())
+    })
+}
+
+/// Flags of `keyprint demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Directory for the database and `alerts.jsonl` (default: a fresh temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also deliver alerts to this webhook.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Also deliver alerts to this syslog collector (UDP).
+    #[arg(long)]
+    pub syslog: Option<SocketAddr>,
+}
+
+/// `keyprint demo`.
+pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
+    let tmp;
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(keyprint_server::demo::run(
+        &dir,
+        a.webhook.clone(),
+        a.syslog,
+    ))?;
+    Ok(())
+}
+
+/// Connection flags of the analyst views.
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// Server base URL.
+    #[arg(long, env = "KEYPRINT_URL", default_value = "http://127.0.0.1:7878")]
+    pub url: String,
+    /// API token (role read or admin).
+    #[arg(long, env = "KEYPRINT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the raw JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn get(a: &ApiArgs, path: &str) -> anyhow::Result<serde_json::Value> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", a.url.trim_end_matches('/')))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "{status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(serde_json::from_slice(&body)?)
+    })
+}
+
+/// Flags of `keyprint alerts`.
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Only alerts with a larger id.
+    #[arg(long, default_value_t = 0)]
+    after: i64,
+    /// Only this user's alerts.
+    #[arg(long)]
+    user: Option<String>,
+}
+
+/// `keyprint alerts`.
+pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
+    let mut path = format!("/v1/alerts?after={}", a.after);
+    if let Some(u) = &a.user {
+        path.push_str(&format!("&user={u}"));
+    }
+    let v = get(&a.api, &path)?;
+    if a.api.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let list: Vec<Alert> = serde_json::from_value(v)?;
+    println!(
+        "{:>5}  {:<24}  {:<12} {:<18} {:>6}  reasons",
+        "id", "at (UTC)", "user", "session", "trust"
+    );
+    for x in list {
+        let reasons: Vec<String> = x
+            .reasons
+            .iter()
+            .map(|r| format!("{:?}({:.1})", r.code, r.evidence))
+            .collect();
+        println!(
+            "{:>5}  {:<24}  {:<12} {:<18} {:>6.1}  {}",
+            x.id,
+            keyprint_server::outbox::rfc3339_ms(x.at_ms),
+            x.user,
+            x.session,
+            x.trust,
+            reasons.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Flags of `keyprint sessions`.
+#[derive(Args, Debug)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Only this user's sessions.
+    #[arg(long)]
+    user: Option<String>,
+    /// Show one session with its trust history.
+    #[arg(long)]
+    session: Option<String>,
+}
+
+/// `keyprint sessions`.
+pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
+    if let Some(s) = &a.session {
+        let v = get(&a.api, &format!("/v1/sessions/{s}"))?;
+        if a.api.json {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
+        let d: SessionDetail = serde_json::from_value(v)?;
+        println!(
+            "{} (user {}): {} keys, {} mouse, {} batches, trust {:.1} ({:?}, confidence {:.2})",
+            d.info.session,
+            d.info.user,
+            d.info.keys,
+            d.info.mouse,
+            d.info.batches,
+            d.info.trust.trust,
+            d.info.trust.state,
+            d.info.trust.confidence
+        );
+        for p in d.history {
+            println!(
+                "  batch {:>5}  {}  trust {:>6.1}  conf {:.2}  {:?}",
+                p.batch_seq,
+                keyprint_server::outbox::rfc3339_ms(p.at_ms),
+                p.trust,
+                p.confidence,
+                p.reasons
+            );
+        }
+        return Ok(());
+    }
+    let path = match &a.user {
+        Some(u) => format!("/v1/sessions?user={u}"),
+        None => "/v1/sessions".into(),
+    };
+    let v = get(&a.api, &path)?;
+    if a.api.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let list: Vec<SessionInfo> = serde_json::from_value(v)?;
+    println!(
+        "{:<18} {:<12} {:>7} {:>7} {:>6} {:>6} {:>5}  state / reasons",
+        "session", "user", "keys", "mouse", "trust", "conf", "alrt"
+    );
+    for s in list {
+        let reasons: Vec<String> = s
+            .trust
+            .reasons
+            .iter()
+            .map(|r| format!("{:?}", r.code))
+            .collect();
+        println!(
+            "{:<18} {:<12} {:>7} {:>7} {:>6.1} {:>6.2} {:>5}  {:?} {}",
+            s.session,
+            s.user,
+            s.keys,
+            s.mouse,
+            s.trust.trust,
+            s.trust.confidence,
+            s.alerts,
+            s.trust.state,
+            reasons.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `keyprint users`.
+pub fn users(a: &ApiArgs) -> anyhow::Result<()> {
+    let v = get(a, "/v1/users")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let list: Vec<UserInfo> = serde_json::from_value(v)?;
+    println!(
+        "{:<14} {:>8} {:>6}  engines (samples, enrolled, updates)",
+        "user", "sessions", "alerts"
+    );
+    for u in list {
+        let e: Vec<String> = u
+            .engines
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {} samples, {}, {} updates",
+                    e.engine,
+                    e.samples,
+                    if e.enrolled { "enrolled" } else { "enrolling" },
+                    e.updates
+                )
+            })
+            .collect();
+        println!(
+            "{:<14} {:>8} {:>6}  {}",
+            u.user,
+            u.sessions,
+            u.alerts,
+            e.join("; ")
+        );
+    }
+    Ok(())
+}

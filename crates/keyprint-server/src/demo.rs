@@ -1,0 +1,425 @@
+//! `keyprint demo`: the main job end to end, on real bundled sessions, through the HTTP API.
+//!
+//! Starts the server on embedded SQLite in a directory, bootstraps a tenant, and replays — with
+//! `keyprint-client` doing the keyed hashing and batching, one typing per batch — the bundled CMU
+//! sessions (see `demo-data/README.md`):
+//!
+//! 1. `alice-enrol`: subject s002, session 1 (50 typings) — automatic enrolment;
+//! 2. `alice-day2`: s002 session 2 — the owner again: trust should stay high;
+//! 3. `alice-takeover`: s003 session 1 typed on alice's account — trust should fall and alert;
+//! 4. `alice-injected`: a keystroke-injection payload — documented synthetic stream (a USB injector typing
+//!    the account's password at machine speed: 4 ms holds, 12 ms key-to-key) because no injection engine
+//!    has landed; the fixed-text engine sees it as a keystroke mismatch;
+//! 5. `alice-replayed`: ten typings recorded from `alice-day2`, resent verbatim — reason `replay`;
+//! 6. `alice-day3`: s002 session 3 — the owner again.
+//!
+//! It prints enrolment, each session's trust trajectory, the alerts (from `GET /v1/alerts` and from the
+//! JSON Lines alert sink), and time to detect: typings before the first alert per session (an ANIA sample
+//! for impostor sessions, ANGA for the owner's; `keyprint_core::eval::actions_until_alarm`).
+
+use crate::outbox::Sinks;
+use crate::{CMU_DEMO, ServeConfig, cmu_subjects, start};
+use anyhow::Context;
+use keyprint_client::{Client, KeyHasher, SessionBatcher};
+use keyprint_core::event::KeyEvent;
+use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
+use keyprint_wire::{Alert, FixedTextPhrase, NewKey, Role, SessionDetail, TrustState};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What the demo measured for one replayed session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoSession {
+    /// Session id.
+    pub session: String,
+    /// Who typed: `owner`, `impostor`, `injection`, `replay`.
+    pub kind: &'static str,
+    /// Typings sent.
+    pub typings: usize,
+    /// Trust after each typing.
+    pub trust: Vec<f64>,
+    /// Typings before the first alert (`None`: no alert).
+    pub actions_to_alert: Option<usize>,
+    /// Alerts raised.
+    pub alerts: Vec<Alert>,
+}
+
+/// Everything the demo measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoReport {
+    /// Per session, in replay order.
+    pub sessions: Vec<DemoSession>,
+    /// Lines in the JSON Lines alert file after delivery.
+    pub file_alerts: usize,
+    /// Wall time, s.
+    pub seconds: f64,
+}
+
+/// Places typings (feature vectors, ms) on one session clock: each typing starts `pause_us` after the
+/// previous one's last release.
+pub fn typings_to_events(
+    layout: &FixedTextLayout,
+    typings: &[Vec<f64>],
+    start_us: i64,
+    pause_us: i64,
+) -> Vec<Vec<KeyEvent>> {
+    let mut t = start_us;
+    typings
+        .iter()
+        .map(|f| {
+            let ev: Vec<KeyEvent> = layout
+                .events_from_features(f)
+                .into_iter()
+                .map(|e| KeyEvent {
+                    key: e.key,
+                    press_us: e.press_us + t,
+                    release_us: e.release_us + t,
+                })
+                .collect();
+            let end = ev.iter().map(|e| e.release_us).max().unwrap_or(t);
+            let last_press = ev.iter().map(|e| e.press_us).max().unwrap_or(t);
+            t = end.max(last_press) + pause_us;
+            ev
+        })
+        .collect()
+}
+
+/// The synthetic injection payload: `n` typings of the phrase at machine speed — hold 4 ms and
+/// key-to-key 12 ms, the pacing of common USB keystroke injectors, each time quantised to the host's 1 ms
+/// USB polling frame with a fixed-seed uniform jitter of ±1 ms (so typings are not bit-identical).
+pub fn injected_typings(layout: &FixedTextLayout, n: usize) -> Vec<Vec<f64>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x1D);
+    (0..n)
+        .map(|_| {
+            let mut v = Vec::with_capacity(layout.dim());
+            for i in 0..layout.keys().len() {
+                let hold = 4.0 + f64::from(rng.random_range(-1i32..=1));
+                v.push(hold);
+                if i + 1 < layout.keys().len() {
+                    let dd = 12.0 + f64::from(rng.random_range(-1i32..=1));
+                    v.push(dd);
+                    v.push(dd - hold);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+fn spark(trust: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    trust
+        .iter()
+        .map(|t| BARS[((t / 100.0 * 7.999) as usize).min(7)])
+        .collect()
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(c: &Client, path: &str) -> anyhow::Result<T> {
+    let (http, base, token) = c.http();
+    let r = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let status = r.status();
+    let body = r.bytes().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "GET {path}: {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(serde_json::from_slice(&body)?)
+}
+
+async fn send_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    c: &Client,
+    method: reqwest::Method,
+    path: &str,
+    body: &B,
+) -> anyhow::Result<Option<T>> {
+    let (http, base, token) = c.http();
+    let r = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?;
+    let status = r.status();
+    let bytes = r.bytes().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "{path}: {status}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    Ok(if bytes.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice(&bytes)?)
+    })
+}
+
+/// Runs the demo in `dir` (created if needed; a database already there is reused, so use an empty one).
+/// Alerts also go to `dir/alerts.jsonl`, and to `webhook` / `syslog` when given.
+///
+/// # Errors
+/// When the server cannot start or a request fails.
+pub async fn run(
+    dir: &Path,
+    webhook: Option<String>,
+    syslog: Option<std::net::SocketAddr>,
+) -> anyhow::Result<DemoReport> {
+    let t0 = Instant::now();
+    let mut cfg = ServeConfig::new(dir.to_path_buf());
+    cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let alerts_file = dir.join("alerts.jsonl");
+    cfg.sinks = Sinks {
+        webhook,
+        file: Some(alerts_file.clone()),
+        syslog,
+    };
+    let server = start(&cfg).await?;
+    let cal = {
+        let e = &server.service.engines()[0];
+        e.calibration().clone()
+    };
+    println!(
+        "keyprint demo — server on {} (SQLite at {}), engines: {}",
+        server.url(),
+        dir.join("keyprint.db").display(),
+        server
+            .service
+            .engines()
+            .iter()
+            .map(|e| e.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  fixed-text calibration from 12 bundled CMU background subjects: LLR = {:.2} {:+.2}·ln(score), per-typing EER {:.1}% ({} genuine / {} impostor scores)",
+        cal.a,
+        cal.b,
+        cal.eer * 100.0,
+        cal.genuine_n,
+        cal.impostor_n
+    );
+    // Bootstrap: the first admin key is made in-process (as `keyprint serve --init-tenant` does); the
+    // rest goes through the API.
+    let admin_key = server.service.create_key("acme", Role::Admin)?;
+    let admin = Client::new(&server.url(), &admin_key.token);
+    let ingest_key: NewKey = send_json(
+        &admin,
+        reqwest::Method::POST,
+        "/v1/keys",
+        &serde_json::json!({"role": "ingest"}),
+    )
+    .await?
+    .context("no key")?;
+    let read_key: NewKey = send_json(
+        &admin,
+        reqwest::Method::POST,
+        "/v1/keys",
+        &serde_json::json!({"role": "read"}),
+    )
+    .await?
+    .context("no key")?;
+    let agent = Client::new(&server.url(), &ingest_key.token);
+    let analyst = Client::new(&server.url(), &read_key.token);
+    // The tenant secret stays on the clients; the server only ever sees hashes.
+    let secret: [u8; 32] = rand::random();
+    let hasher = KeyHasher::new(&secret);
+    let layout = FixedTextLayout::cmu_strong_password();
+    let phrase = FixedTextPhrase {
+        key_hashes: layout
+            .keys()
+            .iter()
+            .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap_or(""))))
+            .collect(),
+    };
+    send_json::<_, serde_json::Value>(
+        &admin,
+        reqwest::Method::PUT,
+        "/v1/tenant/fixed-text",
+        &phrase,
+    )
+    .await?;
+    println!(
+        "  tenant acme: admin, ingest and read keys issued (argon2-hashed at rest); fixed phrase set as {} keyed hashes\n",
+        phrase.key_hashes.len()
+    );
+
+    let subjects = cmu_subjects(CMU_DEMO, "cmu-demo.csv")?;
+    let owner = &subjects
+        .iter()
+        .find(|(s, _)| s == "s002")
+        .context("s002")?
+        .1;
+    let other = &subjects
+        .iter()
+        .find(|(s, _)| s == "s003")
+        .context("s003")?
+        .1;
+    let day2: Vec<Vec<f64>> = owner[50..100].to_vec();
+    let plan: Vec<(&str, &'static str, &str, Vec<Vec<f64>>)> = vec![
+        (
+            "alice-enrol",
+            "owner",
+            "s002 session 1",
+            owner[..50].to_vec(),
+        ),
+        ("alice-day2", "owner", "s002 session 2", day2.clone()),
+        (
+            "alice-takeover",
+            "impostor",
+            "s003 session 1 on alice's account",
+            other[..30].to_vec(),
+        ),
+        (
+            "alice-injected",
+            "injection",
+            "synthetic USB-injector payload",
+            injected_typings(&layout, 10),
+        ),
+        (
+            "alice-replayed",
+            "replay",
+            "10 typings of alice-day2 resent verbatim",
+            day2[20..30].to_vec(),
+        ),
+        (
+            "alice-day3",
+            "owner",
+            "s002 session 3",
+            owner[100..150].to_vec(),
+        ),
+    ];
+    let mut report = DemoReport {
+        sessions: Vec::new(),
+        file_alerts: 0,
+        seconds: 0.0,
+    };
+    let mut clock_us = 1_000_000_000i64;
+    for (session, kind, what, typings) in plan {
+        let events = typings_to_events(&layout, &typings, clock_us, ms_to_us(1500.0));
+        clock_us = events
+            .last()
+            .and_then(|e| e.last())
+            .map(|e| e.release_us)
+            .unwrap_or(clock_us)
+            + 3_600_000_000;
+        let mut b = SessionBatcher::new(hasher.clone(), "alice", session, Some("laptop-1"), 10_000);
+        let mut ds = DemoSession {
+            session: session.into(),
+            kind,
+            typings: typings.len(),
+            trust: Vec::new(),
+            actions_to_alert: None,
+            alerts: Vec::new(),
+        };
+        let mut enrolling = 0;
+        for (i, typing) in events.iter().enumerate() {
+            for e in typing {
+                b.push_key(e);
+            }
+            let batch = b.flush().expect("non-empty");
+            let ack = agent.send(&batch).await?;
+            if ack.trust.state == TrustState::Enrolling {
+                enrolling += 1;
+            }
+            ds.trust.push(ack.trust.trust);
+            if !ack.alerts.is_empty() && ds.actions_to_alert.is_none() {
+                ds.actions_to_alert = Some(i + 1);
+            }
+            ds.alerts.extend(ack.alerts);
+        }
+        let detail: SessionDetail = get_json(&analyst, &format!("/v1/sessions/{session}")).await?;
+        println!(
+            "{session:<15} {kind:<9} {what}: {} typings{}",
+            ds.typings,
+            if enrolling > 0 {
+                format!(", {enrolling} used for enrolment")
+            } else {
+                String::new()
+            }
+        );
+        let scored: Vec<f64> = ds.trust.iter().skip(enrolling).copied().collect();
+        if !scored.is_empty() {
+            println!(
+                "    trust {}  start {:.0} → end {:.0} (min {:.0}), confidence {:.2}",
+                spark(&scored),
+                scored[0],
+                detail.info.trust.trust,
+                scored.iter().copied().fold(100.0, f64::min),
+                detail.info.trust.confidence
+            );
+        } else {
+            println!("    enrolled: template fitted from the first 50 typings");
+        }
+        for a in &ds.alerts {
+            let why: Vec<String> = a
+                .reasons
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({:.1}: {})",
+                        serde_json::to_value(r.code)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                        r.evidence,
+                        r.detail
+                    )
+                })
+                .collect();
+            println!(
+                "    ALERT #{} after typing {}: trust {:.1} < {:.0}; {}",
+                a.id,
+                ds.actions_to_alert.unwrap_or(0),
+                a.trust,
+                a.threshold,
+                why.join("; ")
+            );
+        }
+        report.sessions.push(ds);
+    }
+    // Wait for the outbox to deliver to the file sink.
+    let want: usize = report.sessions.iter().map(|s| s.alerts.len()).sum();
+    for _ in 0..50 {
+        report.file_alerts = std::fs::read_to_string(&alerts_file)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if report.file_alerts >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api_alerts: Vec<Alert> = get_json(&analyst, "/v1/alerts").await?;
+    println!(
+        "\nalerts: {} via GET /v1/alerts, {} delivered to {} (durable outbox)",
+        api_alerts.len(),
+        report.file_alerts,
+        alerts_file.display()
+    );
+    println!("time to detect (typings before the first alert; eval::actions_until_alarm):");
+    for s in &report.sessions {
+        if s.kind == "owner" && s.trust.len() == s.typings && s.session == "alice-enrol" {
+            continue;
+        }
+        let label = if s.kind == "owner" {
+            "genuine typings before a false alert (ANGA sample)"
+        } else {
+            "impostor typings before the alert (ANIA sample)"
+        };
+        println!(
+            "    {:<15} {label}: {}",
+            s.session,
+            s.actions_to_alert
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| format!("none in {} (censored)", s.typings))
+        );
+    }
+    report.seconds = t0.elapsed().as_secs_f64();
+    println!("done in {:.1} s", report.seconds);
+    server.stop();
+    Ok(report)
+}

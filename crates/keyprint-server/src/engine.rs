@@ -1,0 +1,214 @@
+//! The engine seam: how a scoring engine (fixed text, free text, mouse, injection) plugs into the server.
+//!
+//! The server owns sessions, users' reference sets, enrolment, calibration, fusion and storage; an engine
+//! owns only its behavioural logic, which lives in its own crate behind `keyprint_core::Detector`:
+//!
+//! * [`Engine::new_session`] gives a per-session [`EngineSession`] that turns each batch of new events
+//!   into [`Observation`]s — completed samples (feature vectors of timings, never typed text) and, for
+//!   user-independent engines, a comparison score;
+//! * for per-user engines ([`Engine::per_user`]) the server collects enrolment samples and calls
+//!   [`Engine::fit`] to learn the user's template, then scores later samples with it;
+//! * every score has **higher = more impostor-like** (the core's polarity) and is mapped to evidence by the
+//!   engine's [`Calibration`].
+
+use crate::calibration::Calibration;
+use keyprint_core::detector::{Detector, FeatureVector, FitError, Template};
+use keyprint_core::event::{KeyEvent, KeyId, MouseEvent};
+use keyprint_core::keystroke::FixedTextLayout;
+use keyprint_wire::ReasonCode;
+
+/// One completed sample seen by an engine in a session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// The sample's features (timings only). Per-user engines always set it; it feeds enrolment,
+    /// template updates and replay detection.
+    pub sample: Option<FeatureVector>,
+    /// A comparison score computed by the engine itself (user-independent engines); per-user engines
+    /// leave it `None` and the server scores `sample` with the user's template.
+    pub score: Option<f64>,
+    /// Event-clock time of the sample's last event, µs.
+    pub at_us: i64,
+}
+
+/// Tenant settings an engine may need to start a session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TenantSettings {
+    /// The fixed phrase as keyed hashes, in typing order (see `keyprint_wire::FixedTextPhrase`).
+    pub phrase: Option<Vec<u64>>,
+}
+
+/// A scoring engine.
+pub trait Engine: Send + Sync {
+    /// Stable name (`"fixed-text"`, `"mouse"`, …) used in storage and reports.
+    fn name(&self) -> &'static str;
+    /// The reason named when this engine's evidence lowers trust.
+    fn reason(&self) -> ReasonCode;
+    /// True when the engine compares with a per-user template (learned by [`fit`](Self::fit)).
+    fn per_user(&self) -> bool;
+    /// Enrolment samples needed before [`fit`](Self::fit) is called.
+    fn enrolment_samples(&self) -> usize;
+    /// Per-session state, or `None` when the tenant lacks what the engine needs (e.g. no phrase).
+    fn new_session(&self, tenant: &TenantSettings) -> Option<Box<dyn EngineSession>>;
+    /// Learns a user's template from reference samples (oldest first).
+    ///
+    /// # Errors
+    /// [`FitError`] from the detector.
+    fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError>;
+    /// Maps this engine's comparison scores to log-likelihood ratios.
+    fn calibration(&self) -> &Calibration;
+}
+
+/// An engine's state within one session.
+pub trait EngineSession: Send {
+    /// Feeds a batch of new events (each slice sorted by time) and returns the samples it completed.
+    fn push(&mut self, keys: &[KeyEvent], mouse: &[MouseEvent]) -> Vec<Observation>;
+}
+
+/// The fixed-text engine: typings of the tenant's phrase (e.g. a password, as keyed hashes) become
+/// hold/DD/UD vectors (`keyprint_core::keystroke`), compared with the user's template by a
+/// `keyprint_core` one-class detector (default [`KeyprintOneClass`](keyprint_core::detectors::KeyprintOneClass)).
+pub struct FixedTextEngine {
+    detector: DetectorFactory,
+    calibration: Calibration,
+    enrolment_samples: usize,
+}
+
+impl FixedTextEngine {
+    /// An engine with a detector factory (phrase length in keys → detector), its calibration and the
+    /// enrolment size (samples).
+    pub fn new(
+        detector: DetectorFactory,
+        calibration: Calibration,
+        enrolment_samples: usize,
+    ) -> Self {
+        FixedTextEngine {
+            detector,
+            calibration,
+            enrolment_samples,
+        }
+    }
+
+    /// The detector's name.
+    pub fn detector_name(&self) -> String {
+        (self.detector)(2).name().to_string()
+    }
+}
+
+/// Builds the detector for a phrase of `n` keys (a detector may depend on the layout, e.g. which
+/// features it keeps).
+pub type DetectorFactory = Box<dyn Fn(usize) -> Box<dyn Detector<FeatureVector>> + Send + Sync>;
+
+/// The default fixed-text detector: [`KeyprintOneClass::for_layout`](keyprint_core::detectors::KeyprintOneClass::for_layout)
+/// for a phrase of `n` keys.
+pub fn keyprint_detector(n: usize) -> Box<dyn Detector<FeatureVector>> {
+    let n = n.max(2);
+    let layout = FixedTextLayout::new(
+        (0..n as u64).map(KeyId::Hashed).collect(),
+        (0..n).map(|i| format!("k{i}")).collect(),
+    );
+    Box::new(keyprint_core::detectors::KeyprintOneClass::for_layout(
+        &layout,
+    ))
+}
+
+impl Engine for FixedTextEngine {
+    fn name(&self) -> &'static str {
+        "fixed-text"
+    }
+    fn reason(&self) -> ReasonCode {
+        ReasonCode::KeystrokeMismatch
+    }
+    fn per_user(&self) -> bool {
+        true
+    }
+    fn enrolment_samples(&self) -> usize {
+        self.enrolment_samples
+    }
+    fn new_session(&self, tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
+        let phrase = tenant.phrase.as_ref().filter(|p| p.len() >= 2)?;
+        let keys: Vec<KeyId> = phrase.iter().map(|h| KeyId::Hashed(*h)).collect();
+        let labels = (0..keys.len()).map(|i| format!("k{i}")).collect();
+        Some(Box::new(FixedTextSession {
+            layout: FixedTextLayout::new(keys, labels),
+            buf: Vec::new(),
+        }))
+    }
+    fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let n = samples.first().map_or(2, |s| s.len().div_ceil(3));
+        (self.detector)(n).fit(&keyprint_core::Enrolment::one_class(samples))
+    }
+    fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+}
+
+/// Segments a key stream into typings of the phrase: whenever the last `n` keys equal the phrase, they
+/// form one sample and are consumed. Holds at most `n − 1` unmatched keys between batches.
+struct FixedTextSession {
+    layout: FixedTextLayout,
+    buf: Vec<KeyEvent>,
+}
+
+impl EngineSession for FixedTextSession {
+    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
+        let n = self.layout.keys().len();
+        let mut out = Vec::new();
+        for k in keys {
+            if k.key.is_modifier() {
+                continue;
+            }
+            self.buf.push(k.clone());
+            if self.buf.len() >= n {
+                let tail = &self.buf[self.buf.len() - n..];
+                if tail
+                    .iter()
+                    .zip(self.layout.keys())
+                    .all(|(e, k)| &e.key == k)
+                    && let Ok(f) = self.layout.features(tail)
+                {
+                    out.push(Observation {
+                        sample: Some(f),
+                        score: None,
+                        at_us: tail[n - 1].release_us,
+                    });
+                    self.buf.clear();
+                    continue;
+                }
+                if self.buf.len() >= 2 * n {
+                    self.buf.drain(..self.buf.len() - (n - 1));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn segments_phrase_typings_amid_other_keys() {
+        let e = FixedTextEngine::new(Box::new(keyprint_detector), Calibration::identity(), 2);
+        let t = TenantSettings {
+            phrase: Some(vec![1, 2, 3]),
+        };
+        let mut s = e.new_session(&t).unwrap();
+        let k = |h, p| KeyEvent::new(KeyId::Hashed(h), p, p + 50).unwrap();
+        let ev = vec![
+            k(9, 0),
+            k(1, 100),
+            k(2, 200),
+            k(3, 300),
+            k(1, 400),
+            k(2, 500),
+        ];
+        let obs = s.push(&ev, &[]);
+        assert_eq!(obs.len(), 1);
+        assert_eq!(obs[0].sample.as_ref().unwrap().len(), 7);
+        // The typing started in one batch completes in the next.
+        let obs = s.push(&[k(3, 600)], &[]);
+        assert_eq!(obs.len(), 1);
+        assert_eq!(obs[0].at_us, 650);
+        assert!(e.new_session(&TenantSettings::default()).is_none());
+    }
+}

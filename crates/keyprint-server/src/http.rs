@@ -1,0 +1,215 @@
+//! The HTTP/JSON API (axum 0.8). The OpenAPI 3.1 description is `openapi.json` beside this crate's
+//! sources, served at `GET /openapi.json`.
+//!
+//! Every request except `/openapi.json` and `/healthz` carries `Authorization: Bearer <token>`; the token's
+//! tenant scopes every query, so one tenant never reads or writes another's data (a foreign session is
+//! simply `not_found`). Bodies are read up to [`keyprint_wire::MAX_BODY_BYTES`] and parsed by serde with
+//! unknown fields refused; every failure is a [`keyprint_wire::ErrorBody`] with the status from the one
+//! table, [`keyprint_wire::ErrorCode::status`].
+
+use crate::service::{ApiError, Service};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use keyprint_wire::{CreateKey, ErrorCode, FixedTextPhrase, IngestBatch, Role};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// The OpenAPI description served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.0)).into_response()
+    }
+}
+
+type Res = Result<Response, ApiError>;
+
+fn json<T: serde::Serialize>(v: &T) -> Response {
+    axum::Json(v).into_response()
+}
+
+/// Authenticates, checks the role and the rate limit; returns the tenant.
+fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<String, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
+    let (tenant, key_id, role) = svc.authenticate(token.trim())?;
+    if !allowed.contains(&role) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("role {role:?} may not do this"),
+        ));
+    }
+    svc.rate_limit(&key_id)?;
+    Ok(tenant)
+}
+
+async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("application/json") {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/json",
+        ));
+    }
+    let max = keyprint_wire::MAX_BODY_BYTES;
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("body larger than {max} bytes"),
+        )
+    })?;
+    parse_json(&bytes)
+}
+
+/// Parses a request body, classifying serde errors into the API's codes.
+///
+/// # Errors
+/// `malformed_json` for syntax errors; `plain_key_name` when a plain `key` field is sent;
+/// `invalid_field` for other missing, unknown or ill-typed fields.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let msg = e.to_string();
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::new(ErrorCode::MalformedJson, msg)
+            }
+            Category::Data if msg.contains("unknown field `key`") => ApiError::field(
+                ErrorCode::PlainKeyName,
+                "key",
+                "plain key names are refused; send `key_hash` (HMAC under the tenant secret)",
+            ),
+            Category::Data => ApiError::new(ErrorCode::InvalidField, msg),
+        }
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+}
+
+async fn ingest(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?;
+    let batch: IngestBatch = body_json(&headers, body).await?;
+    let ack = blocking(move || svc.ingest(&tenant, &batch)).await?;
+    Ok(json(&ack))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsQuery {
+    user: Option<String>,
+}
+
+async fn sessions(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Query(q): Query<SessionsQuery>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let v = blocking(move || svc.sessions(&tenant, q.user.as_deref())).await?;
+    Ok(json(&v))
+}
+
+async fn session(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let v = blocking(move || svc.session(&tenant, &id)).await?;
+    Ok(json(&v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    after: Option<i64>,
+    user: Option<String>,
+}
+
+async fn alerts(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Query(q): Query<AlertsQuery>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let v = blocking(move || svc.alerts(&tenant, q.after.unwrap_or(0), q.user.as_deref())).await?;
+    Ok(json(&v))
+}
+
+async fn users(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let v = blocking(move || svc.users(&tenant)).await?;
+    Ok(json(&v))
+}
+
+async fn purge(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let v = blocking(move || svc.purge(&tenant, &user)).await?;
+    Ok(json(&v))
+}
+
+async fn create_key(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let req: CreateKey = body_json(&headers, body).await?;
+    let v = blocking(move || svc.create_key(&tenant, req.role)).await?;
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+async fn set_phrase(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let req: FixedTextPhrase = body_json(&headers, body).await?;
+    blocking(move || svc.set_phrase(&tenant, &req.key_hashes)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+/// The API router over a service.
+pub fn router(svc: Arc<Service>) -> Router {
+    Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/v1/sessions", get(sessions))
+        .route("/v1/sessions/{session}", get(session))
+        .route("/v1/alerts", get(alerts))
+        .route("/v1/users", get(users))
+        .route("/v1/users/{user}", delete(purge))
+        .route("/v1/keys", post(create_key))
+        .route("/v1/tenant/fixed-text", put(set_phrase))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            keyprint_wire::MAX_BODY_BYTES,
+        ))
+        .with_state(svc)
+}

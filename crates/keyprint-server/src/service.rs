@@ -1,0 +1,915 @@
+//! The service logic, independent of HTTP: validation, enrolment, scoring, fusion, alerts, storage.
+//!
+//! ## Enrolment policy (automatic)
+//! For each per-user engine, a user's first [`Engine::enrolment_samples`] samples — in arrival order, from
+//! the user's first session(s) — form the reference; the engine's template is fitted when the count is
+//! reached and later samples are scored. While a user has no template the session's state is `enrolling`
+//! (trust stays at the prior, confidence 0). An admin can restart enrolment by purging the user.
+//!
+//! ## Template updates from trusted windows only
+//! After enrolment a scored sample is appended to the reference only when (a) its own LLR is positive
+//! (it looks like the owner) and (b) the session's fused trust after it is at least
+//! [`ServiceConfig::update_trust`]; the template is refitted every [`ServiceConfig::refit_every`] such
+//! samples, keeping the newest [`ServiceConfig::reference_keep`]. Samples of a session under an impostor
+//! drive trust down, so they never qualify and cannot poison the profile.
+//!
+//! ## Replay
+//! Every sample's SHA-256 digest (over the engine name and the exact timing values) is kept per user; a
+//! sample identical to one seen before is not scored but adds `−replay_llr` evidence with reason `replay`
+//! (two human typings never agree to the microsecond on every timing).
+//!
+//! ## Atomicity
+//! A batch is validated whole before anything changes; scoring then runs on copies of the session row, and
+//! [`Storage::commit_batch`] applies everything in one transaction. If the commit fails, the in-memory
+//! engine buffers and user models touched are dropped and reloaded from storage, so memory never runs ahead
+//! of what is stored. After a restart, engine buffers start empty (a typing split across the crash is lost;
+//! its events are stored).
+
+use crate::engine::{Engine, EngineSession, TenantSettings};
+use crate::store::{
+    BatchCommit, KeyRow, NewAlert, ReferenceChange, SessionRow, Storage, StoreError,
+};
+use crate::trust::{Crossing, FusionParams};
+use keyprint_core::detector::{FeatureVector, Template};
+use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
+use keyprint_wire::{
+    Alert, EngineEnrolment, ErrorBody, ErrorCode, IngestAck, IngestBatch, NewKey, Purged,
+    ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo, WireButton, WireMouseKind,
+    parse_key_hash,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// Longest accepted hold, µs (60 s).
+pub const MAX_HOLD_US: i64 = 60_000_000;
+/// Longest accepted gap between consecutive events of a session, µs (24 h).
+pub const MAX_GAP_US: i64 = 86_400_000_000;
+/// Longest id (user, session, device), bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// An API error: code (→ HTTP status via [`ErrorCode::status`]), reason and field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError(pub ErrorBody);
+
+impl ApiError {
+    /// An error without a field.
+    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
+        ApiError(ErrorBody {
+            code,
+            reason: reason.into(),
+            field: None,
+        })
+    }
+    /// An error blaming `field`.
+    pub fn field(code: ErrorCode, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError(ErrorBody {
+            code,
+            reason: reason.into(),
+            field: Some(field.into()),
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.0.code, self.0.reason)?;
+        if let Some(field) = &self.0.field {
+            write!(f, " (field `{field}`)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::new(ErrorCode::Storage, e.0)
+    }
+}
+
+/// Service settings.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Fusion and alert parameters.
+    pub fusion: FusionParams,
+    /// Alert sinks each alert is queued for (`webhook`, `file`, `syslog`).
+    pub sinks: Vec<String>,
+    /// Reference samples kept per user and engine.
+    pub reference_keep: usize,
+    /// Session trust needed for a sample to update the template.
+    pub update_trust: f64,
+    /// Refit the template after this many updates.
+    pub refit_every: usize,
+    /// Evidence (LLR magnitude) of one replayed sample.
+    pub replay_llr: f64,
+    /// Requests per second allowed per API key (token bucket, burst = 2 s worth).
+    pub rate_per_key: f64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            fusion: FusionParams::default(),
+            sinks: Vec::new(),
+            reference_keep: 200,
+            update_trust: 80.0,
+            refit_every: 10,
+            replay_llr: 4.0,
+            rate_per_key: 2_000.0,
+        }
+    }
+}
+
+struct UserModel {
+    samples: Vec<FeatureVector>,
+    template: Option<Box<dyn Template<FeatureVector>>>,
+    enrolled: bool,
+    since_refit: usize,
+}
+
+struct UserRt {
+    /// One per engine (index as in `Service::engines`); `None` until loaded.
+    models: Vec<Option<UserModel>>,
+}
+
+struct SessionRt {
+    row: Option<SessionRow>,
+    engines: Vec<Option<Box<dyn EngineSession>>>,
+    started: bool,
+}
+
+#[derive(Default)]
+struct TenantRt {
+    settings: RwLock<TenantSettings>,
+    sessions: Mutex<HashMap<String, Arc<Mutex<SessionRt>>>>,
+    users: Mutex<HashMap<String, Arc<Mutex<UserRt>>>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The service: engines, storage and in-memory session state.
+pub struct Service {
+    store: Mutex<Box<dyn Storage>>,
+    engines: Vec<Arc<dyn Engine>>,
+    cfg: ServiceConfig,
+    tenants: Mutex<HashMap<String, Arc<TenantRt>>>,
+    auth_cache: Mutex<HashMap<[u8; 32], (String, String, Role)>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Unix time, ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Service {
+    /// A service over `store` with `engines` (in fusion order).
+    pub fn new(store: Box<dyn Storage>, engines: Vec<Arc<dyn Engine>>, cfg: ServiceConfig) -> Self {
+        Service {
+            store: Mutex::new(store),
+            engines,
+            cfg,
+            tenants: Mutex::new(HashMap::new()),
+            auth_cache: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.cfg
+    }
+
+    /// The engines.
+    pub fn engines(&self) -> &[Arc<dyn Engine>] {
+        &self.engines
+    }
+
+    /// Runs `f` on the store (for tools and tests).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn Storage) -> T) -> T {
+        f(lock(&self.store).as_mut())
+    }
+
+    /// Creates a tenant (if absent) and a new API key of `role` for it.
+    ///
+    /// # Errors
+    /// [`ApiError`] (storage).
+    pub fn create_key(&self, tenant: &str, role: Role) -> Result<NewKey, ApiError> {
+        use argon2::password_hash::PasswordHasher;
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let key_id: String = (0..12)
+            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+            .collect();
+        let secret: String = (0..32)
+            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+            .collect();
+        let hash = argon2::Argon2::default()
+            .hash_password(secret.as_bytes())
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .to_string();
+        let mut st = lock(&self.store);
+        st.create_tenant(tenant)?;
+        st.put_key(&KeyRow {
+            key_id: key_id.clone(),
+            tenant: tenant.into(),
+            role,
+            hash,
+        })?;
+        Ok(NewKey {
+            token: format!("kp_{key_id}_{secret}"),
+            key_id,
+            role,
+        })
+    }
+
+    /// Authenticates a bearer token; returns (tenant, key id, role). Successful argon2 verifications are
+    /// cached in memory by SHA-256 of the token, so a key costs one argon2 run per process.
+    ///
+    /// # Errors
+    /// `unauthorized` for a missing, malformed or unknown token.
+    pub fn authenticate(&self, token: &str) -> Result<(String, String, Role), ApiError> {
+        use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(v) = lock(&self.auth_cache).get(&digest) {
+            return Ok(v.clone());
+        }
+        let bad = || ApiError::new(ErrorCode::Unauthorized, "unknown or malformed API key");
+        let rest = token.strip_prefix("kp_").ok_or_else(bad)?;
+        let (key_id, secret) = rest.split_once('_').ok_or_else(bad)?;
+        let row = lock(&self.store).key(key_id)?.ok_or_else(bad)?;
+        let parsed = PasswordHash::new(&row.hash).map_err(|_| bad())?;
+        argon2::Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .map_err(|_| bad())?;
+        let v = (row.tenant, row.key_id, row.role);
+        lock(&self.auth_cache).insert(digest, v.clone());
+        Ok(v)
+    }
+
+    /// Token-bucket rate limit per API key ([`ServiceConfig::rate_per_key`]).
+    ///
+    /// # Errors
+    /// `rate_limited` when the key's bucket is empty.
+    pub fn rate_limit(&self, key_id: &str) -> Result<(), ApiError> {
+        let rate = self.cfg.rate_per_key;
+        let mut b = lock(&self.buckets);
+        let now = Instant::now();
+        let e = b.entry(key_id.to_string()).or_insert(Bucket {
+            tokens: 2.0 * rate,
+            at: now,
+        });
+        e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * rate).min(2.0 * rate);
+        e.at = now;
+        if e.tokens < 1.0 {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("more than {rate} requests/s for this key"),
+            ));
+        }
+        e.tokens -= 1.0;
+        Ok(())
+    }
+
+    fn tenant_rt(&self, tenant: &str) -> Result<Arc<TenantRt>, ApiError> {
+        if let Some(t) = lock(&self.tenants).get(tenant) {
+            return Ok(t.clone());
+        }
+        let row = lock(&self.store).tenant(tenant)?;
+        let rt = Arc::new(TenantRt::default());
+        if let Some(r) = row {
+            *rt.settings.write().unwrap_or_else(|p| p.into_inner()) =
+                TenantSettings { phrase: r.phrase };
+        }
+        Ok(lock(&self.tenants)
+            .entry(tenant.to_string())
+            .or_insert(rt)
+            .clone())
+    }
+
+    /// Sets the tenant's fixed phrase (key hashes); sessions restart their engine buffers.
+    ///
+    /// # Errors
+    /// `invalid_field` / `plain_key_name` for a bad phrase; storage errors.
+    pub fn set_phrase(&self, tenant: &str, hashes: &[String]) -> Result<(), ApiError> {
+        if hashes.len() < 2 || hashes.len() > 256 {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "key_hashes",
+                "need 2 to 256 key hashes",
+            ));
+        }
+        let mut v = Vec::with_capacity(hashes.len());
+        for (i, h) in hashes.iter().enumerate() {
+            v.push(parse_key_hash(h).ok_or_else(|| {
+                ApiError::field(
+                    ErrorCode::PlainKeyName,
+                    format!("key_hashes[{i}]"),
+                    "expected 16 hex digits (a keyed hash), not a key name",
+                )
+            })?);
+        }
+        {
+            let mut st = lock(&self.store);
+            st.create_tenant(tenant)?;
+            st.set_phrase(tenant, &v)?;
+        }
+        let rt = self.tenant_rt(tenant)?;
+        *rt.settings.write().unwrap_or_else(|p| p.into_inner()) =
+            TenantSettings { phrase: Some(v) };
+        lock(&rt.sessions).clear();
+        Ok(())
+    }
+
+    /// Validates and converts a batch's events (nothing is changed).
+    fn convert(batch: &IngestBatch) -> Result<(Vec<KeyEvent>, Vec<MouseEvent>), ApiError> {
+        for (name, v) in [
+            ("user", Some(&batch.user)),
+            ("session", Some(&batch.session)),
+        ]
+        .into_iter()
+        .chain([("device", batch.device.as_ref())])
+        {
+            if let Some(v) = v
+                && (v.is_empty() || v.len() > MAX_ID_LEN)
+            {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidField,
+                    name,
+                    format!("must be 1 to {MAX_ID_LEN} bytes"),
+                ));
+            }
+        }
+        let n = batch.keys.len() + batch.mouse.len();
+        if n > keyprint_wire::MAX_BATCH_EVENTS {
+            return Err(ApiError::new(
+                ErrorCode::BatchTooLarge,
+                format!(
+                    "{n} events; at most {} per batch",
+                    keyprint_wire::MAX_BATCH_EVENTS
+                ),
+            ));
+        }
+        let mut keys = Vec::with_capacity(batch.keys.len());
+        let mut prev: Option<i64> = None;
+        for (i, k) in batch.keys.iter().enumerate() {
+            let h = parse_key_hash(&k.key_hash).ok_or_else(|| {
+                ApiError::field(
+                    ErrorCode::PlainKeyName,
+                    format!("keys[{i}].key_hash"),
+                    "expected 16 hex digits (HMAC of the key code under the tenant secret); plain key names are refused",
+                )
+            })?;
+            if k.press_us < 0 {
+                return Err(ApiError::field(
+                    ErrorCode::AbsurdTimestamp,
+                    format!("keys[{i}].press_us"),
+                    "negative time",
+                ));
+            }
+            if k.release_us < k.press_us {
+                return Err(ApiError::field(
+                    ErrorCode::AbsurdTimestamp,
+                    format!("keys[{i}].release_us"),
+                    "released before pressed",
+                ));
+            }
+            if k.release_us - k.press_us > MAX_HOLD_US {
+                return Err(ApiError::field(
+                    ErrorCode::AbsurdTimestamp,
+                    format!("keys[{i}].release_us"),
+                    "hold longer than 60 s",
+                ));
+            }
+            if let Some(p) = prev {
+                if k.press_us < p {
+                    return Err(ApiError::field(
+                        ErrorCode::NonMonotonic,
+                        format!("keys[{i}].press_us"),
+                        format!("{} is earlier than the previous key's {p}", k.press_us),
+                    ));
+                }
+                if k.press_us - p > MAX_GAP_US {
+                    return Err(ApiError::field(
+                        ErrorCode::AbsurdTimestamp,
+                        format!("keys[{i}].press_us"),
+                        "gap longer than 24 h",
+                    ));
+                }
+            }
+            prev = Some(k.press_us);
+            keys.push(KeyEvent {
+                key: KeyId::Hashed(h),
+                press_us: k.press_us,
+                release_us: k.release_us,
+            });
+        }
+        let mut mouse = Vec::with_capacity(batch.mouse.len());
+        let mut prev: Option<i64> = None;
+        for (i, m) in batch.mouse.iter().enumerate() {
+            if m.t_us < 0 {
+                return Err(ApiError::field(
+                    ErrorCode::AbsurdTimestamp,
+                    format!("mouse[{i}].t_us"),
+                    "negative time",
+                ));
+            }
+            if let Some(p) = prev {
+                if m.t_us < p {
+                    return Err(ApiError::field(
+                        ErrorCode::NonMonotonic,
+                        format!("mouse[{i}].t_us"),
+                        format!("{} is earlier than the previous sample's {p}", m.t_us),
+                    ));
+                }
+                if m.t_us - p > MAX_GAP_US {
+                    return Err(ApiError::field(
+                        ErrorCode::AbsurdTimestamp,
+                        format!("mouse[{i}].t_us"),
+                        "gap longer than 24 h",
+                    ));
+                }
+            }
+            if !(m.x_px.abs() <= 1e6 && m.y_px.abs() <= 1e6) {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidField,
+                    format!("mouse[{i}]"),
+                    "position beyond ±1e6 px",
+                ));
+            }
+            prev = Some(m.t_us);
+            mouse.push(MouseEvent {
+                t_us: m.t_us,
+                x_px: m.x_px,
+                y_px: m.y_px,
+                button: match m.button {
+                    WireButton::None => MouseButton::None,
+                    WireButton::Left => MouseButton::Left,
+                    WireButton::Right => MouseButton::Right,
+                    WireButton::Middle => MouseButton::Middle,
+                    WireButton::Wheel => MouseButton::Wheel,
+                },
+                kind: match m.kind {
+                    WireMouseKind::Move => MouseEventKind::Move,
+                    WireMouseKind::Press => MouseEventKind::Press,
+                    WireMouseKind::Release => MouseEventKind::Release,
+                    WireMouseKind::Drag => MouseEventKind::Drag,
+                    WireMouseKind::ScrollUp => MouseEventKind::ScrollUp,
+                    WireMouseKind::ScrollDown => MouseEventKind::ScrollDown,
+                },
+            });
+        }
+        Ok((keys, mouse))
+    }
+
+    fn load_model(&self, tenant: &str, user: &str, idx: usize) -> Result<UserModel, ApiError> {
+        let e = &self.engines[idx];
+        let r = lock(&self.store).reference(tenant, user, e.name())?;
+        let template = if r.enrolled {
+            e.fit(&r.samples).ok()
+        } else {
+            None
+        };
+        Ok(UserModel {
+            enrolled: template.is_some(),
+            template,
+            samples: r.samples,
+            since_refit: 0,
+        })
+    }
+
+    fn evict(&self, rt: &TenantRt, session: &str, user: &str) {
+        lock(&rt.sessions).remove(session);
+        lock(&rt.users).remove(user);
+    }
+
+    /// Ingests one batch: validate, score, commit durably, answer.
+    ///
+    /// # Errors
+    /// A 4xx [`ApiError`] for bad input (nothing applied); `storage` when the commit failed (nothing
+    /// applied, retry).
+    pub fn ingest(&self, tenant: &str, batch: &IngestBatch) -> Result<IngestAck, ApiError> {
+        let (keys, mouse) = Self::convert(batch)?;
+        let rt = self.tenant_rt(tenant)?;
+        let srt = lock(&rt.sessions)
+            .entry(batch.session.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(SessionRt {
+                    row: None,
+                    engines: Vec::new(),
+                    started: false,
+                }))
+            })
+            .clone();
+        let mut s = lock(&srt);
+        if !s.started {
+            s.row = lock(&self.store).session(tenant, &batch.session)?;
+            let settings = rt
+                .settings
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            s.engines = self
+                .engines
+                .iter()
+                .map(|e| e.new_session(&settings))
+                .collect();
+            s.started = true;
+        }
+        let at_ms = now_ms();
+        let p = &self.cfg.fusion;
+        let mut row = match &s.row {
+            Some(r) => {
+                if r.user != batch.user {
+                    return Err(ApiError::field(
+                        ErrorCode::SessionUserMismatch,
+                        "user",
+                        "this session belongs to another user",
+                    ));
+                }
+                r.clone()
+            }
+            None => SessionRow {
+                tenant: tenant.into(),
+                session: batch.session.clone(),
+                user: batch.user.clone(),
+                device: batch.device.clone(),
+                started_ms: at_ms,
+                last_ms: at_ms,
+                keys: 0,
+                mouse: 0,
+                batches: 0,
+                alerts: 0,
+                last_key_us: None,
+                last_mouse_us: None,
+                fusion: Default::default(),
+            },
+        };
+        if batch.batch_seq < row.batches {
+            return Ok(IngestAck {
+                session: row.session.clone(),
+                stored_keys: 0,
+                stored_mouse: 0,
+                duplicate: true,
+                samples: 0,
+                trust: row.fusion.view(p),
+                alerts: Vec::new(),
+            });
+        }
+        if batch.batch_seq > row.batches {
+            return Err(ApiError::field(
+                ErrorCode::StaleBatch,
+                "batch_seq",
+                format!("expected batch_seq {}", row.batches),
+            ));
+        }
+        for (first, last, field) in [
+            (
+                keys.first().map(|k| k.press_us),
+                row.last_key_us,
+                "keys[0].press_us",
+            ),
+            (
+                mouse.first().map(|m| m.t_us),
+                row.last_mouse_us,
+                "mouse[0].t_us",
+            ),
+        ] {
+            if let (Some(f), Some(l)) = (first, last) {
+                if f < l {
+                    return Err(ApiError::field(
+                        ErrorCode::NonMonotonic,
+                        field,
+                        format!("{f} is earlier than the session's last accepted event ({l})"),
+                    ));
+                }
+                if f - l > MAX_GAP_US {
+                    return Err(ApiError::field(
+                        ErrorCode::AbsurdTimestamp,
+                        field,
+                        "gap longer than 24 h after the session's last event",
+                    ));
+                }
+            }
+        }
+        // Engines.
+        let mut obs = Vec::new();
+        for (i, es) in s.engines.iter_mut().enumerate() {
+            if let Some(es) = es {
+                for o in es.push(&keys, &mouse) {
+                    obs.push((i, o));
+                }
+            }
+        }
+        let urt = lock(&rt.users)
+            .entry(batch.user.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(UserRt {
+                    models: (0..self.engines.len()).map(|_| None).collect(),
+                }))
+            })
+            .clone();
+        let mut u = lock(&urt);
+        let mut refs: Vec<Option<ReferenceChange>> = vec![None; self.engines.len()];
+        let mut digests: Vec<[u8; 32]> = Vec::new();
+        let mut seen_now: HashSet<[u8; 32]> = HashSet::new();
+        let mut alerts = Vec::new();
+        let n_obs = obs.len() as u64;
+        for (i, o) in obs {
+            let e = self.engines[i].clone();
+            let mut digest = None;
+            if let Some(sample) = &o.sample {
+                let mut h = Sha256::new();
+                h.update(e.name().as_bytes());
+                for v in sample {
+                    h.update(v.to_le_bytes());
+                }
+                let d: [u8; 32] = h.finalize().into();
+                let replay = seen_now.contains(&d)
+                    || lock(&self.store).digest_seen(tenant, &batch.user, &d)?;
+                if replay {
+                    let c = row.fusion.update(
+                        p,
+                        -self.cfg.replay_llr,
+                        ReasonCode::Replay,
+                        format!("{} sample identical to one seen before", e.name()),
+                    );
+                    if c == Crossing::Alert {
+                        alerts.push(self.alert(&row, o.at_us));
+                    }
+                    continue;
+                }
+                seen_now.insert(d);
+                digest = Some(d);
+            }
+            if let Some(d) = digest {
+                digests.push(d);
+            }
+            let score = if e.per_user() {
+                let Some(sample) = o.sample else { continue };
+                if u.models[i].is_none() {
+                    u.models[i] = Some(self.load_model(tenant, &batch.user, i)?);
+                }
+                let m = u.models[i].as_mut().expect("loaded");
+                let change = refs[i].get_or_insert_with(|| ReferenceChange {
+                    engine: e.name().into(),
+                    add: Vec::new(),
+                    keep: self.cfg.reference_keep,
+                    enrolled: m.enrolled,
+                });
+                match &m.template {
+                    None => {
+                        m.samples.push(sample.clone());
+                        change.add.push((sample, false));
+                        if m.samples.len() >= e.enrolment_samples()
+                            && let Ok(t) = e.fit(&m.samples)
+                        {
+                            m.template = Some(t);
+                            m.enrolled = true;
+                            change.enrolled = true;
+                        }
+                        continue;
+                    }
+                    Some(t) => {
+                        let score = t.score(&sample);
+                        let llr = e.calibration().llr(score);
+                        let c = row.fusion.update(
+                            p,
+                            llr,
+                            e.reason(),
+                            format!("{}: comparison score {score:.2}, LLR {llr:+.2}", e.name()),
+                        );
+                        if c == Crossing::Alert {
+                            alerts.push(self.alert(&row, o.at_us));
+                        }
+                        if llr > 0.0 && row.fusion.trust(p) >= self.cfg.update_trust {
+                            m.samples.push(sample.clone());
+                            change.add.push((sample, true));
+                            m.since_refit += 1;
+                            if m.samples.len() > self.cfg.reference_keep {
+                                let extra = m.samples.len() - self.cfg.reference_keep;
+                                m.samples.drain(..extra);
+                            }
+                            if m.since_refit >= self.cfg.refit_every
+                                && let Ok(t) = e.fit(&m.samples)
+                            {
+                                m.template = Some(t);
+                                m.since_refit = 0;
+                            }
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                match o.score {
+                    Some(s) => s,
+                    None => continue,
+                }
+            };
+            let llr = e.calibration().llr(score);
+            let c = row.fusion.update(
+                p,
+                llr,
+                e.reason(),
+                format!("{}: score {score:.3}, LLR {llr:+.2}", e.name()),
+            );
+            if c == Crossing::Alert {
+                alerts.push(self.alert(&row, o.at_us));
+            }
+        }
+        // Session row.
+        row.last_ms = at_ms;
+        row.keys += keys.len() as u64;
+        row.mouse += mouse.len() as u64;
+        row.batches += 1;
+        row.alerts += alerts.len() as u64;
+        if let Some(k) = keys.last() {
+            row.last_key_us = Some(k.press_us);
+        }
+        if let Some(m) = mouse.last() {
+            row.last_mouse_us = Some(m.t_us);
+        }
+        let view = row.fusion.view(p);
+        let commit = BatchCommit {
+            session: row.clone(),
+            seq: batch.batch_seq,
+            at_ms,
+            keys,
+            mouse,
+            point: TrustPoint {
+                batch_seq: batch.batch_seq,
+                at_ms,
+                trust: view.trust,
+                confidence: view.confidence,
+                reasons: view.reasons.iter().map(|r| r.code).collect(),
+            },
+            alerts: alerts
+                .into_iter()
+                .map(|a| NewAlert {
+                    alert: a,
+                    sinks: self.cfg.sinks.clone(),
+                })
+                .collect(),
+            references: refs.into_iter().flatten().collect(),
+            digests,
+        };
+        let stored = lock(&self.store).commit_batch(&commit);
+        match stored {
+            Ok(alerts) => {
+                s.row = Some(row.clone());
+                Ok(IngestAck {
+                    session: row.session,
+                    stored_keys: commit.keys.len() as u64,
+                    stored_mouse: commit.mouse.len() as u64,
+                    duplicate: false,
+                    samples: n_obs,
+                    trust: view,
+                    alerts,
+                })
+            }
+            Err(e) => {
+                drop(u);
+                drop(s);
+                self.evict(&rt, &batch.session, &batch.user);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn alert(&self, row: &SessionRow, event_us: i64) -> Alert {
+        let p = &self.cfg.fusion;
+        Alert {
+            id: 0,
+            user: row.user.clone(),
+            session: row.session.clone(),
+            at_ms: now_ms(),
+            event_us,
+            trust: (row.fusion.trust(p) * 100.0).round() / 100.0,
+            threshold: p.threshold,
+            reasons: row.fusion.reasons(p),
+        }
+    }
+
+    fn info(&self, r: SessionRow) -> SessionInfo {
+        SessionInfo {
+            trust: r.fusion.view(&self.cfg.fusion),
+            user: r.user,
+            session: r.session,
+            device: r.device,
+            started_ms: r.started_ms,
+            last_ms: r.last_ms,
+            keys: r.keys,
+            mouse: r.mouse,
+            batches: r.batches,
+            alerts: r.alerts,
+        }
+    }
+
+    /// Sessions of a tenant (optionally of one user), newest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn sessions(&self, tenant: &str, user: Option<&str>) -> Result<Vec<SessionInfo>, ApiError> {
+        let rows = lock(&self.store).sessions(tenant, user)?;
+        Ok(rows.into_iter().map(|r| self.info(r)).collect())
+    }
+
+    /// One session with its trust history.
+    ///
+    /// # Errors
+    /// `not_found` when the tenant has no such session.
+    pub fn session(&self, tenant: &str, session: &str) -> Result<SessionDetail, ApiError> {
+        let mut st = lock(&self.store);
+        let row = st
+            .session(tenant, session)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such session"))?;
+        let history = st.history(tenant, session)?;
+        drop(st);
+        Ok(SessionDetail {
+            info: self.info(row),
+            history,
+        })
+    }
+
+    /// Alerts with id > `after`, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn alerts(
+        &self,
+        tenant: &str,
+        after: i64,
+        user: Option<&str>,
+    ) -> Result<Vec<Alert>, ApiError> {
+        Ok(lock(&self.store).alerts(tenant, after, user)?)
+    }
+
+    /// Users with their enrolment state.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn users(&self, tenant: &str) -> Result<Vec<UserInfo>, ApiError> {
+        let mut st = lock(&self.store);
+        let mut out = Vec::new();
+        for u in st.users(tenant)? {
+            let mut engines = Vec::new();
+            for e in st.reference_engines(tenant, &u)? {
+                let r = st.reference(tenant, &u, &e)?;
+                engines.push(EngineEnrolment {
+                    engine: e,
+                    samples: r.samples.len() as u64,
+                    enrolled: r.enrolled,
+                    updates: r.updates,
+                });
+            }
+            let sessions = st.sessions(tenant, Some(&u))?;
+            out.push(UserInfo {
+                user: u,
+                engines,
+                alerts: sessions.iter().map(|s| s.alerts).sum(),
+                sessions: sessions.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes a user's data everywhere.
+    ///
+    /// # Errors
+    /// `not_found` when the user has no data; storage errors.
+    pub fn purge(&self, tenant: &str, user: &str) -> Result<Purged, ApiError> {
+        let rt = self.tenant_rt(tenant)?;
+        let sessions: Vec<String> = lock(&self.store)
+            .sessions(tenant, Some(user))?
+            .into_iter()
+            .map(|s| s.session)
+            .collect();
+        let (s, b, a) = lock(&self.store).purge_user(tenant, user)?;
+        for sid in &sessions {
+            lock(&rt.sessions).remove(sid);
+        }
+        let had_user = lock(&rt.users).remove(user).is_some();
+        if s == 0 && b == 0 && a == 0 && !had_user {
+            return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+        }
+        Ok(Purged {
+            user: user.into(),
+            sessions: s,
+            batches: b,
+            alerts: a,
+        })
+    }
+}

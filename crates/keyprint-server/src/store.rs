@@ -1,0 +1,776 @@
+//! Storage: the [`Storage`] trait (what the service needs) and its embedded SQLite implementation
+//! ([`SqliteStore`]). A PostgreSQL backend implements the same trait later.
+//!
+//! Invariants every backend keeps:
+//! * [`Storage::commit_batch`] is atomic (one transaction: events, session row, trust point, alerts, outbox
+//!   rows, reference samples, digests) and durable when it returns `Ok` — SQLite runs in WAL mode with
+//!   `synchronous = FULL`, so the WAL is fsynced at every commit; the HTTP answer is sent only after.
+//! * Nothing typed is stored: key identities are keyed hashes (u64), samples are timing vectors (ms).
+//!
+//! Event encoding (one row per batch, little-endian): key events 24 bytes each (`u64 hash, i64 press_us,
+//! i64 release_us`); mouse events 26 bytes (`i64 t_us, f64 x_px, f64 y_px, u8 button, u8 kind`).
+
+use crate::trust::Fusion;
+use keyprint_core::detector::FeatureVector;
+use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
+use keyprint_wire::{Alert, Reason, ReasonCode, Role, TrustPoint};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// A storage failure (the operation had no effect).
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A tenant's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantRow {
+    /// Tenant id.
+    pub id: String,
+    /// Fixed phrase as key hashes.
+    pub phrase: Option<Vec<u64>>,
+}
+
+/// A stored API key (the secret only as an argon2 PHC string).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRow {
+    /// Public id.
+    pub key_id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC hash of the secret.
+    pub hash: String,
+}
+
+/// A session row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Session id.
+    pub session: String,
+    /// User.
+    pub user: String,
+    /// Device.
+    pub device: Option<String>,
+    /// First batch, Unix ms.
+    pub started_ms: i64,
+    /// Last batch, Unix ms.
+    pub last_ms: i64,
+    /// Key events stored.
+    pub keys: u64,
+    /// Mouse events stored.
+    pub mouse: u64,
+    /// Batches stored (= next expected `batch_seq`).
+    pub batches: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Last key press time, µs.
+    pub last_key_us: Option<i64>,
+    /// Last mouse time, µs.
+    pub last_mouse_us: Option<i64>,
+    /// Trust fusion state.
+    pub fusion: Fusion,
+}
+
+/// An alert to insert (the store assigns the id).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAlert {
+    /// The alert (its `id` is ignored).
+    pub alert: Alert,
+    /// Outbox sinks to enqueue it for.
+    pub sinks: Vec<String>,
+}
+
+/// A user's per-engine reference state change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferenceChange {
+    /// Engine name.
+    pub engine: String,
+    /// Samples to append (oldest first), with `true` for trusted-window updates.
+    pub add: Vec<(FeatureVector, bool)>,
+    /// Keep only the newest this many samples afterwards.
+    pub keep: usize,
+    /// Enrolled flag after the change.
+    pub enrolled: bool,
+}
+
+/// Everything one accepted batch changes, applied atomically.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchCommit {
+    /// Session row after the batch.
+    pub session: SessionRow,
+    /// The batch number.
+    pub seq: u64,
+    /// Wall clock, Unix ms.
+    pub at_ms: i64,
+    /// Key events (hashed identities only).
+    pub keys: Vec<KeyEvent>,
+    /// Mouse events.
+    pub mouse: Vec<MouseEvent>,
+    /// Trust after the batch.
+    pub point: TrustPoint,
+    /// Alerts raised.
+    pub alerts: Vec<NewAlert>,
+    /// Reference changes for the session's user.
+    pub references: Vec<ReferenceChange>,
+    /// New sample digests for the session's user (replay detection).
+    pub digests: Vec<[u8; 32]>,
+}
+
+/// An outbox row due for delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Sink name (`webhook`, `file`, `syslog`).
+    pub sink: String,
+    /// The alert (JSON text of `keyprint_wire::Alert` plus `tenant`).
+    pub payload: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// A user's reference for one engine.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReferenceRow {
+    /// Samples, oldest first.
+    pub samples: Vec<FeatureVector>,
+    /// Enrolled flag.
+    pub enrolled: bool,
+    /// Trusted-window updates so far.
+    pub updates: u64,
+}
+
+/// What the service needs from storage. Every method is one transaction.
+pub trait Storage: Send {
+    /// Creates a tenant if absent.
+    fn create_tenant(&mut self, id: &str) -> StoreResult<()>;
+    /// A tenant.
+    fn tenant(&mut self, id: &str) -> StoreResult<Option<TenantRow>>;
+    /// Sets a tenant's fixed phrase.
+    fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()>;
+    /// Stores an API key.
+    fn put_key(&mut self, key: &KeyRow) -> StoreResult<()>;
+    /// Looks up an API key by id.
+    fn key(&mut self, key_id: &str) -> StoreResult<Option<KeyRow>>;
+    /// A session row.
+    fn session(&mut self, tenant: &str, session: &str) -> StoreResult<Option<SessionRow>>;
+    /// Applies one batch atomically; returns the new alerts with their ids.
+    fn commit_batch(&mut self, c: &BatchCommit) -> StoreResult<Vec<Alert>>;
+    /// Sessions of a tenant (optionally one user), newest first.
+    fn sessions(&mut self, tenant: &str, user: Option<&str>) -> StoreResult<Vec<SessionRow>>;
+    /// Trust history of a session.
+    fn history(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>>;
+    /// Alerts of a tenant with id > `after`, oldest first.
+    fn alerts(&mut self, tenant: &str, after: i64, user: Option<&str>) -> StoreResult<Vec<Alert>>;
+    /// Users of a tenant (from sessions and references).
+    fn users(&mut self, tenant: &str) -> StoreResult<Vec<String>>;
+    /// A user's reference for an engine.
+    fn reference(&mut self, tenant: &str, user: &str, engine: &str) -> StoreResult<ReferenceRow>;
+    /// Engines with a reference for a user.
+    fn reference_engines(&mut self, tenant: &str, user: &str) -> StoreResult<Vec<String>>;
+    /// Whether a sample digest was seen for the user.
+    fn digest_seen(&mut self, tenant: &str, user: &str, digest: &[u8; 32]) -> StoreResult<bool>;
+    /// Deletes everything of a user: sessions, events, history, alerts (and their outbox rows),
+    /// references, digests. Returns (sessions, batches, alerts) deleted.
+    fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)>;
+    /// Stored events of a session, in batch order.
+    fn events(
+        &mut self,
+        tenant: &str,
+        session: &str,
+    ) -> StoreResult<(Vec<KeyEvent>, Vec<MouseEvent>)>;
+    /// Outbox rows due at `now_ms`.
+    fn outbox_due(&mut self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// Marks an outbox row delivered.
+    fn outbox_delivered(&mut self, id: i64, now_ms: i64) -> StoreResult<()>;
+    /// Records a failed attempt and when to retry.
+    fn outbox_failed(&mut self, id: i64, next_ms: i64, error: &str) -> StoreResult<()>;
+    /// Outbox rows not yet delivered.
+    fn outbox_pending(&mut self) -> StoreResult<u64>;
+}
+
+/// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, phrase BLOB);
+CREATE TABLE IF NOT EXISTS api_keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(tenant TEXT NOT NULL, session TEXT NOT NULL, user TEXT NOT NULL, device TEXT,
+  started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, keys INTEGER NOT NULL, mouse INTEGER NOT NULL,
+  batches INTEGER NOT NULL, alerts INTEGER NOT NULL, last_key_us INTEGER, last_mouse_us INTEGER,
+  evidence REAL NOT NULL, scored INTEGER NOT NULL, alerted INTEGER NOT NULL, scoring INTEGER NOT NULL, reasons TEXT NOT NULL,
+  PRIMARY KEY(tenant, session));
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(tenant, user);
+CREATE TABLE IF NOT EXISTS batches(tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+  n_keys INTEGER NOT NULL, n_mouse INTEGER NOT NULL, keys BLOB NOT NULL, mouse BLOB NOT NULL, PRIMARY KEY(tenant, session, seq));
+CREATE TABLE IF NOT EXISTS trust_history(tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+  trust REAL NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL, PRIMARY KEY(tenant, session, seq));
+CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, user TEXT NOT NULL, session TEXT NOT NULL,
+  at_ms INTEGER NOT NULL, event_us INTEGER NOT NULL, trust REAL NOT NULL, threshold REAL NOT NULL, reasons TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, sink TEXT NOT NULL, payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, delivered_ms INTEGER, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered_ms, next_ms);
+CREATE TABLE IF NOT EXISTS reference_samples(tenant TEXT NOT NULL, user TEXT NOT NULL, engine TEXT NOT NULL, id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sample BLOB NOT NULL, is_update INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS reference_user ON reference_samples(tenant, user, engine);
+CREATE TABLE IF NOT EXISTS enrolments(tenant TEXT NOT NULL, user TEXT NOT NULL, engine TEXT NOT NULL, enrolled INTEGER NOT NULL,
+  updates INTEGER NOT NULL, PRIMARY KEY(tenant, user, engine));
+CREATE TABLE IF NOT EXISTS digests(tenant TEXT NOT NULL, user TEXT NOT NULL, digest BLOB NOT NULL, PRIMARY KEY(tenant, user, digest));
+";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file `path`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be opened or the schema not created.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+fn role_str(r: Role) -> &'static str {
+    match r {
+        Role::Ingest => "ingest",
+        Role::Read => "read",
+        Role::Admin => "admin",
+    }
+}
+
+fn role_parse(s: &str) -> Role {
+    match s {
+        "admin" => Role::Admin,
+        "read" => Role::Read,
+        _ => Role::Ingest,
+    }
+}
+
+fn encode_keys(keys: &[KeyEvent]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(keys.len() * 24);
+    for k in keys {
+        let h = match k.key {
+            KeyId::Hashed(h) => h,
+            // The service converts every key to a hash before storage; a plain name never gets here.
+            KeyId::Code(_) => unreachable!("plain key names are rejected at the API"),
+        };
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&k.press_us.to_le_bytes());
+        b.extend_from_slice(&k.release_us.to_le_bytes());
+    }
+    b
+}
+
+fn decode_keys(b: &[u8]) -> Vec<KeyEvent> {
+    b.chunks_exact(24)
+        .map(|c| KeyEvent {
+            key: KeyId::Hashed(u64::from_le_bytes(c[0..8].try_into().unwrap())),
+            press_us: i64::from_le_bytes(c[8..16].try_into().unwrap()),
+            release_us: i64::from_le_bytes(c[16..24].try_into().unwrap()),
+        })
+        .collect()
+}
+
+const BUTTONS: [MouseButton; 5] = [
+    MouseButton::None,
+    MouseButton::Left,
+    MouseButton::Right,
+    MouseButton::Middle,
+    MouseButton::Wheel,
+];
+const KINDS: [MouseEventKind; 6] = [
+    MouseEventKind::Move,
+    MouseEventKind::Press,
+    MouseEventKind::Release,
+    MouseEventKind::Drag,
+    MouseEventKind::ScrollUp,
+    MouseEventKind::ScrollDown,
+];
+
+fn encode_mouse(m: &[MouseEvent]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(m.len() * 26);
+    for e in m {
+        b.extend_from_slice(&e.t_us.to_le_bytes());
+        b.extend_from_slice(&e.x_px.to_le_bytes());
+        b.extend_from_slice(&e.y_px.to_le_bytes());
+        b.push(BUTTONS.iter().position(|x| *x == e.button).unwrap_or(0) as u8);
+        b.push(KINDS.iter().position(|x| *x == e.kind).unwrap_or(0) as u8);
+    }
+    b
+}
+
+fn decode_mouse(b: &[u8]) -> Vec<MouseEvent> {
+    b.chunks_exact(26)
+        .map(|c| MouseEvent {
+            t_us: i64::from_le_bytes(c[0..8].try_into().unwrap()),
+            x_px: f64::from_le_bytes(c[8..16].try_into().unwrap()),
+            y_px: f64::from_le_bytes(c[16..24].try_into().unwrap()),
+            button: BUTTONS[(c[24] as usize).min(4)],
+            kind: KINDS[(c[25] as usize).min(5)],
+        })
+        .collect()
+}
+
+fn encode_sample(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn decode_sample(b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn reasons_json(r: &[Reason]) -> String {
+    serde_json::to_string(r).unwrap_or_else(|_| "[]".into())
+}
+
+fn fusion_reasons_json(f: &Fusion) -> String {
+    let v: Vec<(ReasonCode, f64, String)> = f
+        .reasons
+        .iter()
+        .map(|(c, (e, d))| (*c, *e, d.clone()))
+        .collect();
+    serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+}
+
+fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    let reasons: String = r.get(16)?;
+    let v: Vec<(ReasonCode, f64, String)> = serde_json::from_str(&reasons).unwrap_or_default();
+    Ok(SessionRow {
+        tenant: r.get(0)?,
+        session: r.get(1)?,
+        user: r.get(2)?,
+        device: r.get(3)?,
+        started_ms: r.get(4)?,
+        last_ms: r.get(5)?,
+        keys: r.get::<_, i64>(6)? as u64,
+        mouse: r.get::<_, i64>(7)? as u64,
+        batches: r.get::<_, i64>(8)? as u64,
+        alerts: r.get::<_, i64>(9)? as u64,
+        last_key_us: r.get(10)?,
+        last_mouse_us: r.get(11)?,
+        fusion: Fusion {
+            evidence: r.get(12)?,
+            scored: r.get::<_, i64>(13)? as u64,
+            alerted: r.get::<_, i64>(14)? != 0,
+            scoring: r.get::<_, i64>(15)? != 0,
+            reasons: v.into_iter().map(|(c, e, d)| (c, (e, d))).collect(),
+        },
+    })
+}
+
+const SESSION_COLS: &str = "tenant, session, user, device, started_ms, last_ms, keys, mouse, batches, alerts, last_key_us, last_mouse_us, evidence, scored, alerted, scoring, reasons";
+
+fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+    let reasons: String = r.get(7)?;
+    Ok(Alert {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        session: r.get(2)?,
+        at_ms: r.get(3)?,
+        event_us: r.get(4)?,
+        trust: r.get(5)?,
+        threshold: r.get(6)?,
+        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+    })
+}
+
+impl Storage for SqliteStore {
+    fn create_tenant(&mut self, id: &str) -> StoreResult<()> {
+        self.conn
+            .execute("INSERT OR IGNORE INTO tenants(id) VALUES (?1)", [id])?;
+        Ok(())
+    }
+
+    fn tenant(&mut self, id: &str) -> StoreResult<Option<TenantRow>> {
+        Ok(self
+            .conn
+            .query_row("SELECT id, phrase FROM tenants WHERE id = ?1", [id], |r| {
+                let p: Option<Vec<u8>> = r.get(1)?;
+                Ok(TenantRow {
+                    id: r.get(0)?,
+                    phrase: p.map(|b| {
+                        b.chunks_exact(8)
+                            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                            .collect()
+                    }),
+                })
+            })
+            .optional()?)
+    }
+
+    fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()> {
+        let b: Vec<u8> = phrase.iter().flat_map(|h| h.to_le_bytes()).collect();
+        self.conn.execute(
+            "UPDATE tenants SET phrase = ?2 WHERE id = ?1",
+            params![id, b],
+        )?;
+        Ok(())
+    }
+
+    fn put_key(&mut self, k: &KeyRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO api_keys(key_id, tenant, role, hash) VALUES (?1, ?2, ?3, ?4)",
+            params![k.key_id, k.tenant, role_str(k.role), k.hash],
+        )?;
+        Ok(())
+    }
+
+    fn key(&mut self, key_id: &str) -> StoreResult<Option<KeyRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT key_id, tenant, role, hash FROM api_keys WHERE key_id = ?1",
+                [key_id],
+                |r| {
+                    Ok(KeyRow {
+                        key_id: r.get(0)?,
+                        tenant: r.get(1)?,
+                        role: role_parse(&r.get::<_, String>(2)?),
+                        hash: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn session(&mut self, tenant: &str, session: &str) -> StoreResult<Option<SessionRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant = ?1 AND session = ?2"),
+                [tenant, session],
+                row_session,
+            )
+            .optional()?)
+    }
+
+    fn commit_batch(&mut self, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
+        let tx = self.conn.transaction()?;
+        let s = &c.session;
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO sessions({SESSION_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+            ),
+            params![
+                s.tenant,
+                s.session,
+                s.user,
+                s.device,
+                s.started_ms,
+                s.last_ms,
+                s.keys as i64,
+                s.mouse as i64,
+                s.batches as i64,
+                s.alerts as i64,
+                s.last_key_us,
+                s.last_mouse_us,
+                s.fusion.evidence,
+                s.fusion.scored as i64,
+                s.fusion.alerted as i64,
+                s.fusion.scoring as i64,
+                fusion_reasons_json(&s.fusion),
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO batches(tenant, session, seq, at_ms, n_keys, n_mouse, keys, mouse) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            params![
+                s.tenant,
+                s.session,
+                c.seq as i64,
+                c.at_ms,
+                c.keys.len() as i64,
+                c.mouse.len() as i64,
+                encode_keys(&c.keys),
+                encode_mouse(&c.mouse)
+            ],
+        )?;
+        let p = &c.point;
+        tx.execute(
+            "INSERT INTO trust_history(tenant, session, seq, at_ms, trust, confidence, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            params![
+                s.tenant,
+                s.session,
+                p.batch_seq as i64,
+                p.at_ms,
+                p.trust,
+                p.confidence,
+                serde_json::to_string(&p.reasons).unwrap_or_default()
+            ],
+        )?;
+        let mut out = Vec::new();
+        for a in &c.alerts {
+            let al = &a.alert;
+            tx.execute(
+                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![
+                    s.tenant,
+                    al.user,
+                    al.session,
+                    al.at_ms,
+                    al.event_us,
+                    al.trust,
+                    al.threshold,
+                    reasons_json(&al.reasons)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let mut stored = al.clone();
+            stored.id = id;
+            let payload = serde_json::json!({"tenant": s.tenant, "alert": stored}).to_string();
+            for sink in &a.sinks {
+                tx.execute(
+                    "INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (?1,?2,?3,?4)",
+                    params![id, sink, payload, c.at_ms],
+                )?;
+            }
+            out.push(stored);
+        }
+        for r in &c.references {
+            for (sample, upd) in &r.add {
+                tx.execute(
+                    "INSERT INTO reference_samples(tenant, user, engine, sample, is_update) VALUES (?1,?2,?3,?4,?5)",
+                    params![s.tenant, s.user, r.engine, encode_sample(sample), *upd as i64],
+                )?;
+            }
+            tx.execute(
+                "DELETE FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 AND id NOT IN
+                 (SELECT id FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 ORDER BY id DESC LIMIT ?4)",
+                params![s.tenant, s.user, r.engine, r.keep as i64],
+            )?;
+            let n_upd = r.add.iter().filter(|(_, u)| *u).count() as i64;
+            tx.execute(
+                "INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES (?1,?2,?3,?4,?5)
+                 ON CONFLICT(tenant, user, engine) DO UPDATE SET enrolled = ?4, updates = updates + ?5",
+                params![s.tenant, s.user, r.engine, r.enrolled as i64, n_upd],
+            )?;
+        }
+        for d in &c.digests {
+            tx.execute(
+                "INSERT OR IGNORE INTO digests(tenant, user, digest) VALUES (?1,?2,?3)",
+                params![s.tenant, s.user, d.as_slice()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn sessions(&mut self, tenant: &str, user: Option<&str>) -> StoreResult<Vec<SessionRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE tenant = ?1 AND (?2 IS NULL OR user = ?2) ORDER BY last_ms DESC, session"
+        ))?;
+        let rows = st.query_map(params![tenant, user], row_session)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn history(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, at_ms, trust, confidence, reasons FROM trust_history WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
+        )?;
+        let rows = st.query_map([tenant, session], |r| {
+            let reasons: String = r.get(4)?;
+            Ok(TrustPoint {
+                batch_seq: r.get::<_, i64>(0)? as u64,
+                at_ms: r.get(1)?,
+                trust: r.get(2)?,
+                confidence: r.get(3)?,
+                reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn alerts(&mut self, tenant: &str, after: i64, user: Option<&str>) -> StoreResult<Vec<Alert>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, user, session, at_ms, event_us, trust, threshold, reasons FROM alerts
+             WHERE tenant = ?1 AND id > ?2 AND (?3 IS NULL OR user = ?3) ORDER BY id",
+        )?;
+        let rows = st.query_map(params![tenant, after, user], row_alert)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn users(&mut self, tenant: &str) -> StoreResult<Vec<String>> {
+        let mut st = self.conn.prepare(
+            "SELECT user FROM sessions WHERE tenant = ?1 UNION SELECT user FROM enrolments WHERE tenant = ?1 ORDER BY 1",
+        )?;
+        let rows = st.query_map([tenant], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn reference(&mut self, tenant: &str, user: &str, engine: &str) -> StoreResult<ReferenceRow> {
+        let mut st = self.conn.prepare(
+            "SELECT sample FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 ORDER BY id",
+        )?;
+        let samples = st
+            .query_map([tenant, user, engine], |r| {
+                Ok(decode_sample(&r.get::<_, Vec<u8>>(0)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let (enrolled, updates) = self
+            .conn
+            .query_row(
+                "SELECT enrolled, updates FROM enrolments WHERE tenant = ?1 AND user = ?2 AND engine = ?3",
+                [tenant, user, engine],
+                |r| Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?
+            .unwrap_or((false, 0));
+        Ok(ReferenceRow {
+            samples,
+            enrolled,
+            updates,
+        })
+    }
+
+    fn reference_engines(&mut self, tenant: &str, user: &str) -> StoreResult<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT engine FROM enrolments WHERE tenant = ?1 AND user = ?2 ORDER BY 1")?;
+        let rows = st.query_map([tenant, user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn digest_seen(&mut self, tenant: &str, user: &str, digest: &[u8; 32]) -> StoreResult<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM digests WHERE tenant = ?1 AND user = ?2 AND digest = ?3",
+                params![tenant, user, digest.as_slice()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)> {
+        let tx = self.conn.transaction()?;
+        let b = tx.execute(
+            "DELETE FROM batches WHERE tenant = ?1 AND session IN (SELECT session FROM sessions WHERE tenant = ?1 AND user = ?2)",
+            [tenant, user],
+        )?;
+        tx.execute(
+            "DELETE FROM trust_history WHERE tenant = ?1 AND session IN (SELECT session FROM sessions WHERE tenant = ?1 AND user = ?2)",
+            [tenant, user],
+        )?;
+        let s = tx.execute(
+            "DELETE FROM sessions WHERE tenant = ?1 AND user = ?2",
+            [tenant, user],
+        )?;
+        tx.execute(
+            "DELETE FROM outbox WHERE alert_id IN (SELECT id FROM alerts WHERE tenant = ?1 AND user = ?2)",
+            [tenant, user],
+        )?;
+        let a = tx.execute(
+            "DELETE FROM alerts WHERE tenant = ?1 AND user = ?2",
+            [tenant, user],
+        )?;
+        for t in ["reference_samples", "enrolments", "digests"] {
+            tx.execute(
+                &format!("DELETE FROM {t} WHERE tenant = ?1 AND user = ?2"),
+                [tenant, user],
+            )?;
+        }
+        tx.commit()?;
+        Ok((s as u64, b as u64, a as u64))
+    }
+
+    fn events(
+        &mut self,
+        tenant: &str,
+        session: &str,
+    ) -> StoreResult<(Vec<KeyEvent>, Vec<MouseEvent>)> {
+        let mut st = self.conn.prepare(
+            "SELECT keys, mouse FROM batches WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
+        )?;
+        let (mut k, mut m) = (Vec::new(), Vec::new());
+        let mut rows = st.query([tenant, session])?;
+        while let Some(r) = rows.next()? {
+            k.extend(decode_keys(&r.get::<_, Vec<u8>>(0)?));
+            m.extend(decode_mouse(&r.get::<_, Vec<u8>>(1)?));
+        }
+        Ok((k, m))
+    }
+
+    fn outbox_due(&mut self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![now_ms, limit as i64], |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                sink: r.get(1)?,
+                payload: r.get(2)?,
+                attempts: r.get::<_, i64>(3)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn outbox_delivered(&mut self, id: i64, now_ms: i64) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE outbox SET delivered_ms = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn outbox_failed(&mut self, id: i64, next_ms: i64, error: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, next_ms, error],
+        )?;
+        Ok(())
+    }
+
+    fn outbox_pending(&mut self) -> StoreResult<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_encoding_round_trips() {
+        let k = vec![KeyEvent {
+            key: KeyId::Hashed(u64::MAX - 3),
+            press_us: -5,
+            release_us: 1 << 40,
+        }];
+        assert_eq!(decode_keys(&encode_keys(&k)), k);
+        let m = vec![MouseEvent {
+            t_us: 7,
+            x_px: 1.5,
+            y_px: -2.0,
+            button: MouseButton::Wheel,
+            kind: MouseEventKind::ScrollDown,
+        }];
+        assert_eq!(decode_mouse(&encode_mouse(&m)), m);
+        assert_eq!(decode_sample(&encode_sample(&[1.0, 2.5])), vec![1.0, 2.5]);
+    }
+}
