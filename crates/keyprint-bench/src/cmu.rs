@@ -51,6 +51,35 @@ pub struct CmuArgs {
     /// Only run detectors whose name contains one of these (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Development protocol, used to choose keyprint's own settings without touching the test data: enrol on
+    /// reps 1–min(N,100), genuine probes reps 101–200, impostor probes reps 6–10 of the other subjects.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+/// One configuration of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setup {
+    /// Enrolment repetitions per subject (the paper: 200).
+    pub train_reps: usize,
+    /// Background-population mode.
+    pub background: bool,
+    /// Subject folds in background mode.
+    pub folds: usize,
+    /// Development protocol instead of the paper's (see [`CmuArgs::dev`]).
+    pub dev: bool,
+}
+
+impl Setup {
+    /// The paper's protocol: 200 enrolment reps, one-class.
+    pub fn paper() -> Self {
+        Setup {
+            train_reps: 200,
+            background: false,
+            folds: 3,
+            dev: false,
+        }
+    }
 }
 
 /// Per-detector result of one run.
@@ -120,7 +149,7 @@ struct SubjectSplit {
 }
 
 /// Builds every subject's enrolment, genuine and impostor probes (and background) under the protocol.
-fn splits(data: &CmuData, train_reps: usize, background: bool, folds: usize) -> Vec<SubjectSplit> {
+fn splits(data: &CmuData, setup: Setup) -> Vec<SubjectSplit> {
     let feats = |i: usize| -> Vec<FeatureVector> {
         data.subjects[i]
             .1
@@ -129,27 +158,41 @@ fn splits(data: &CmuData, train_reps: usize, background: bool, folds: usize) -> 
             .collect()
     };
     let n = data.subjects.len();
-    let fold = |i: usize| if background { i % folds.max(2) } else { 0 };
+    let fold = |i: usize| {
+        if setup.background {
+            i % setup.folds.max(2)
+        } else {
+            0
+        }
+    };
+    // (enrolment end, genuine range, impostor range) in repetitions.
+    let (enrol_max, genuine, impostor) = if setup.dev {
+        (100, 100..200, 5..10)
+    } else {
+        (200, 200..400, 0..5)
+    };
+    let take = |v: &[FeatureVector], r: std::ops::Range<usize>| {
+        v[r.start.min(v.len())..r.end.min(v.len())].to_vec()
+    };
     (0..n)
         .map(|i| {
             let all = feats(i);
-            let enrol = all[..train_reps.min(200).min(all.len())].to_vec();
-            let genuine = all[200.min(all.len())..].to_vec();
-            let mut impostor = Vec::new();
+            let enrol = take(&all, 0..setup.train_reps.min(enrol_max));
+            let mut impostors = Vec::new();
             let mut bg = Vec::new();
             for j in (0..n).filter(|&j| j != i) {
                 let other = feats(j);
                 if fold(j) == fold(i) {
-                    impostor.extend(other[..5.min(other.len())].iter().cloned());
+                    impostors.extend(take(&other, impostor.clone()));
                 } else {
-                    bg.push(other[..train_reps.min(200).min(other.len())].to_vec());
+                    bg.push(take(&other, 0..setup.train_reps.min(enrol_max)));
                 }
             }
             SubjectSplit {
                 enrol,
-                genuine,
-                impostor,
-                background: if background { bg } else { Vec::new() },
+                genuine: take(&all, genuine.clone()),
+                impostor: impostors,
+                background: if setup.background { bg } else { Vec::new() },
             }
         })
         .collect()
@@ -177,12 +220,15 @@ fn run_detector(
 /// Runs the benchmark for one enrolment size and mode, returns rows and per-detector mean curves.
 pub fn evaluate(
     data: &CmuData,
-    train_reps: usize,
-    background: bool,
-    folds: usize,
+    setup: Setup,
     only: &[String],
 ) -> anyhow::Result<Vec<(DetectorResult, Roc)>> {
-    let sp = splits(data, train_reps, background, folds);
+    let Setup {
+        train_reps,
+        background,
+        ..
+    } = setup;
+    let sp = splits(data, setup);
     let dets: Vec<_> = detectors(background)
         .into_iter()
         .filter(|(d, _)| only.is_empty() || only.iter().any(|o| d.name().contains(o.as_str())))
@@ -200,7 +246,7 @@ pub fn evaluate(
         let f5 = summarize(&rocs.iter().map(|r| r.fmr_at_fnmr(0.05)).collect::<Vec<_>>()).mean;
         let auc = summarize(&rocs.iter().map(Roc::auc).collect::<Vec<_>>()).mean;
         let name = det.name().to_string();
-        let is_paper_protocol = train_reps == 200 && !background;
+        let is_paper_protocol = setup == Setup::paper();
         out.push((
             DetectorResult {
                 published_zero_miss_far: PUBLISHED_ZM
@@ -249,10 +295,14 @@ pub fn run(args: &CmuArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     let mut md = String::new();
     md.push_str(&format!(
-        "# CMU keystroke benchmark\n\nData: `{}` ({} subjects). Protocol: Killourhy & Maxion 2009 — enrol on the first N reps, \
-         genuine = last 200 reps, impostors = first 5 reps of each other subject{}; mean (sd) of per-subject EER (interpolated).\n\n",
+        "# CMU keystroke benchmark\n\nData: `{}` ({} subjects). Protocol: {}{}; mean (sd) of per-subject EER (interpolated).\n\n",
         path.display(),
         data.subjects.len(),
+        if args.dev {
+            "DEVELOPMENT protocol (enrolment sessions only) — enrol on reps 1..min(N,100), genuine = reps 101-200, impostors = reps 6-10 of each other subject"
+        } else {
+            "Killourhy & Maxion 2009 — enrol on the first N reps, genuine = last 200 reps, impostors = first 5 reps of each other subject"
+        },
         if args.background {
             format!("; background mode: {} subject folds, background = enrolment data of subjects outside the fold, impostors = subjects of the same fold", args.folds)
         } else {
@@ -260,7 +310,13 @@ pub fn run(args: &CmuArgs) -> anyhow::Result<()> {
         }
     ));
     for &n in &args.train_reps {
-        let rows = evaluate(&data, n, args.background, args.folds, &args.only)?;
+        let setup = Setup {
+            train_reps: n,
+            background: args.background,
+            folds: args.folds,
+            dev: args.dev,
+        };
+        let rows = evaluate(&data, setup, &args.only)?;
         let mut table = Table::new([
             "detector",
             "N",
@@ -357,7 +413,8 @@ pub fn run(args: &CmuArgs) -> anyhow::Result<()> {
     println!("total wall time: {total:.1} s");
     md.push_str(&format!("Total wall time: {total:.1} s\n"));
     let stem = format!(
-        "cmu{}{}",
+        "cmu{}{}{}",
+        if args.dev { "-dev" } else { "" },
         if args.background { "-background" } else { "" },
         if args.train_reps.len() > 1 {
             "-enrolment-curve"

@@ -1,7 +1,7 @@
 //! The CMU protocol on the real data set (needs `KEYPRINT_DATASETS`): the re-implemented detectors land on the
 //! published figures, and keyprint's detectors beat the best published ones.
 
-use keyprint_bench::cmu::evaluate;
+use keyprint_bench::cmu::{Setup, evaluate};
 use keyprint_datasets::cmu::read_cmu;
 
 fn data() -> Option<keyprint_datasets::cmu::CmuData> {
@@ -19,7 +19,7 @@ fn data() -> Option<keyprint_datasets::cmu::CmuData> {
 #[test]
 fn paper_protocol_reproduces_published_eers() {
     let Some(data) = data() else { return };
-    let rows = evaluate(&data, 200, false, 3, &[]).unwrap();
+    let rows = evaluate(&data, Setup::paper(), &[]).unwrap();
     // Killourhy & Maxion's detectors whose published mean EER we reproduce within ±0.01. (Mahalanobis
     // (normed) and k-Means do not reproduce: see docs/BENCHMARKS.md.)
     for name in [
@@ -58,7 +58,15 @@ fn paper_protocol_reproduces_published_eers() {
 #[test]
 fn background_mode_beats_published_background_result() {
     let Some(data) = data() else { return };
-    let rows = evaluate(&data, 200, true, 3, &["keyprint".to_string()]).unwrap();
+    let rows = evaluate(
+        &data,
+        Setup {
+            background: true,
+            ..Setup::paper()
+        },
+        &["keyprint".to_string()],
+    )
+    .unwrap();
     let (bg, _) = rows
         .iter()
         .find(|(r, _)| r.detector == "keyprint-background")
