@@ -6,6 +6,8 @@
 //! writes JSON, Markdown and ROC/DET plots (PNG, SVG) to an output folder.
 #![deny(missing_docs)]
 
+pub mod aalto;
 pub mod cmu;
+pub mod injection;
 pub mod plot;
 pub mod table;

@@ -33,12 +33,15 @@ enum Cmd {
 enum BenchCmd {
     /// CMU keystroke benchmark (Killourhy & Maxion 2009), fixed text `.tie5Roanl`.
     Cmu(keyprint_bench::cmu::CmuArgs),
+    /// Aalto free-text benchmark (TypeNet protocol), plain and hashed key identities.
+    Aalto(keyprint_bench::aalto::AaltoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
+        Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),

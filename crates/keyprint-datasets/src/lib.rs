@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod aalto;
+pub mod balabit;
 pub mod cmu;
 pub mod generic;
 pub mod report;

@@ -1,1 +1,24 @@
-//! (in progress)
+//! # keyprint-freetext
+//!
+//! Free-text keystroke verification: is the person typing *anything* the enrolled owner? No I/O.
+//!
+//! * [`model`]: per-feature (hold, DD and UD digraph latencies, with key-level and global back-off)
+//!   Gaussian likelihood ratios of owner against a population (background) model, fused by logistic
+//!   regression; [`PopulationModel`] (trained on other people), [`FreeTextProfile`] (an owner's template).
+//! * [`continuous`]: [`ContinuousScorer`], a score after every keystroke over a sliding window.
+//! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].
+//! * [`hash`]: [`KeyedHash`], HMAC-SHA256 pseudonymisation of key identities; the model only compares key
+//!   identities, so it gives identical scores on hashed data.
+//!
+//! Scores follow keyprint's polarity: **higher = more impostor-like**.
+#![deny(missing_docs)]
+
+pub mod continuous;
+pub mod detector;
+pub mod hash;
+pub mod model;
+
+pub use continuous::ContinuousScorer;
+pub use detector::FreeTextDetector;
+pub use hash::KeyedHash;
+pub use model::{FreeTextConfig, FreeTextProfile, Fusion, PopulationModel};
