@@ -28,8 +28,8 @@
 //!   score above the owner's calibrated threshold (for humanized injection, whose timing is human but not
 //!   the owner's).
 //!
-//! Autorepeat: an event whose key equals the previous event's key and which goes down before that one is
-//! released (a key cannot be pressed twice without being released: only the OS repeats it), or which has
+//! Autorepeat: an event whose key equals the previous event's key and which goes down before (or at the
+//! instant) that one is released (a key cannot be pressed twice without being released: only the OS repeats it), or which has
 //! zero hold right after the same key, is folded into that keystroke and feeds no statistic.
 //!
 //! Allowed devices: streams whose device id is in [`InjectionConfig::allowed_devices`] (assistive macro or
@@ -281,7 +281,7 @@ impl InjectionDetector {
 
     fn is_repeat(&self, e: &KeyEvent) -> bool {
         self.recent.back().is_some_and(|p| {
-            p.key == e.key && (e.press_us < p.release_us || (e.hold_us() == 0 && p.hold_us() == 0))
+            p.key == e.key && (e.press_us <= p.release_us || (e.hold_us() == 0 && p.hold_us() == 0))
         })
     }
 
@@ -434,7 +434,9 @@ impl StreamDetector for InjectionDetector {
         self.seen += 1;
         if self.is_repeat(e) {
             // Autorepeat: extend the held keystroke's release, feed no statistic.
-            if let Some(p) = self.recent.back_mut() {
+            if let Some(p) = self.recent.back_mut()
+                && e.hold_us() > 0
+            {
                 p.release_us = p.release_us.max(e.release_us);
             }
             return None;
