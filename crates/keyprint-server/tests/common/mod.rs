@@ -1,0 +1,125 @@
+//! Shared helpers of the HTTP tests: a server on loopback with bundled CMU sessions to replay.
+#![allow(dead_code)]
+
+use keyprint_client::{Client, KeyHasher, SessionBatcher};
+use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
+use keyprint_server::demo::typings_to_events;
+use keyprint_server::outbox::Sinks;
+use keyprint_server::{CMU_DEMO, Running, ServeConfig, cmu_subjects, start};
+use keyprint_wire::{FixedTextPhrase, IngestAck, NewKey, Role};
+use std::path::Path;
+
+pub struct Env {
+    pub server: Running,
+    pub admin: Client,
+    pub ingest: Client,
+    pub read: Client,
+    pub hasher: KeyHasher,
+    pub owner: Vec<Vec<f64>>,
+    pub other: Vec<Vec<f64>>,
+    pub clock_us: i64,
+}
+
+pub async fn raw(
+    c: &Client,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let (http, base, token) = c.http();
+    let mut r = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub async fn post_key(admin: &Client, role: &str) -> NewKey {
+    let (s, v) = raw(
+        admin,
+        reqwest::Method::POST,
+        "/v1/keys",
+        Some(&format!(r#"{{"role":"{role}"}}"#)),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    serde_json::from_value(v).unwrap()
+}
+
+pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) -> Env {
+    let mut cfg = ServeConfig::new(dir.to_path_buf());
+    cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    cfg.sinks = sinks;
+    tune(&mut cfg);
+    let server = start(&cfg).await.expect("server starts");
+    let admin_key = server.service.create_key("acme", Role::Admin).unwrap();
+    let admin = Client::new(&server.url(), &admin_key.token);
+    let ingest = Client::new(&server.url(), &post_key(&admin, "ingest").await.token);
+    let read = Client::new(&server.url(), &post_key(&admin, "read").await.token);
+    let hasher = KeyHasher::new(b"acme tenant secret for tests");
+    let layout = FixedTextLayout::cmu_strong_password();
+    let phrase = FixedTextPhrase {
+        key_hashes: layout
+            .keys()
+            .iter()
+            .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap())))
+            .collect(),
+    };
+    let (s, v) = raw(
+        &admin,
+        reqwest::Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(&serde_json::to_string(&phrase).unwrap()),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let subjects = cmu_subjects(CMU_DEMO, "cmu-demo.csv").unwrap();
+    Env {
+        server,
+        admin,
+        ingest,
+        read,
+        hasher,
+        owner: subjects[0].1.clone(),
+        other: subjects[1].1.clone(),
+        clock_us: 1_000_000,
+    }
+}
+
+impl Env {
+    /// Replays typings as one session, one typing per batch; returns every answer.
+    pub async fn replay(
+        &mut self,
+        user: &str,
+        session: &str,
+        typings: &[Vec<f64>],
+    ) -> Vec<IngestAck> {
+        let layout = FixedTextLayout::cmu_strong_password();
+        let events = typings_to_events(&layout, typings, self.clock_us, ms_to_us(1500.0));
+        self.clock_us = events.last().unwrap().last().unwrap().release_us + 1_000_000;
+        let mut b = SessionBatcher::new(self.hasher.clone(), user, session, None, 10_000);
+        let mut out = Vec::new();
+        for t in events {
+            for e in &t {
+                b.push_key(e);
+            }
+            out.push(
+                self.ingest
+                    .send(&b.flush().unwrap())
+                    .await
+                    .expect("accepted"),
+            );
+        }
+        out
+    }
+}

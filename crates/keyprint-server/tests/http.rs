@@ -1,0 +1,392 @@
+//! End-to-end tests through real HTTP on loopback, on bundled real CMU sessions.
+
+mod common;
+
+use common::{env, raw};
+use keyprint_server::outbox::Sinks;
+use keyprint_wire::{Alert, ReasonCode, SessionDetail, TrustState};
+use reqwest::Method;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A local webhook receiver that fails its first call (to exercise retries) and records the rest.
+async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>, Arc<Mutex<u32>>) {
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let calls: Arc<Mutex<u32>> = Arc::default();
+    let (g, c) = (got.clone(), calls.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (g, c) = (g.clone(), c.clone());
+            async move {
+                let n = {
+                    let mut c = c.lock().unwrap();
+                    *c += 1;
+                    *c
+                };
+                if n == 1 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, got, calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_genuine_impostor_injection_and_alert_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, hooked, calls) = webhook().await;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sinks = Sinks {
+        webhook: Some(hook),
+        file: Some(dir.path().join("alerts.jsonl")),
+        syslog: Some(udp.local_addr().unwrap()),
+    };
+    let mut e = env(dir.path(), sinks, |_| {}).await;
+    let owner = e.owner.clone();
+    let other = e.other.clone();
+
+    // Enrolment: the owner's first session.
+    let acks = e.replay("alice", "enrol", &owner[..50]).await;
+    assert!(acks.iter().all(|a| a.trust.state == TrustState::Enrolling));
+    assert!(acks.iter().all(|a| a.alerts.is_empty()));
+    let (s, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(users[0]["engines"][0]["enrolled"], true, "{users}");
+
+    // Genuine: the owner's second session stays above the threshold.
+    let acks = e.replay("alice", "day2", &owner[50..100]).await;
+    assert!(acks.iter().all(|a| a.trust.state == TrustState::Scoring));
+    let min = acks.iter().map(|a| a.trust.trust).fold(100.0, f64::min);
+    assert!(min >= 30.0, "genuine session fell to {min}");
+    assert!(acks.iter().all(|a| a.alerts.is_empty()));
+
+    // Impostor: another CMU subject on alice's account alerts, with a keystroke reason.
+    let acks = e.replay("alice", "takeover", &other[..20]).await;
+    let alerts: Vec<Alert> = acks.iter().flat_map(|a| a.alerts.clone()).collect();
+    assert_eq!(alerts.len(), 1, "one alert per crossing");
+    assert_eq!(alerts[0].reasons[0].code, ReasonCode::KeystrokeMismatch);
+    assert!(alerts[0].trust < alerts[0].threshold);
+
+    // Injection payload (machine-speed typings of the password).
+    let layout = keyprint_core::keystroke::FixedTextLayout::cmu_strong_password();
+    let payload = keyprint_server::demo::injected_typings(&layout, 8);
+    let acks = e.replay("alice", "injected", &payload).await;
+    let alerts: Vec<Alert> = acks.iter().flat_map(|a| a.alerts.clone()).collect();
+    assert_eq!(alerts.len(), 1);
+    assert!(!alerts[0].reasons.is_empty());
+
+    // Replay of recorded genuine typings is named.
+    let acks = e.replay("alice", "replayed", &owner[60..66]).await;
+    let last = &acks.last().unwrap().trust;
+    assert_eq!(last.reasons[0].code, ReasonCode::Replay, "{last:?}");
+
+    // History: per session trust points, and alerts via the API with when/why.
+    let (s, v) = raw(&e.read, Method::GET, "/v1/sessions/takeover", None).await;
+    assert_eq!(s, 200);
+    let d: SessionDetail = serde_json::from_value(v).unwrap();
+    assert_eq!(d.history.len(), 20);
+    assert!(d.history.first().unwrap().trust > d.history.last().unwrap().trust);
+    let (_, v) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let api: Vec<Alert> = serde_json::from_value(v).unwrap();
+    assert_eq!(api.len(), 3);
+    assert!(api.iter().all(|a| a.at_ms > 0 && !a.reasons.is_empty()));
+
+    // Delivery: webhook (after one failed attempt), JSON Lines file, syslog with CEF.
+    let mut buf = vec![0u8; 65536];
+    let mut syslog = Vec::new();
+    for _ in 0..3 {
+        let n = tokio::time::timeout(Duration::from_secs(10), udp.recv(&mut buf))
+            .await
+            .expect("syslog datagram within 10 s")
+            .unwrap();
+        syslog.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+    }
+    assert!(
+        syslog
+            .iter()
+            .all(|l| l.starts_with("<84>1 ") && l.contains("CEF:0|keyprint|keyprint|"))
+    );
+    assert!(syslog.iter().any(|l| l.contains("cs3=keystroke_mismatch")));
+    for _ in 0..100 {
+        if hooked.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hooked = hooked.lock().unwrap().clone();
+    assert_eq!(hooked.len(), 3, "webhook got {hooked:?}");
+    assert!(
+        *calls.lock().unwrap() >= 4,
+        "the first call failed and was retried"
+    );
+    let ids: Vec<i64> = hooked
+        .iter()
+        .map(|v| v["alert"]["id"].as_i64().unwrap())
+        .collect();
+    assert!(api.iter().all(|a| ids.contains(&a.id)));
+    let file = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(file.lines().count(), 3);
+    assert_eq!(
+        e.server.service.with_store(|s| s.outbox_pending()).unwrap(),
+        0
+    );
+}
+
+/// Stored counts of a session (or zeros when absent).
+async fn counts(e: &common::Env, session: &str) -> (u64, u64) {
+    let (s, v) = raw(
+        &e.read,
+        Method::GET,
+        &format!("/v1/sessions/{session}"),
+        None,
+    )
+    .await;
+    if s == 404 {
+        return (0, 0);
+    }
+    (
+        v["info"]["keys"].as_u64().unwrap(),
+        v["info"]["batches"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_whole_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    e.replay("alice", "s1", &owner[..2]).await;
+    assert_eq!(counts(&e, "s1").await, (22, 2));
+    let h = "00000000000000aa";
+    let good = |seq: u64, t: i64| {
+        format!(
+            r#"{{"user":"alice","session":"s1","batch_seq":{seq},"keys":[{{"key_hash":"{h}","press_us":{t},"release_us":{}}}]}}"#,
+            t + 80_000
+        )
+    };
+    let late = e.clock_us + 10_000_000;
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("{not json".into(), 400, "malformed_json"),
+        (r#"{"user":"alice","session":"s1","batch_seq":2,"keys":[{"key_hash":"00000000000000aa","press_us":"x","release_us":5}]}"#.into(), 422, "invalid_field"),
+        (r#"{"user":"alice","session":"s1","batch_seq":2,"extra":1}"#.into(), 422, "invalid_field"),
+        (r#"{"user":"alice","session":"s1","batch_seq":2,"keys":[{"key":"KeyA","press_us":1,"release_us":5}]}"#.into(), 422, "plain_key_name"),
+        (r#"{"user":"alice","session":"s1","batch_seq":2,"keys":[{"key_hash":"KeyA","press_us":1,"release_us":5}]}"#.into(), 422, "plain_key_name"),
+        // A valid first event, then one going back in time: nothing of the batch may be applied.
+        (format!(r#"{{"user":"alice","session":"s1","batch_seq":2,"keys":[{{"key_hash":"{h}","press_us":{late},"release_us":{}}},{{"key_hash":"{h}","press_us":{},"release_us":{late}}}]}}"#, late + 1, late - 5), 422, "non_monotonic"),
+        // Earlier than the session's last accepted event.
+        (good(2, 5), 422, "non_monotonic"),
+        (good(2, -5), 422, "absurd_timestamp"),
+        (format!(r#"{{"user":"alice","session":"s1","batch_seq":2,"keys":[{{"key_hash":"{h}","press_us":{late},"release_us":{}}}]}}"#, late + 61_000_000), 422, "absurd_timestamp"),
+        (good(2, late + 90_000_000_000), 422, "absurd_timestamp"),
+        (format!(r#"{{"user":"alice","session":"s1","batch_seq":2,"keys":[{{"key_hash":"{h}","press_us":{late},"release_us":{}}}]}}"#, late - 1), 422, "absurd_timestamp"),
+        (good(5, late), 409, "stale_batch"),
+        (format!(r#"{{"user":"bob","session":"s1","batch_seq":2,"keys":[{{"key_hash":"{h}","press_us":{late},"release_us":{}}}]}}"#, late + 1), 409, "session_user_mismatch"),
+    ];
+    for (body, status, code) in &cases {
+        let (s, v) = raw(&e.ingest, Method::POST, "/v1/events", Some(body)).await;
+        assert_eq!(
+            (s, v["code"].as_str().unwrap_or("")),
+            (*status, *code),
+            "{body} → {v}"
+        );
+        assert!(!v["reason"].as_str().unwrap().is_empty());
+        assert_eq!(counts(&e, "s1").await, (22, 2), "nothing applied by {body}");
+    }
+    // Oversized: too many events, and a body over the byte limit.
+    let many: Vec<String> = (0..keyprint_wire::MAX_BATCH_EVENTS as i64 + 1)
+        .map(|i| {
+            format!(
+                r#"{{"key_hash":"{h}","press_us":{},"release_us":{}}}"#,
+                late + i,
+                late + i + 1
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"user":"alice","session":"s1","batch_seq":2,"keys":[{}]}}"#,
+        many.join(",")
+    );
+    let (s, v) = raw(&e.ingest, Method::POST, "/v1/events", Some(&body)).await;
+    assert_eq!((s, v["code"].as_str().unwrap()), (413, "batch_too_large"));
+    let huge = format!(
+        r#"{{"user":"alice","session":"s1","batch_seq":2,"device":"{}"}}"#,
+        "x".repeat(keyprint_wire::MAX_BODY_BYTES)
+    );
+    let (s, v) = raw(&e.ingest, Method::POST, "/v1/events", Some(&huge)).await;
+    assert_eq!(
+        (s, v["code"].as_str().unwrap_or("")),
+        (413, "body_too_large"),
+        "{v}"
+    );
+    assert_eq!(counts(&e, "s1").await, (22, 2));
+    // A valid batch still goes through afterwards, and a resent one is a no-op.
+    let (s, v) = raw(&e.ingest, Method::POST, "/v1/events", Some(&good(2, late))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = raw(&e.ingest, Method::POST, "/v1/events", Some(&good(2, late))).await;
+    assert_eq!((s, v["duplicate"].as_bool()), (200, Some(true)));
+    assert_eq!(counts(&e, "s1").await, (23, 3));
+
+    // Unknown session, wrong role, no/bad token, wrong content type.
+    let (s, v) = raw(&e.read, Method::GET, "/v1/sessions/nope", None).await;
+    assert_eq!((s, v["code"].as_str().unwrap()), (404, "not_found"));
+    let (s, v) = raw(&e.ingest, Method::GET, "/v1/alerts", None).await;
+    assert_eq!((s, v["code"].as_str().unwrap()), (403, "forbidden"));
+    let (s, _) = raw(
+        &e.read,
+        Method::POST,
+        "/v1/events",
+        Some(&good(3, late + 1_000_000)),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = raw(&e.read, Method::DELETE, "/v1/users/alice", None).await;
+    assert_eq!(s, 403);
+    let anon = keyprint_client::Client::new(&e.server.url(), "kp_nope_nope");
+    let (s, v) = raw(&anon, Method::GET, "/v1/sessions", None).await;
+    assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
+    let (http, base, token) = e.ingest.http();
+    let r = http
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(token)
+        .header("content-type", "text/plain")
+        .body(good(3, late + 1_000_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+
+    // Another tenant sees nothing of acme's, and cannot write into its session ids.
+    let other_admin = e
+        .server
+        .service
+        .create_key("globex", keyprint_wire::Role::Admin)
+        .unwrap();
+    let globex = keyprint_client::Client::new(&e.server.url(), &other_admin.token);
+    let (s, _) = raw(&globex, Method::GET, "/v1/sessions/s1", None).await;
+    assert_eq!(s, 404);
+    let (s, v) = raw(&globex, Method::GET, "/v1/sessions", None).await;
+    assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
+    let (s, v) = raw(&globex, Method::GET, "/v1/alerts", None).await;
+    assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
+    let (s, _) = raw(&globex, Method::DELETE, "/v1/users/alice", None).await;
+    assert_eq!(s, 404);
+    let (s, _) = raw(&globex, Method::POST, "/v1/events", Some(&good(0, late))).await;
+    assert_eq!(s, 200, "globex's own session s1 is a different session");
+    assert_eq!(counts(&e, "s1").await, (23, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_typed_text_or_key_names_in_storage_and_purge_removes_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    let other = e.other.clone();
+    e.replay("alice", "p1", &owner[..50]).await;
+    e.replay("alice", "p2", &other[..10]).await;
+    e.replay("bob", "p3", &other[10..20]).await;
+    // Scan every database file (main, WAL) for the phrase, its key names and their labels.
+    let scan = || {
+        let mut hits = Vec::new();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            for needle in [
+                ".tie5Roanl",
+                "tie5",
+                "Roanl",
+                "KeyT",
+                "KeyR",
+                "Period",
+                "Digit5",
+                "Enter",
+                "Shift",
+            ] {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    hits.push(needle);
+                }
+            }
+        }
+        hits
+    };
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() >= 1);
+    assert_eq!(scan(), Vec::<&str>::new());
+    // Purge alice: her sessions, alerts and references are gone; bob's stay.
+    let (s, v) = raw(&e.admin, Method::DELETE, "/v1/users/alice", None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["sessions"], 2);
+    let (s, _) = raw(&e.read, Method::GET, "/v1/sessions/p1", None).await;
+    assert_eq!(s, 404);
+    let (_, v) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, vec!["bob"]);
+    let n: u64 = e.server.service.with_store(|s| {
+        s.reference("acme", "alice", "fixed-text")
+            .unwrap()
+            .samples
+            .len() as u64
+    });
+    assert_eq!(n, 0);
+    let (s, _) = raw(&e.admin, Method::DELETE, "/v1/users/alice", None).await;
+    assert_eq!(s, 404);
+    // Re-enrolment starts from scratch.
+    let acks = e.replay("alice", "p4", &owner[..3]).await;
+    assert_eq!(acks[2].trust.state, TrustState::Enrolling);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = env(dir.path(), Sinks::default(), |c| {
+        c.service.rate_per_key = 5.0
+    })
+    .await;
+    let mut limited = 0;
+    for _ in 0..30 {
+        let (s, v) = raw(&e.read, Method::GET, "/v1/sessions", None).await;
+        if s == 429 {
+            assert_eq!(v["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 15,
+        "only {limited} of 30 rapid requests limited at 5/s"
+    );
+    let (s, v) = raw(&e.read, Method::GET, "/openapi.json", None).await;
+    assert_eq!(s, 200);
+    for p in [
+        "/v1/events",
+        "/v1/sessions",
+        "/v1/sessions/{session}",
+        "/v1/alerts",
+        "/v1/users",
+        "/v1/users/{user}",
+        "/v1/keys",
+        "/v1/tenant/fixed-text",
+    ] {
+        assert!(v["paths"][p].is_object(), "{p} missing from openapi.json");
+    }
+    let codes = v["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"].clone();
+    for c in keyprint_wire::ErrorCode::ALL {
+        assert!(
+            codes
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::to_value(c).unwrap()),
+            "{c:?}"
+        );
+    }
+}
