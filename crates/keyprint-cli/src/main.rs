@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod injection_cmd;
 mod service_cmds;
 
 /// keyprint — continuous behavioral authentication (keystroke and mouse dynamics, injection detection).
@@ -17,6 +18,11 @@ enum Cmd {
     /// Run a benchmark protocol on a public data set.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Simulate an attack device: render a DuckyScript payload as a generic key-event file.
+    #[command(subcommand)]
+    Simulate(injection_cmd::SimulateCmd),
+    /// Run the keystroke-injection detector (and the UKIP / DuckHunt rules) over a generic key-event file.
+    Detect(injection_cmd::DetectArgs),
     /// Serve the HTTP/JSON API: ingest, continuous trust scores, alerts.
     Serve(service_cmds::ServeArgs),
     /// Start a server on embedded storage and replay bundled real sessions through it.
@@ -33,6 +39,8 @@ enum Cmd {
 enum BenchCmd {
     /// CMU keystroke benchmark (Killourhy & Maxion 2009), fixed text `.tie5Roanl`.
     Cmu(keyprint_bench::cmu::CmuArgs),
+    /// Keystroke-injection detection: payload corpus × timing models vs CMU and Aalto humans, with baselines.
+    Injection(keyprint_bench::injection::InjectionArgs),
     /// Aalto free-text benchmark (TypeNet protocol), plain and hashed key identities.
     Aalto(keyprint_bench::aalto::AaltoArgs),
 }
@@ -41,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
+        Cmd::Bench(BenchCmd::Injection(a)) => keyprint_bench::injection::run(&a),
+        Cmd::Simulate(c) => injection_cmd::simulate(&c),
+        Cmd::Detect(a) => injection_cmd::detect(&a),
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),

@@ -1,0 +1,160 @@
+//! `keyprint simulate ducky` and `keyprint detect`: the command-line side of keystroke-injection detection
+//! (the work is done by `keyprint-injection`; files are read and written with `keyprint-datasets::generic`).
+
+use keyprint_core::event::{Origin, Stream};
+use keyprint_datasets::generic::{key_events_to_jsonl, read_key_events};
+use keyprint_injection::detector::{
+    InjectionConfig, InjectionDetector, StreamDetector, run_stream,
+};
+use keyprint_injection::ducky;
+use keyprint_injection::timing::{Timing, render};
+use keyprint_injection::{DuckHunt, Ukip};
+use std::path::PathBuf;
+
+/// `keyprint simulate …`.
+#[derive(clap::Subcommand)]
+pub enum SimulateCmd {
+    /// Render a DuckyScript payload as a generic key-event JSONL file (W3C codes, µs, attach at t = 0).
+    Ducky(DuckyArgs),
+}
+
+/// Arguments of `keyprint simulate ducky`.
+#[derive(clap::Args)]
+pub struct DuckyArgs {
+    /// The DuckyScript payload file.
+    pub payload: PathBuf,
+    /// Device timing model: `stock`, `jitter:MS` or `human` (see keyprint_injection::timing).
+    #[arg(long, default_value = "stock", value_parser = parse_timing)]
+    pub timing: Timing,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of the random draws (jitter, human timing).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Device id written in every row.
+    #[arg(long, default_value = "simulated-ducky")]
+    pub device: String,
+}
+
+fn parse_timing(s: &str) -> Result<Timing, String> {
+    s.parse()
+}
+
+/// `keyprint simulate ducky`.
+///
+/// # Errors
+/// When the payload cannot be read or has errors (each printed with its line), or the output cannot be
+/// written.
+pub fn simulate(cmd: &SimulateCmd) -> anyhow::Result<()> {
+    let SimulateCmd::Ducky(a) = cmd;
+    let text = std::fs::read_to_string(&a.payload)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.payload.display()))?;
+    let script = ducky::parse(&text).map_err(|errs| {
+        let lines: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}:{e}", a.payload.display()))
+            .collect();
+        anyhow::anyhow!("{} error(s):\n{}", errs.len(), lines.join("\n"))
+    })?;
+    let stream = Stream {
+        origin: Origin {
+            device: Some(a.device.clone()),
+            ..Origin::default()
+        },
+        events: render(&script, a.timing, a.seed),
+    };
+    let jsonl = key_events_to_jsonl(&stream);
+    match &a.out {
+        Some(p) => {
+            std::fs::write(p, jsonl)?;
+            eprintln!(
+                "wrote {} key events ({} timing, seed {}) to {}",
+                stream.events.len(),
+                a.timing,
+                a.seed,
+                p.display()
+            );
+        }
+        None => print!("{jsonl}"),
+    }
+    Ok(())
+}
+
+/// Arguments of `keyprint detect`.
+#[derive(clap::Args)]
+pub struct DetectArgs {
+    /// A generic key-event file (JSONL, or CSV by extension), one stream per (tenant, user, session, device).
+    pub file: PathBuf,
+    /// Device ids allowed to type at machine speed (assistive macro software); repeatable.
+    #[arg(long = "allow-device")]
+    pub allow_device: Vec<String>,
+    /// Time (µs, the file's clock) at which the device was attached, for the typing-after-attach rule.
+    #[arg(long)]
+    pub attached_us: Option<i64>,
+}
+
+fn origin_label(o: &Origin) -> String {
+    let f = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
+    format!(
+        "tenant={} user={} session={} device={}",
+        f(&o.tenant),
+        f(&o.user),
+        f(&o.session),
+        f(&o.device)
+    )
+}
+
+/// `keyprint detect`: keyprint's detector, with UKIP and DuckHunt alongside, on every stream of the file.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn detect(a: &DetectArgs) -> anyhow::Result<()> {
+    let loaded = read_key_events(&a.file)?;
+    eprintln!("read {}: {}", a.file.display(), loaded.report.summary());
+    for r in &loaded.report.rejected {
+        eprintln!("  rejected {r}");
+    }
+    let cfg = InjectionConfig {
+        allowed_devices: a.allow_device.clone(),
+        ..InjectionConfig::default()
+    };
+    let mut injected = 0;
+    for s in &loaded.data {
+        println!(
+            "stream {} ({} key events)",
+            origin_label(&s.origin),
+            s.events.len()
+        );
+        let mut dets: Vec<Box<dyn StreamDetector>> = vec![
+            Box::new(InjectionDetector::new(
+                cfg.clone(),
+                s.origin.device.as_deref(),
+            )),
+            Box::new(Ukip::default()),
+            Box::new(DuckHunt::default()),
+        ];
+        for d in dets.iter_mut() {
+            let (v, _) = run_stream(d.as_mut(), a.attached_us, &s.events, &[]);
+            let name = d.name().to_string();
+            match v {
+                Some(v) => {
+                    if name == "keyprint" {
+                        injected += 1;
+                    }
+                    println!(
+                        "  {name:<9} INJECTION  reason={} keystroke={} t_us={}  ({})",
+                        v.reason, v.keystroke, v.t_us, v.detail
+                    );
+                }
+                None => println!("  {name:<9} clean      score={:.3}", d.score()),
+            }
+        }
+    }
+    println!(
+        "{} of {} streams judged injected by keyprint",
+        injected,
+        loaded.data.len()
+    );
+    Ok(())
+}
