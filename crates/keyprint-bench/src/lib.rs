@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod aalto;
+pub mod balabit;
 pub mod cmu;
 pub mod injection;
 pub mod plot;

@@ -43,6 +43,8 @@ enum BenchCmd {
     Injection(keyprint_bench::injection::InjectionArgs),
     /// Aalto free-text benchmark (TypeNet protocol), plain and hashed key identities.
     Aalto(keyprint_bench::aalto::AaltoArgs),
+    /// Balabit mouse-dynamics challenge: one-class and random-forest models, global AUC, ANIA/ANGA.
+    Balabit(keyprint_bench::balabit::BalabitArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Simulate(c) => injection_cmd::simulate(&c),
         Cmd::Detect(a) => injection_cmd::detect(&a),
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
+        Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),
