@@ -1,0 +1,499 @@
+//! The Aalto free-text benchmark under the TypeNet protocol (Acien, Morales, Monaco, Vera-Rodriguez &
+//! Fierrez, "TypeNet: Deep Learning Keystroke Biometrics", IEEE T-BIOM 2021), on the Aalto 136M
+//! Keystrokes data (Dhakal et al., CHI 2018; non-commercial licence).
+//!
+//! Protocol, per evaluated subject (15 sequences = typed sentences, each cut to its first `L` keys):
+//! enrol on its first `G` sequences (of sequences 1–10); genuine probes are its last 5 sequences (11–15);
+//! impostor probes are sequence 11 of every other evaluated subject. The subject's ROC gives its EER; the
+//! table reports the mean over subjects, for `G ∈ {1,2,5,10}` × `L ∈ {30,50,100}`.
+//!
+//! Population split: participants (sorted by id) at even positions form the **population** — they train
+//! the background statistics and the score fusion — and those at odd positions are **evaluated**; the two
+//! sets are disjoint, and no evaluated subject's data is used for training or tuning. The fusion weights
+//! for each `(G, L)` are learned on the population by running the same protocol among population people
+//! (impostors: sequence 11 of 40 other population people). With `--dev` the population itself is split
+//! in two (even/odd positions within it), for tuning without touching the evaluated subjects.
+//!
+//! Everything is run twice: on plain key identities and on key identities replaced by their keyed hash
+//! (HMAC-SHA256, [`keyprint_freetext::KeyedHash`]), population model included.
+
+use crate::plot::{Curve, write_curves};
+use crate::table::{Table, progress, write_report};
+use keyprint_core::eval::{Roc, average_rocs, roc, summarize};
+use keyprint_core::event::KeyEvent;
+use keyprint_datasets::aalto::{locate, read_aalto_dir};
+use keyprint_freetext::model::{Cohort, FAMILIES, FAMILY_NAMES, Observation};
+
+/// Size of the T-norm cohort (population profiles).
+const COHORT: usize = 200;
+use keyprint_freetext::{FreeTextConfig, Fusion, KeyedHash, PopulationModel};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// TypeNet's published desktop EERs at L = 50 (Acien et al. 2021), by G.
+pub const TYPENET_L50: [(usize, f64); 4] = [(1, 0.054), (2, 0.036), (5, 0.022), (10, 0.016)];
+
+/// Arguments of `keyprint bench aalto`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AaltoArgs {
+    /// Folder of `<ID>_keystrokes.txt` files, or a folder holding `aalto-keystrokes-dev/keystroke-samples`.
+    #[arg(long, env = "KEYPRINT_DATASETS")]
+    pub data: PathBuf,
+    /// Output folder for the JSON/Markdown tables and the plots.
+    #[arg(long, default_value = "out/aalto")]
+    pub out: PathBuf,
+    /// Use only the first N participants (by id) — for quick runs.
+    #[arg(long)]
+    pub subjects: Option<usize>,
+    /// Enrolment sizes G (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,5,10")]
+    pub enrol: Vec<usize>,
+    /// Sequence lengths L in keys (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "30,50,100")]
+    pub keys: Vec<usize>,
+    /// Development mode: evaluate inside the population (half of it trains, the other half is scored);
+    /// the evaluated subjects are not used at all. For tuning.
+    #[arg(long)]
+    pub dev: bool,
+    /// Skip the hashed-identities run.
+    #[arg(long)]
+    pub no_hashed: bool,
+    /// Longest DD latency (ms) treated as a digraph.
+    #[arg(long, default_value_t = FreeTextConfig::default().max_latency_ms)]
+    pub max_latency_ms: f64,
+    /// Clip of each observation's log-likelihood ratio.
+    #[arg(long, default_value_t = FreeTextConfig::default().llr_clip)]
+    pub llr_clip: f64,
+    /// Shrinkage pseudo-count of feature variances toward their family's.
+    #[arg(long, default_value_t = FreeTextConfig::default().shrinkage)]
+    pub shrinkage: f64,
+}
+
+/// One cell of the G × L table.
+#[derive(Clone, Debug, Serialize)]
+pub struct AaltoResult {
+    /// `"plain"` or `"hashed"` key identities.
+    pub identities: String,
+    /// Enrolment sequences.
+    pub g: usize,
+    /// Keys per sequence.
+    pub l: usize,
+    /// Mean per-subject EER.
+    pub eer_mean: f64,
+    /// SD of per-subject EER.
+    pub eer_sd: f64,
+    /// TypeNet's published EER for this cell, where there is one.
+    pub published_eer: Option<f64>,
+    /// Mean per-subject AUC.
+    pub auc_mean: f64,
+    /// Mean per-subject FNMR at FMR = 1 %.
+    pub fnmr_at_fmr1_mean: f64,
+    /// Subjects evaluated.
+    pub subjects: usize,
+    /// Impostor probes per subject.
+    pub impostors_per_subject: usize,
+    /// Mean keys per probe actually available (sequences can be shorter than L).
+    pub mean_probe_keys: f64,
+    /// Learned fusion: intercept and one weight per family.
+    pub fusion_bias: f64,
+    /// Fusion weights by family name.
+    pub fusion_weights: Vec<(String, f64)>,
+    /// Seconds spent on this cell (enrol + score).
+    pub seconds: f64,
+}
+
+/// Everything written to `aalto.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AaltoReport {
+    /// Population (training) participant ids.
+    pub population_ids: Vec<u64>,
+    /// Evaluated participant ids.
+    pub evaluated_ids: Vec<u64>,
+    /// Development mode?
+    pub dev: bool,
+    /// Reader summary.
+    pub read_summary: String,
+    /// Results.
+    pub results: Vec<AaltoResult>,
+    /// Total wall time, seconds.
+    pub wall_seconds: f64,
+}
+
+type Person = Vec<Vec<KeyEvent>>;
+
+fn cut(s: &[KeyEvent], l: usize) -> &[KeyEvent] {
+    &s[..l.min(s.len())]
+}
+
+/// Learns the fusion for (G, L) on population people (protocol run among them).
+fn train_fusion(stats: &Arc<PopulationModel>, people: &[Person], g: usize, l: usize) -> Fusion {
+    let n = people.len();
+    let imp_per = 40.min(n.saturating_sub(1));
+    let queries: Vec<Vec<Observation>> = people
+        .par_iter()
+        .map(|p| stats.observations(cut(&p[10], l)))
+        .collect();
+    let pairs: Vec<(Vec<[f64; FAMILIES]>, Vec<[f64; FAMILIES]>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let enrol: Vec<&[KeyEvent]> = people[i][..g].iter().map(|s| cut(s, l)).collect();
+            let prof = stats.enrol(&enrol);
+            let genuine = people[i][10..15]
+                .iter()
+                .map(|s| prof.family_llrs(&stats.observations(cut(s, l))))
+                .collect();
+            let imp = (1..=imp_per)
+                .map(|k| (i + k * 7) % n)
+                .filter(|&j| j != i)
+                .map(|j| prof.family_llrs(&queries[j]))
+                .collect();
+            (genuine, imp)
+        })
+        .collect();
+    let (mut genuine, mut imp) = (Vec::new(), Vec::new());
+    for (g_, i_) in pairs {
+        genuine.extend(g_);
+        imp.extend(i_);
+    }
+    Fusion::train(&genuine, &imp, 1e-3)
+}
+
+struct Cell {
+    result: AaltoResult,
+    curve: Roc,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_variant(
+    identities: &str,
+    population: &[Person],
+    evaluated: &[Person],
+    config: &FreeTextConfig,
+    gs: &[usize],
+    ls: &[usize],
+    pb: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Cell>> {
+    let t0 = Instant::now();
+    let stats = Arc::new(PopulationModel::train(population, config.clone()));
+    eprintln!(
+        "[{identities}] population model: {} keys, {} features, {:.1} s",
+        stats.vocabulary_len(),
+        stats.features.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let mut cells = Vec::new();
+    for &l in ls {
+        // Probe observations depend on the population vocabulary only, not on the fusion.
+        let probes: Vec<Vec<Vec<Observation>>> = evaluated
+            .par_iter()
+            .map(|p| {
+                p[10..15]
+                    .iter()
+                    .map(|s| stats.observations(cut(s, l)))
+                    .collect()
+            })
+            .collect();
+        let mean_probe_keys = evaluated
+            .iter()
+            .flat_map(|p| p[10..15].iter().map(|s| s.len().min(l) as f64))
+            .sum::<f64>()
+            / (evaluated.len() * 5) as f64;
+        for &g in gs {
+            pb.set_message(format!("{identities} G={g} L={l}"));
+            let t = Instant::now();
+            let fusion = train_fusion(&stats, population, g, l);
+            let model = Arc::new((*stats).clone().with_fusion(fusion.clone()));
+            let n = evaluated.len();
+            // T-norm cohort: population people enrolled like the owners.
+            let cohort = Cohort::new(
+                population
+                    .iter()
+                    .take(COHORT)
+                    .map(|p| {
+                        let e: Vec<&[KeyEvent]> = p[..g].iter().map(|s| cut(s, l)).collect();
+                        model.enrol(&e)
+                    })
+                    .collect(),
+            );
+            let norms: Vec<Vec<(f64, f64)>> = probes
+                .par_iter()
+                .map(|qs| qs.iter().map(|o| cohort.stats(o)).collect())
+                .collect();
+            let tn = |s: f64, (m, sd): (f64, f64)| (s - m) / sd.max(1e-9);
+            let rocs: Vec<Roc> = (0..n)
+                .into_par_iter()
+                .map(|i| {
+                    let enrol: Vec<&[KeyEvent]> =
+                        evaluated[i][..g].iter().map(|s| cut(s, l)).collect();
+                    let prof = model.enrol(&enrol);
+                    let genuine: Vec<f64> = probes[i]
+                        .iter()
+                        .zip(&norms[i])
+                        .map(|(o, &z)| tn(prof.score_observations(o), z))
+                        .collect();
+                    let imp: Vec<f64> = (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| tn(prof.score_observations(&probes[j][0]), norms[j][0]))
+                        .collect();
+                    pb.inc(1);
+                    roc(&genuine, &imp)
+                })
+                .collect::<Result<_, _>>()?;
+            let eers: Vec<f64> = rocs.iter().map(Roc::eer).collect();
+            let s = summarize(&eers);
+            let published = TYPENET_L50
+                .iter()
+                .find(|(pg, _)| *pg == g && l == 50)
+                .map(|x| x.1);
+            cells.push(Cell {
+                result: AaltoResult {
+                    identities: identities.to_string(),
+                    g,
+                    l,
+                    eer_mean: s.mean,
+                    eer_sd: s.sd,
+                    published_eer: published,
+                    auc_mean: summarize(&rocs.iter().map(Roc::auc).collect::<Vec<_>>()).mean,
+                    fnmr_at_fmr1_mean: summarize(
+                        &rocs.iter().map(|r| r.fnmr_at_fmr(0.01)).collect::<Vec<_>>(),
+                    )
+                    .mean,
+                    subjects: n,
+                    impostors_per_subject: n - 1,
+                    mean_probe_keys,
+                    fusion_bias: fusion.bias,
+                    fusion_weights: FAMILY_NAMES
+                        .iter()
+                        .zip(fusion.weights)
+                        .map(|(n, w)| (n.to_string(), w))
+                        .collect(),
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+                curve: average_rocs(&rocs).expect("subjects"),
+            });
+        }
+    }
+    Ok(cells)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// `keyprint bench aalto`.
+///
+/// # Errors
+/// When the data cannot be read, too few participants remain, or an output cannot be written.
+pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
+    let t_all = Instant::now();
+    let dir = locate(&args.data);
+    let loaded = read_aalto_dir(&dir, args.subjects)?;
+    eprintln!("read {}: {}", dir.display(), loaded.report.summary());
+    for r in loaded.report.rejected.iter().take(10) {
+        eprintln!("  rejected {r}");
+    }
+    let mut ids = Vec::new();
+    let mut people: Vec<Person> = Vec::new();
+    let mut short = 0;
+    for p in loaded.data {
+        if p.sequences.len() < 15 {
+            short += 1;
+            continue;
+        }
+        ids.push(p.id);
+        people.push(p.sequences.into_iter().take(15).map(|s| s.events).collect());
+    }
+    if short > 0 {
+        eprintln!("excluded {short} participants with fewer than 15 sequences");
+    }
+    // Population = even positions, evaluated = odd positions (by id order).
+    let (mut pop_idx, mut eval_idx): (Vec<usize>, Vec<usize>) =
+        (0..people.len()).partition(|i| i % 2 == 0);
+    if args.dev {
+        let inner = pop_idx.clone();
+        pop_idx = inner.iter().copied().step_by(2).collect();
+        eval_idx = inner.iter().copied().skip(1).step_by(2).collect();
+    }
+    anyhow::ensure!(
+        pop_idx.len() >= 2 && eval_idx.len() >= 2,
+        "need at least 4 participants with 15 sequences"
+    );
+    let population_ids: Vec<u64> = pop_idx.iter().map(|&i| ids[i]).collect();
+    let evaluated_ids: Vec<u64> = eval_idx.iter().map(|&i| ids[i]).collect();
+    let split = format!(
+        "split{}: {} population participants (ids at even positions: {}…) train the background statistics and \
+         the fusion; {} evaluated participants (odd positions: {}…) are scored only",
+        if args.dev {
+            " (DEV: inside the population)"
+        } else {
+            ""
+        },
+        population_ids.len(),
+        population_ids
+            .iter()
+            .take(5)
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        evaluated_ids.len(),
+        evaluated_ids
+            .iter()
+            .take(5)
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    println!("{split}");
+    let config = FreeTextConfig {
+        max_latency_ms: args.max_latency_ms,
+        llr_clip: args.llr_clip,
+        shrinkage: args.shrinkage,
+        ..FreeTextConfig::default()
+    };
+    let pick = |idx: &[usize], ppl: &[Person]| -> Vec<Person> {
+        idx.iter().map(|&i| ppl[i].clone()).collect()
+    };
+    let mut variants = vec![("plain", people)];
+    if !args.no_hashed {
+        let h = KeyedHash::new(b"keyprint-bench-aalto-secret");
+        let hashed: Vec<Person> = variants[0]
+            .1
+            .par_iter()
+            .map(|p| p.iter().map(|s| h.hash_events(s)).collect())
+            .collect();
+        variants.push(("hashed", hashed));
+    }
+    let steps = (variants.len() * args.enrol.len() * args.keys.len() * eval_idx.len()) as u64;
+    let pb = progress(steps, "aalto");
+    let mut cells = Vec::new();
+    for (name, ppl) in &variants {
+        let population = pick(&pop_idx, ppl);
+        let evaluated = pick(&eval_idx, ppl);
+        cells.extend(run_variant(
+            name,
+            &population,
+            &evaluated,
+            &config,
+            &args.enrol,
+            &args.keys,
+            &pb,
+        )?);
+    }
+    pb.finish_and_clear();
+    let wall = t_all.elapsed().as_secs_f64();
+
+    let mut md = format!(
+        "# Aalto free-text benchmark (TypeNet protocol)\n\nData: `{}` — {}. Protocol (Acien et al. 2021): per \
+         evaluated subject, enrol on its first G of sequences 1–10 cut to L keys; genuine = its sequences 11–15; \
+         impostors = sequence 11 of each other evaluated subject; mean per-subject EER (interpolated). Model: \
+         keyprint-freetext per-feature LLR against a population model, logistic-regression fusion learned on \
+         the population. {split}.\n\n",
+        dir.display(),
+        loaded.report.summary()
+    );
+    for (name, _) in &variants {
+        let mut t = Table::new(
+            ["G \\ L"]
+                .into_iter()
+                .map(String::from)
+                .chain(args.keys.iter().map(|l| format!("L={l}")))
+                .chain(std::iter::once("TypeNet L=50 (published)".to_string())),
+        );
+        for &g in &args.enrol {
+            let mut row = vec![format!("G={g}")];
+            for &l in &args.keys {
+                let c = cells
+                    .iter()
+                    .find(|c| c.result.identities == *name && c.result.g == g && c.result.l == l)
+                    .expect("cell");
+                row.push(format!(
+                    "{} (sd {})",
+                    pct(c.result.eer_mean),
+                    pct(c.result.eer_sd)
+                ));
+            }
+            row.push(
+                TYPENET_L50
+                    .iter()
+                    .find(|(pg, _)| *pg == g)
+                    .map(|x| pct(x.1))
+                    .unwrap_or_else(|| "—".into()),
+            );
+            t.push(row);
+        }
+        let title = format!("Mean per-subject EER, {name} key identities");
+        println!("\n{title}\n\n{}", t.to_markdown());
+        md.push_str(&format!("## {title}\n\n{}\n", t.to_markdown()));
+    }
+    let mut detail = Table::new([
+        "identities",
+        "G",
+        "L",
+        "EER mean",
+        "EER sd",
+        "TypeNet",
+        "AUC",
+        "FNMR@FMR=1%",
+        "subjects",
+        "impostors/subject",
+        "mean probe keys",
+        "time (s)",
+    ]);
+    for c in &cells {
+        let r = &c.result;
+        detail.push([
+            r.identities.clone(),
+            r.g.to_string(),
+            r.l.to_string(),
+            pct(r.eer_mean),
+            pct(r.eer_sd),
+            r.published_eer.map(pct).unwrap_or_else(|| "—".into()),
+            format!("{:.4}", r.auc_mean),
+            pct(r.fnmr_at_fmr1_mean),
+            r.subjects.to_string(),
+            r.impostors_per_subject.to_string(),
+            format!("{:.1}", r.mean_probe_keys),
+            format!("{:.1}", r.seconds),
+        ]);
+    }
+    md.push_str(&format!("## All cells\n\n{}\n", detail.to_markdown()));
+    println!("total wall time: {wall:.1} s");
+    md.push_str(&format!("Total wall time: {wall:.1} s\n"));
+    for (name, _) in &variants {
+        for &l in &args.keys {
+            let curves: Vec<Curve<'_>> = cells
+                .iter()
+                .filter(|c| c.result.identities == *name && c.result.l == l)
+                .map(|c| Curve {
+                    label: format!("G={} ({})", c.result.g, pct(c.result.eer_mean)),
+                    roc: &c.curve,
+                })
+                .collect();
+            write_curves(
+                &args.out,
+                &format!("aalto-{name}-l{l}"),
+                &format!("Aalto free text, {name} keys, L={l}: mean per-subject curve"),
+                &curves,
+            )?;
+        }
+    }
+    let report = AaltoReport {
+        population_ids,
+        evaluated_ids,
+        dev: args.dev,
+        read_summary: loaded.report.summary(),
+        results: cells.into_iter().map(|c| c.result).collect(),
+        wall_seconds: wall,
+    };
+    write_report(
+        &args.out,
+        if args.dev { "aalto-dev" } else { "aalto" },
+        &report,
+        &md,
+    )?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}

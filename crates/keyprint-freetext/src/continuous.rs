@@ -1,0 +1,118 @@
+//! Continuous verification: a comparison score after every keystroke, over a sliding window of the last
+//! `window_keys` keystrokes, in O(window) time per key with no allocation after warm-up.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use keyprint_core::event::{KeyEvent, KeyId};
+//! use keyprint_freetext::{ContinuousScorer, FreeTextConfig, PopulationModel};
+//!
+//! // A toy population of two people (real use: hundreds, disjoint from the owners).
+//! let seq = |dt: i64| -> Vec<KeyEvent> {
+//!     (0..40).map(|i| {
+//!         let k = ["KeyA", "KeyB", "KeyC"][i % 3];
+//!         KeyEvent::new(KeyId::code(k), i as i64 * dt * 1000, (i as i64 * dt + 80) * 1000).unwrap()
+//!     }).collect()
+//! };
+//! let people = vec![vec![seq(150), seq(160)], vec![seq(250), seq(240)]];
+//! let model = Arc::new(PopulationModel::train(&people, FreeTextConfig::default()));
+//! let owner = seq(150);
+//! let profile = Arc::new(model.enrol(&[owner.as_slice()]));
+//! let mut scorer = ContinuousScorer::new(profile, 30, 10);
+//! let mut last = None;
+//! for e in &seq(155) {
+//!     last = scorer.push(e).or(last); // None until 10 keys are in the window
+//! }
+//! assert!(last.is_some());
+//! ```
+
+use crate::model::{FAMILIES, FreeTextProfile, Observation};
+use keyprint_core::event::KeyEvent;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Streaming scorer for one owner's profile and one live session.
+///
+/// Feed keystrokes in press order with [`push`](Self::push) (each complete, i.e. when its key-up is
+/// known). After each keystroke it returns the comparison score (higher = more impostor-like, same scale
+/// as [`FreeTextProfile::score`]) of the last `window_keys` keystrokes, or `None` while fewer than
+/// `min_keys` keystrokes are in the window. Scoring the first `window_keys` keystrokes of a fresh scorer
+/// gives exactly [`FreeTextProfile::score`] of those keystrokes.
+#[derive(Clone, Debug)]
+pub struct ContinuousScorer {
+    profile: Arc<FreeTextProfile>,
+    window_keys: usize,
+    min_keys: usize,
+    prev: [Option<KeyEvent>; 2],
+    window: VecDeque<[f64; FAMILIES]>,
+    scratch: Vec<Observation>,
+}
+
+impl ContinuousScorer {
+    /// A scorer over windows of `window_keys` keystrokes (≥ 1) that starts answering once `min_keys`
+    /// (clamped to 1..=`window_keys`) are in the window.
+    pub fn new(profile: Arc<FreeTextProfile>, window_keys: usize, min_keys: usize) -> Self {
+        let window_keys = window_keys.max(1);
+        ContinuousScorer {
+            profile,
+            window_keys,
+            min_keys: min_keys.clamp(1, window_keys),
+            prev: [None, None],
+            window: VecDeque::with_capacity(window_keys + 1),
+            scratch: Vec::with_capacity(FAMILIES),
+        }
+    }
+
+    /// Adds one keystroke; returns the window's comparison score once `min_keys` keystrokes are in it.
+    ///
+    /// A keystroke pressed before the previous one (out of order) or more than the model's
+    /// `max_latency_ms` after it contributes its hold time only, no digraph latency.
+    pub fn push(&mut self, event: &KeyEvent) -> Option<f64> {
+        self.scratch.clear();
+        self.profile.model().observations_of(
+            [self.prev[0].as_ref(), self.prev[1].as_ref()],
+            event,
+            &mut self.scratch,
+        );
+        let mut z = [0.0; FAMILIES];
+        for o in &self.scratch {
+            z[o.family as usize] += self.profile.llr(o);
+        }
+        self.window.push_back(z);
+        if self.window.len() > self.window_keys {
+            self.window.pop_front();
+        }
+        self.prev[1] = self.prev[0].take();
+        self.prev[0] = Some(event.clone());
+        self.score()
+    }
+
+    /// The current window's score (as returned by the last [`push`](Self::push)).
+    pub fn score(&self) -> Option<f64> {
+        if self.window.len() < self.min_keys {
+            return None;
+        }
+        let mut z = [0.0; FAMILIES];
+        for k in &self.window {
+            for f in 0..FAMILIES {
+                z[f] += k[f];
+            }
+        }
+        Some(-self.profile.model().fusion.log_odds(&z))
+    }
+
+    /// Keystrokes currently in the window.
+    pub fn keys_in_window(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Forgets the window and the previous keystroke (e.g. at a session boundary).
+    pub fn reset(&mut self) {
+        self.window.clear();
+        self.prev = [None, None];
+    }
+
+    /// The owner's profile.
+    pub fn profile(&self) -> &Arc<FreeTextProfile> {
+        &self.profile
+    }
+}
