@@ -33,6 +33,8 @@ enum Cmd {
     Sessions(service_cmds::SessionsArgs),
     /// List users and their enrolment (analyst view).
     Users(service_cmds::ApiArgs),
+    /// Load-test the server on loopback (bounded): events/s, ingest-to-score latency.
+    Loadtest(service_cmds::LoadArgs),
 }
 
 #[derive(Subcommand)]
@@ -61,5 +63,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Alerts(a) => service_cmds::alerts(&a),
         Cmd::Sessions(a) => service_cmds::sessions(&a),
         Cmd::Users(a) => service_cmds::users(&a),
+        Cmd::Loadtest(a) => service_cmds::loadtest(&a),
     }
 }

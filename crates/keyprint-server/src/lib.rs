@@ -19,6 +19,7 @@ pub mod calibration;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod loadtest;
 pub mod outbox;
 pub mod service;
 pub mod store;

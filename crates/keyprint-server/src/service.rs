@@ -133,6 +133,8 @@ struct UserModel {
 struct UserRt {
     /// One per engine (index as in `Service::engines`); `None` until loaded.
     models: Vec<Option<UserModel>>,
+    /// Digests of every sample seen for the user (replay detection); `None` until loaded.
+    digests: Option<HashSet<[u8; 32]>>,
 }
 
 struct SessionRt {
@@ -153,9 +155,21 @@ struct Bucket {
     at: Instant,
 }
 
+type CommitJob = (
+    BatchCommit,
+    std::sync::mpsc::SyncSender<Result<Vec<Alert>, StoreError>>,
+);
+
 /// The service: engines, storage and in-memory session state.
+///
+/// Batch commits go through one writer thread that takes every commit queued while the previous
+/// transaction was flushing and applies them together ([`Storage::commit_batches`]: one savepoint per
+/// batch, one durable flush for the group). Each ingest waits for its own result before answering, so
+/// "acknowledged ⇒ durable" holds per batch, and a session's batches stay in order because the session
+/// is locked until its commit returns.
 pub struct Service {
-    store: Mutex<Box<dyn Storage>>,
+    store: Arc<Mutex<Box<dyn Storage>>>,
+    writer: std::sync::mpsc::Sender<CommitJob>,
     engines: Vec<Arc<dyn Engine>>,
     cfg: ServiceConfig,
     tenants: Mutex<HashMap<String, Arc<TenantRt>>>,
@@ -178,8 +192,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Service {
     /// A service over `store` with `engines` (in fusion order).
     pub fn new(store: Box<dyn Storage>, engines: Vec<Arc<dyn Engine>>, cfg: ServiceConfig) -> Self {
+        let store = Arc::new(Mutex::new(store));
+        let (tx, rx) = std::sync::mpsc::channel::<CommitJob>();
+        let st = store.clone();
+        std::thread::Builder::new()
+            .name("keyprint-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < 512 {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let refs: Vec<&BatchCommit> = jobs.iter().map(|(c, _)| c).collect();
+                    let results = lock(&st).commit_batches(&refs);
+                    for ((_, reply), r) in jobs.iter().zip(results) {
+                        let _ = reply.send(r);
+                    }
+                }
+            })
+            .expect("writer thread");
         Service {
-            store: Mutex::new(store),
+            store,
+            writer: tx,
             engines,
             cfg,
             tenants: Mutex::new(HashMap::new()),
@@ -619,10 +656,15 @@ impl Service {
             .or_insert_with(|| {
                 Arc::new(Mutex::new(UserRt {
                     models: (0..self.engines.len()).map(|_| None).collect(),
+                    digests: None,
                 }))
             })
             .clone();
         let mut u = lock(&urt);
+        if u.digests.is_none() {
+            let d = lock(&self.store).digests(tenant, &batch.user)?;
+            u.digests = Some(d.into_iter().collect());
+        }
         let mut refs: Vec<Option<ReferenceChange>> = vec![None; self.engines.len()];
         let mut digests: Vec<[u8; 32]> = Vec::new();
         let mut seen_now: HashSet<[u8; 32]> = HashSet::new();
@@ -638,8 +680,8 @@ impl Service {
                     h.update(v.to_le_bytes());
                 }
                 let d: [u8; 32] = h.finalize().into();
-                let replay = seen_now.contains(&d)
-                    || lock(&self.store).digest_seen(tenant, &batch.user, &d)?;
+                let replay =
+                    seen_now.contains(&d) || u.digests.as_ref().is_some_and(|s| s.contains(&d));
                 if replay {
                     let c = row.fusion.update(
                         p,
@@ -671,6 +713,7 @@ impl Service {
                     enrolled: m.enrolled,
                 });
                 match &m.template {
+                    None if row.fusion.trust(p) < self.cfg.update_trust => continue,
                     None => {
                         m.samples.push(sample.clone());
                         change.add.push((sample, false));
@@ -766,14 +809,25 @@ impl Service {
             references: refs.into_iter().flatten().collect(),
             digests,
         };
-        let stored = lock(&self.store).commit_batch(&commit);
+        let (n_keys, n_mouse) = (commit.keys.len() as u64, commit.mouse.len() as u64);
+        let new_digests = commit.digests.clone();
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let stored = match self.writer.send((commit, reply)) {
+            Ok(()) => answer
+                .recv()
+                .unwrap_or_else(|_| Err(StoreError("writer stopped".into()))),
+            Err(_) => Err(StoreError("writer stopped".into())),
+        };
         match stored {
             Ok(alerts) => {
                 s.row = Some(row.clone());
+                if let Some(set) = u.digests.as_mut() {
+                    set.extend(new_digests);
+                }
                 Ok(IngestAck {
                     session: row.session,
-                    stored_keys: commit.keys.len() as u64,
-                    stored_mouse: commit.mouse.len() as u64,
+                    stored_keys: n_keys,
+                    stored_mouse: n_mouse,
                     duplicate: false,
                     samples: n_obs,
                     trust: view,

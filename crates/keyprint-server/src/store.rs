@@ -169,6 +169,11 @@ pub trait Storage: Send {
     fn session(&mut self, tenant: &str, session: &str) -> StoreResult<Option<SessionRow>>;
     /// Applies one batch atomically; returns the new alerts with their ids.
     fn commit_batch(&mut self, c: &BatchCommit) -> StoreResult<Vec<Alert>>;
+    /// Group commit: applies several batches, each atomically, with one durable flush for all; returns one
+    /// result per batch (a failed batch leaves no trace, the others stand).
+    fn commit_batches(&mut self, cs: &[&BatchCommit]) -> Vec<StoreResult<Vec<Alert>>> {
+        cs.iter().map(|c| self.commit_batch(c)).collect()
+    }
     /// Sessions of a tenant (optionally one user), newest first.
     fn sessions(&mut self, tenant: &str, user: Option<&str>) -> StoreResult<Vec<SessionRow>>;
     /// Trust history of a session.
@@ -183,6 +188,8 @@ pub trait Storage: Send {
     fn reference_engines(&mut self, tenant: &str, user: &str) -> StoreResult<Vec<String>>;
     /// Whether a sample digest was seen for the user.
     fn digest_seen(&mut self, tenant: &str, user: &str, digest: &[u8; 32]) -> StoreResult<bool>;
+    /// Every sample digest seen for the user.
+    fn digests(&mut self, tenant: &str, user: &str) -> StoreResult<Vec<[u8; 32]>>;
     /// Deletes everything of a user: sessions, events, history, alerts (and their outbox rows),
     /// references, digests. Returns (sessions, batches, alerts) deleted.
     fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)>;
@@ -395,6 +402,115 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
+/// Writes one batch's changes inside an open transaction or savepoint.
+fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
+    let s = &c.session;
+    tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO sessions({SESSION_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+            ),
+            params![
+                s.tenant,
+                s.session,
+                s.user,
+                s.device,
+                s.started_ms,
+                s.last_ms,
+                s.keys as i64,
+                s.mouse as i64,
+                s.batches as i64,
+                s.alerts as i64,
+                s.last_key_us,
+                s.last_mouse_us,
+                s.fusion.evidence,
+                s.fusion.scored as i64,
+                s.fusion.alerted as i64,
+                s.fusion.scoring as i64,
+                fusion_reasons_json(&s.fusion),
+            ],
+        )?;
+    tx.execute(
+            "INSERT INTO batches(tenant, session, seq, at_ms, n_keys, n_mouse, keys, mouse) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            params![
+                s.tenant,
+                s.session,
+                c.seq as i64,
+                c.at_ms,
+                c.keys.len() as i64,
+                c.mouse.len() as i64,
+                encode_keys(&c.keys),
+                encode_mouse(&c.mouse)
+            ],
+        )?;
+    let p = &c.point;
+    tx.execute(
+            "INSERT INTO trust_history(tenant, session, seq, at_ms, trust, confidence, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            params![
+                s.tenant,
+                s.session,
+                p.batch_seq as i64,
+                p.at_ms,
+                p.trust,
+                p.confidence,
+                serde_json::to_string(&p.reasons).unwrap_or_default()
+            ],
+        )?;
+    let mut out = Vec::new();
+    for a in &c.alerts {
+        let al = &a.alert;
+        tx.execute(
+                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![
+                    s.tenant,
+                    al.user,
+                    al.session,
+                    al.at_ms,
+                    al.event_us,
+                    al.trust,
+                    al.threshold,
+                    reasons_json(&al.reasons)
+                ],
+            )?;
+        let id = tx.last_insert_rowid();
+        let mut stored = al.clone();
+        stored.id = id;
+        let payload = serde_json::json!({"tenant": s.tenant, "alert": stored}).to_string();
+        for sink in &a.sinks {
+            tx.execute(
+                "INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (?1,?2,?3,?4)",
+                params![id, sink, payload, c.at_ms],
+            )?;
+        }
+        out.push(stored);
+    }
+    for r in &c.references {
+        for (sample, upd) in &r.add {
+            tx.execute(
+                    "INSERT INTO reference_samples(tenant, user, engine, sample, is_update) VALUES (?1,?2,?3,?4,?5)",
+                    params![s.tenant, s.user, r.engine, encode_sample(sample), *upd as i64],
+                )?;
+        }
+        tx.execute(
+                "DELETE FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 AND id NOT IN
+                 (SELECT id FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 ORDER BY id DESC LIMIT ?4)",
+                params![s.tenant, s.user, r.engine, r.keep as i64],
+            )?;
+        let n_upd = r.add.iter().filter(|(_, u)| *u).count() as i64;
+        tx.execute(
+                "INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES (?1,?2,?3,?4,?5)
+                 ON CONFLICT(tenant, user, engine) DO UPDATE SET enrolled = ?4, updates = updates + ?5",
+                params![s.tenant, s.user, r.engine, r.enrolled as i64, n_upd],
+            )?;
+    }
+    for d in &c.digests {
+        tx.execute(
+            "INSERT OR IGNORE INTO digests(tenant, user, digest) VALUES (?1,?2,?3)",
+            params![s.tenant, s.user, d.as_slice()],
+        )?;
+    }
+    Ok(out)
+}
+
 impl Storage for SqliteStore {
     fn create_tenant(&mut self, id: &str) -> StoreResult<()> {
         self.conn
@@ -467,112 +583,34 @@ impl Storage for SqliteStore {
 
     fn commit_batch(&mut self, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
         let tx = self.conn.transaction()?;
-        let s = &c.session;
-        tx.execute(
-            &format!(
-                "INSERT OR REPLACE INTO sessions({SESSION_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
-            ),
-            params![
-                s.tenant,
-                s.session,
-                s.user,
-                s.device,
-                s.started_ms,
-                s.last_ms,
-                s.keys as i64,
-                s.mouse as i64,
-                s.batches as i64,
-                s.alerts as i64,
-                s.last_key_us,
-                s.last_mouse_us,
-                s.fusion.evidence,
-                s.fusion.scored as i64,
-                s.fusion.alerted as i64,
-                s.fusion.scoring as i64,
-                fusion_reasons_json(&s.fusion),
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO batches(tenant, session, seq, at_ms, n_keys, n_mouse, keys, mouse) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            params![
-                s.tenant,
-                s.session,
-                c.seq as i64,
-                c.at_ms,
-                c.keys.len() as i64,
-                c.mouse.len() as i64,
-                encode_keys(&c.keys),
-                encode_mouse(&c.mouse)
-            ],
-        )?;
-        let p = &c.point;
-        tx.execute(
-            "INSERT INTO trust_history(tenant, session, seq, at_ms, trust, confidence, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            params![
-                s.tenant,
-                s.session,
-                p.batch_seq as i64,
-                p.at_ms,
-                p.trust,
-                p.confidence,
-                serde_json::to_string(&p.reasons).unwrap_or_default()
-            ],
-        )?;
-        let mut out = Vec::new();
-        for a in &c.alerts {
-            let al = &a.alert;
-            tx.execute(
-                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![
-                    s.tenant,
-                    al.user,
-                    al.session,
-                    al.at_ms,
-                    al.event_us,
-                    al.trust,
-                    al.threshold,
-                    reasons_json(&al.reasons)
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            let mut stored = al.clone();
-            stored.id = id;
-            let payload = serde_json::json!({"tenant": s.tenant, "alert": stored}).to_string();
-            for sink in &a.sinks {
-                tx.execute(
-                    "INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (?1,?2,?3,?4)",
-                    params![id, sink, payload, c.at_ms],
-                )?;
-            }
-            out.push(stored);
-        }
-        for r in &c.references {
-            for (sample, upd) in &r.add {
-                tx.execute(
-                    "INSERT INTO reference_samples(tenant, user, engine, sample, is_update) VALUES (?1,?2,?3,?4,?5)",
-                    params![s.tenant, s.user, r.engine, encode_sample(sample), *upd as i64],
-                )?;
-            }
-            tx.execute(
-                "DELETE FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 AND id NOT IN
-                 (SELECT id FROM reference_samples WHERE tenant = ?1 AND user = ?2 AND engine = ?3 ORDER BY id DESC LIMIT ?4)",
-                params![s.tenant, s.user, r.engine, r.keep as i64],
-            )?;
-            let n_upd = r.add.iter().filter(|(_, u)| *u).count() as i64;
-            tx.execute(
-                "INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES (?1,?2,?3,?4,?5)
-                 ON CONFLICT(tenant, user, engine) DO UPDATE SET enrolled = ?4, updates = updates + ?5",
-                params![s.tenant, s.user, r.engine, r.enrolled as i64, n_upd],
-            )?;
-        }
-        for d in &c.digests {
-            tx.execute(
-                "INSERT OR IGNORE INTO digests(tenant, user, digest) VALUES (?1,?2,?3)",
-                params![s.tenant, s.user, d.as_slice()],
-            )?;
-        }
+        let out = apply_batch(&tx, c)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    fn commit_batches(&mut self, cs: &[&BatchCommit]) -> Vec<StoreResult<Vec<Alert>>> {
+        let mut tx = match self.conn.transaction() {
+            Ok(t) => t,
+            Err(e) => return cs.iter().map(|_| Err(StoreError(e.to_string()))).collect(),
+        };
+        let mut out = Vec::with_capacity(cs.len());
+        for c in cs {
+            let r = match tx.savepoint() {
+                Ok(mut sp) => match apply_batch(&sp, c) {
+                    Ok(a) => sp.commit().map(|_| a).map_err(StoreError::from),
+                    Err(e) => {
+                        let _ = sp.rollback();
+                        Err(e)
+                    }
+                },
+                Err(e) => Err(e.into()),
+            };
+            out.push(r);
+        }
+        match tx.commit() {
+            Ok(()) => out,
+            Err(e) => cs.iter().map(|_| Err(StoreError(e.to_string()))).collect(),
+        }
     }
 
     fn sessions(&mut self, tenant: &str, user: Option<&str>) -> StoreResult<Vec<SessionRow>> {
@@ -660,6 +698,17 @@ impl Storage for SqliteStore {
             )
             .optional()?
             .is_some())
+    }
+
+    fn digests(&mut self, tenant: &str, user: &str) -> StoreResult<Vec<[u8; 32]>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT digest FROM digests WHERE tenant = ?1 AND user = ?2")?;
+        let rows = st.query_map([tenant, user], |r| {
+            let b: Vec<u8> = r.get(0)?;
+            Ok(b.try_into().unwrap_or([0u8; 32]))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)> {
