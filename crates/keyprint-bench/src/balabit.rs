@@ -28,8 +28,8 @@ use keyprint_core::eval::{Roc, actions_until_alarm, roc, summarize};
 use keyprint_datasets::balabit::{locate, read_balabit};
 use keyprint_mouse::forest::ForestParams;
 use keyprint_mouse::{
-    MouseForest, MouseOneClass, SegmentCounts, SegmentRules, Segmenter, action_features,
-    running_scores,
+    MouseForest, MouseOneClass, OneClassScore, SegmentCounts, SegmentRules, Segmenter,
+    action_features, window_scores,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -67,9 +67,18 @@ pub struct BalabitArgs {
     /// Cross-validation folds over training sessions, for the alarm threshold (0 = no CV, threshold 0.5).
     #[arg(long, default_value_t = 3)]
     pub cv_folds: usize,
-    /// Actions per held-out block in cross-validation.
+    /// Actions per held-out block in cross-validation; also the sliding window of the alarm rule.
     #[arg(long, default_value_t = 20)]
     pub cv_block: usize,
+    /// Stop after cross-validation (tuning mode: prints training-only figures, never touches test labels).
+    #[arg(long)]
+    pub cv_only: bool,
+    /// One-class per-feature score: `rank`, `tail` or `density` (see `keyprint_mouse::OneClassScore`).
+    #[arg(long, default_value = "tail", value_parser = ["rank", "tail", "density"])]
+    pub one_class: String,
+    /// Minimum samples per action (segmentation rule `too_short`).
+    #[arg(long, default_value_t = 4)]
+    pub min_points: usize,
 }
 
 /// One model's results.
@@ -174,7 +183,17 @@ fn mean_first(scores: &[f64], k: usize) -> f64 {
 /// The two models of the benchmark.
 fn models(args: &BalabitArgs) -> Vec<(Box<dyn Detector<FeatureVector>>, &'static str)> {
     vec![
-        (Box::new(MouseOneClass::default()), "one-class"),
+        (
+            Box::new(MouseOneClass {
+                score: match args.one_class.as_str() {
+                    "rank" => OneClassScore::Rank,
+                    "density" => OneClassScore::Density,
+                    _ => OneClassScore::Tail,
+                },
+                ..Default::default()
+            }),
+            "one-class",
+        ),
         (
             Box::new(MouseForest {
                 params: ForestParams {
@@ -308,7 +327,10 @@ pub fn run(args: &BalabitArgs) -> anyhow::Result<BalabitReport> {
     let uid = |u: &str| users.iter().position(|x| x == u);
     // Segment and featurise every session once.
     let pb = progress((data.training.len() + data.test.len()) as u64, "segmenting");
-    let rules = SegmentRules::default();
+    let rules = SegmentRules {
+        min_points: args.min_points,
+        ..Default::default()
+    };
     let seg = |s: &keyprint_datasets::balabit::BalabitSession| {
         let (acts, c) = Segmenter::segment(&s.stream.events, rules);
         pb.inc(1);
@@ -423,10 +445,14 @@ pub fn run(args: &BalabitArgs) -> anyhow::Result<BalabitReport> {
             );
             let (a, t) =
                 cross_validate(det.as_ref(), &train, n_users, args.cv_folds, args.cv_block)?;
+            eprintln!("{}: CV AUC {a:.4}, EER threshold {t:.4}", det.name());
             (Some(a), t)
         } else {
             (None, 0.5)
         };
+        if args.cv_only {
+            continue;
+        }
         let pb = progress(n_users as u64, det.name());
         let scores: Vec<Vec<(usize, Vec<f64>)>> = (0..n_users)
             .into_par_iter()
@@ -481,12 +507,19 @@ pub fn run(args: &BalabitArgs) -> anyhow::Result<BalabitReport> {
             };
             acc.models.push((kind.to_string(), a, e));
         }
-        // Continuous authentication: alarm when the running session score reaches the threshold.
+        // Continuous authentication: after each action, alarm when the mean of the last `w` action scores
+        // reaches the threshold; decisions start once `w` actions are seen (or at a shorter session's end).
+        let w = args.cv_block.max(1);
         let (mut ania, mut anga) = (Vec::new(), Vec::new());
         let (mut n_imp, mut n_gen) = (0usize, 0usize);
         let (mut len_imp, mut len_gen) = (0usize, 0usize);
         for (s, a) in test.iter().zip(&action_scores) {
-            let rejected: Vec<bool> = running_scores(a).iter().map(|&r| r >= threshold).collect();
+            let ws = window_scores(a, w);
+            let rejected: Vec<bool> = ws
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (i + 1 >= w || i + 1 == a.len()) && r >= threshold)
+                .collect();
             let first = actions_until_alarm(&rejected);
             if s.is_illegal == Some(true) {
                 n_imp += 1;
@@ -583,8 +616,8 @@ pub fn run(args: &BalabitArgs) -> anyhow::Result<BalabitReport> {
          sessions; session score = mean of its action scores; one global ROC over all sessions (the \
          challenge's metric). Seed {}, {} trees. Alarm threshold for ANIA/ANGA from {}-fold CV on \
          training_files (blocks of {} actions); never tuned on test labels.\n\n## Global results\n\n{}\n\
-         ## Global AUC by number of actions seen\n\n{}\n## Continuous authentication (alarm when the running \
-         mean score ≥ threshold)\n\n{}\n## Per account (all actions)\n\n{}\n## Clean-up and segmentation rules \
+         ## Global AUC by number of actions seen\n\n{}\n## Continuous authentication (alarm when the mean of \
+         the last {} action scores ≥ threshold, from the {}th action or a shorter session's end)\n\n{}\n## Per account (all actions)\n\n{}\n## Clean-up and segmentation rules \
          (training and labelled test sessions)\n\n{}\nTotal wall time: {:.1} s\n",
         root.display(),
         loaded.report.summary(),
@@ -595,6 +628,8 @@ pub fn run(args: &BalabitArgs) -> anyhow::Result<BalabitReport> {
         args.cv_block,
         md_models.to_markdown(),
         md_k.to_markdown(),
+        args.cv_block,
+        args.cv_block,
         md_ca.to_markdown(),
         md_acc.to_markdown(),
         md_seg.to_markdown(),

@@ -20,6 +20,9 @@ fn global_auc_above_floor() {
         seed: 7,
         cv_folds: 0,
         cv_block: 20,
+        cv_only: false,
+        one_class: "tail".into(),
+        min_points: 4,
     };
     let r = run(&args).unwrap();
     let two = r.models.iter().find(|m| m.kind == "two-class").unwrap();

@@ -18,6 +18,6 @@ pub mod segment;
 pub mod session;
 
 pub use features::{N_FEATURES, action_features};
-pub use models::{MouseForest, MouseOneClass};
+pub use models::{MouseForest, MouseOneClass, OneClassScore};
 pub use segment::{Action, ActionKind, SegmentCounts, SegmentRules, Segmenter};
-pub use session::{SessionScorer, running_scores};
+pub use session::{SessionScorer, running_scores, window_scores};

@@ -23,6 +23,24 @@ pub fn running_scores(action_scores: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// Sliding-window scores: element `k` is the mean of action scores `k + 1 − w ..= k` (fewer at the start).
+/// `w = 0` is taken as 1.
+pub fn window_scores(action_scores: &[f64], w: usize) -> Vec<f64> {
+    let w = w.max(1);
+    let mut s = 0.0;
+    action_scores
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            s += x;
+            if i >= w {
+                s -= action_scores[i - w];
+            }
+            s / (i + 1).min(w) as f64
+        })
+        .collect()
+}
+
 /// Streaming scorer for one session: feed raw mouse events as they arrive; every completed action is
 /// segmented, turned into features, scored by the account's template, and folded into the running session
 /// score. Holds one action's samples; cost per event is O(1) except when an action completes (features in
@@ -34,6 +52,8 @@ pub struct SessionScorer<'t> {
     sum: f64,
     n: usize,
     last_action_score: Option<f64>,
+    window: usize,
+    recent: std::collections::VecDeque<f64>,
 }
 
 impl<'t> SessionScorer<'t> {
@@ -46,7 +66,21 @@ impl<'t> SessionScorer<'t> {
             sum: 0.0,
             n: 0,
             last_action_score: None,
+            window: 20,
+            recent: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Sets the sliding-window length of [`window_score`](Self::window_score) (default 20 actions).
+    pub fn with_window(mut self, w: usize) -> Self {
+        self.window = w.max(1);
+        self
+    }
+
+    /// Mean score of the last `window` actions (fewer at the start), `None` before the first action.
+    pub fn window_score(&self) -> Option<f64> {
+        (!self.recent.is_empty())
+            .then(|| self.recent.iter().sum::<f64>() / self.recent.len() as f64)
     }
 
     /// Scores one completed action and folds it into the session score; returns the new session score.
@@ -55,6 +89,10 @@ impl<'t> SessionScorer<'t> {
         self.last_action_score = Some(s);
         self.sum += s;
         self.n += 1;
+        self.recent.push_back(s);
+        if self.recent.len() > self.window {
+            self.recent.pop_front();
+        }
         self.sum / self.n as f64
     }
 
@@ -119,7 +157,11 @@ mod tests {
     #[test]
     fn running_mean_and_streaming() {
         assert_eq!(running_scores(&[1.0, 3.0, 2.0]), vec![1.0, 2.0, 2.0]);
-        let mut s = SessionScorer::new(&Len, SegmentRules::default());
+        assert_eq!(
+            window_scores(&[1.0, 3.0, 2.0, 6.0], 2),
+            vec![1.0, 2.0, 2.5, 4.0]
+        );
+        let mut s = SessionScorer::new(&Len, SegmentRules::default()).with_window(1);
         let mut after = Vec::new();
         // Two moves of 4 and 6 samples separated by a scroll.
         for i in 0..4 {
@@ -151,6 +193,7 @@ mod tests {
         assert_eq!(s.actions(), 1);
         assert_eq!(s.finish(), Some(5.0));
         assert_eq!(s.last_action_score(), Some(6.0));
+        assert_eq!(s.window_score(), Some(6.0));
         assert_eq!(s.counts().scroll, 1);
     }
 }
