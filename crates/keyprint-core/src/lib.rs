@@ -26,6 +26,7 @@ pub mod detectors;
 pub mod eval;
 pub mod event;
 pub mod keystroke;
+pub mod pseudonym;
 pub mod stats;
 
 pub use detector::{Detector, Enrolment, FeatureVector, FitError, Template};
