@@ -11,7 +11,11 @@
 //! * **machine chord** — a modifier and a key go down in the same ≤ 1 ms and up in the same ≤ 1 ms with
 //!   short holds: one HID report carrying modifier bits and key, which a hand cannot produce (two fingers
 //!   never land and lift within a millisecond of each other twice).
-//! * **impossible speed** — a run of keystrokes each held ≤ [`InjectionConfig::machine_hold_us`] (15 ms):
+//! * **impossible speed** — a run of keystrokes each held ≤ [`InjectionConfig::machine_hold_us`] (15 ms),
+//!   each pressed within [`InjectionConfig::machine_gap_us`] (250 ms) of the previous one or held exactly
+//!   as long as it (within [`InjectionConfig::same_hold_us`], 0.2 ms: a firmware's fixed hold); a hold of
+//!   exactly 0 (a release the capture coalesced with its press; no USB report pair is 0 µs apart) neither
+//!   extends nor breaks a run:
 //!   key travel and finger lift take longer (human holds in CMU: 0.1 % quantile 17 ms; Aalto: < 0.1 % of
 //!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
 //!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
@@ -27,6 +31,13 @@
 //! * **owner mismatch** — with an [`OwnerProfile`], the last [`InjectionConfig::owner_window`] keystrokes
 //!   score above the owner's calibrated threshold (for humanized injection, whose timing is human but not
 //!   the owner's).
+//! * **no key context** — with a population [`KeyContextCheck`](crate::context::KeyContextCheck), the
+//!   timing of the last [`InjectionConfig::owner_window`] keystrokes is statistically independent of which
+//!   keys and digraphs were typed (humans pause and speed up by context; a device drawing delays from a
+//!   distribution does not).
+//!
+//! For ROC analysis the window checks' margins `Σ (score − threshold)` enter the score through a
+//! logistic, so the owner profile and the key-context check combine.
 //!
 //! Autorepeat: an event whose key equals the previous event's key and which goes down before (or at the
 //! instant) that one is released (a key cannot be pressed twice without being released: only the OS repeats it), or which has
@@ -55,6 +66,8 @@ pub enum Reason {
     TypingAfterAttach,
     /// Timing unlike the enrolled owner's.
     OwnerMismatch,
+    /// Timing that does not depend on which keys are typed (no pause / latency structure).
+    NoKeyContext,
     /// UKIP's rule (baseline).
     UkipRule,
     /// DuckHunt's rule (baseline).
@@ -71,6 +84,7 @@ impl Reason {
             Reason::MachineRegularity => "machine-regularity",
             Reason::TypingAfterAttach => "typing-after-attach",
             Reason::OwnerMismatch => "owner-mismatch",
+            Reason::NoKeyContext => "no-key-context",
             Reason::UkipRule => "ukip-rule",
             Reason::DuckHuntRule => "duckhunt-rule",
         }
@@ -134,18 +148,24 @@ pub fn run_stream(
     (det.verdict().cloned(), scores)
 }
 
-/// An enrolled owner's free-text timing template with the threshold above which a window is not the owner.
-pub struct OwnerProfile {
-    /// The template: scores a window of key events, higher = less like the owner.
+/// A window check: a template scoring the last [`InjectionConfig::owner_window`] keystrokes (higher = more
+/// injection-like) and the threshold above which it alarms. Used for the enrolled owner's free-text profile
+/// ([`OwnerProfile`]) and for the population key-context check.
+pub struct WindowCheck {
+    /// The template: scores a window of key events, higher = less like the owner (or less human).
     pub template: Box<dyn Template<Vec<KeyEvent>>>,
-    /// Alarm threshold on the template's score (from the owner's own held-out data).
+    /// Alarm threshold on the template's score (from held-out genuine data).
     pub threshold: f64,
 }
 
-impl OwnerProfile {
-    /// Calibrates the threshold from the owner's held-out windows (not used to fit `template`):
-    /// `margin ×` the largest of their scores (a zero-false-alarm point on the owner's own data).
-    /// Returns `None` when `held_out` is empty.
+/// An enrolled owner's free-text timing template with the threshold above which a window is not the owner.
+pub type OwnerProfile = WindowCheck;
+
+impl WindowCheck {
+    /// Calibrates the threshold from the owner's held-out windows (not used to fit `template`): the largest
+    /// of their scores plus `margin` (in the template's score units; for keyprint-freetext's LLR-based
+    /// profile, nats), i.e. a zero-false-alarm point on the owner's own data with head-room.
+    /// Returns `None` when no held-out window has a finite score.
     pub fn calibrate(
         template: Box<dyn Template<Vec<KeyEvent>>>,
         held_out: &[Vec<KeyEvent>],
@@ -158,12 +178,14 @@ impl OwnerProfile {
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))?;
         Some(OwnerProfile {
             template,
-            threshold: if max > 0.0 {
-                max * margin
-            } else {
-                max + margin.abs()
-            },
+            threshold: max + margin,
         })
+    }
+
+    /// Evidence of a window score for [`StreamDetector::score`]: the logistic of `score − threshold`, in
+    /// (0, 1), 0.5 at the threshold.
+    pub fn evidence(&self, score: f64) -> f64 {
+        1.0 / (1.0 + (-(score - self.threshold)).exp())
     }
 }
 
@@ -174,6 +196,10 @@ pub struct InjectionConfig {
     pub allowed_devices: Vec<String>,
     /// Largest hold counted as machine-typed, µs.
     pub machine_hold_us: i64,
+    /// Longest press-to-press gap inside a machine-speed run, µs (a longer pause starts a new run).
+    pub machine_gap_us: i64,
+    /// Hold difference under which two short holds count as the same device hold, µs.
+    pub same_hold_us: i64,
     /// Machine-speed run that alarms on a fresh stream, keystrokes.
     pub machine_run_fresh: usize,
     /// Machine-speed run that alarms on an established stream, keystrokes.
@@ -207,6 +233,8 @@ impl Default for InjectionConfig {
         InjectionConfig {
             allowed_devices: Vec::new(),
             machine_hold_us: 15_000,
+            machine_gap_us: 250_000,
+            same_hold_us: 200,
             machine_run_fresh: 3,
             machine_run_established: 24,
             human_hold_us: 25_000,
@@ -228,7 +256,7 @@ impl Default for InjectionConfig {
 pub struct InjectionDetector {
     cfg: InjectionConfig,
     allowed: bool,
-    owner: Option<OwnerProfile>,
+    checks: Vec<(Reason, WindowCheck)>,
     attached_us: Option<i64>,
     /// Recent non-repeat keystrokes, newest last (bounded).
     recent: VecDeque<KeyEvent>,
@@ -252,7 +280,7 @@ impl InjectionDetector {
         InjectionDetector {
             cfg,
             allowed,
-            owner: None,
+            checks: Vec::new(),
             attached_us: None,
             recent: VecDeque::new(),
             owner_buf: VecDeque::new(),
@@ -270,7 +298,14 @@ impl InjectionDetector {
 
     /// Adds the owner's free-text profile (enables the owner-mismatch rule).
     pub fn with_owner(mut self, owner: OwnerProfile) -> Self {
-        self.owner = Some(owner);
+        self.checks.push((Reason::OwnerMismatch, owner));
+        self
+    }
+
+    /// Adds a population key-context check (enables the no-key-context rule; see
+    /// [`crate::context::KeyContextCheck`]), with its alarm threshold.
+    pub fn with_key_context(mut self, check: WindowCheck) -> Self {
+        self.checks.push((Reason::NoKeyContext, check));
         self
     }
 
@@ -447,8 +482,19 @@ impl StreamDetector for InjectionDetector {
         {
             self.since_attach += 1;
         }
-        if e.hold_us() <= self.cfg.machine_hold_us {
-            self.run += 1;
+        if e.hold_us() == 0 {
+            // A zero hold is a release the capture did not see separately (coalesced key-down/key-up, as
+            // virtual keyboards and some browsers emit); no USB HID report pair is 0 µs apart, so it is
+            // evidence of neither a machine nor a finger and leaves the run as it is.
+        } else if e.hold_us() <= self.cfg.machine_hold_us {
+            // The run goes on through a fast gap, or through a pause when the hold is the previous one's to
+            // within `same_hold_us` (a device's fixed hold, not a finger's).
+            let cont = self.run > 0
+                && self.recent.back().is_some_and(|p| {
+                    e.press_us - p.press_us <= self.cfg.machine_gap_us
+                        || (p.hold_us() - e.hold_us()).abs() <= self.cfg.same_hold_us
+                });
+            self.run = if cont { self.run + 1 } else { 1 };
         } else {
             self.run = 0;
             if e.hold_us() >= self.cfg.human_hold_us {
@@ -464,7 +510,7 @@ impl StreamDetector for InjectionDetector {
         while self.recent.len() > keep {
             self.recent.pop_front();
         }
-        if self.owner.is_some() {
+        if !self.checks.is_empty() {
             self.owner_buf.push_back(e.clone());
             while self.owner_buf.len() > self.cfg.owner_window {
                 self.owner_buf.pop_front();
@@ -477,26 +523,33 @@ impl StreamDetector for InjectionDetector {
         if let Some((reason, detail)) = self.check(e) {
             return self.fire(reason, e, detail);
         }
-        if let Some(owner) = &self.owner
+        if !self.checks.is_empty()
             && self.owner_buf.len() >= self.cfg.owner_window
             && self.keystrokes - self.last_owner_check >= self.cfg.owner_every.max(1)
         {
             self.last_owner_check = self.keystrokes;
             let window: Vec<KeyEvent> = self.owner_buf.iter().cloned().collect();
-            let s = owner.template.score(&window);
-            if s.is_finite() {
-                let ratio = s / owner.threshold.max(f64::MIN_POSITIVE);
-                self.owner_evidence = self.owner_evidence.max(ratio);
-                if s > owner.threshold {
-                    return self.fire(
-                        Reason::OwnerMismatch,
-                        e,
-                        format!(
-                            "owner-profile score {s:.3} over the last {} keystrokes > threshold {:.3}",
-                            self.cfg.owner_window, owner.threshold
-                        ),
-                    );
+            let mut margin = 0.0;
+            let mut fired = None;
+            for (reason, check) in &self.checks {
+                let s = check.template.score(&window);
+                if !s.is_finite() {
+                    continue;
                 }
+                margin += s - check.threshold;
+                if s > check.threshold && fired.is_none() {
+                    fired = Some((
+                        *reason,
+                        format!(
+                            "{reason} score {s:.3} over the last {} keystrokes > threshold {:.3}",
+                            self.cfg.owner_window, check.threshold
+                        ),
+                    ));
+                }
+            }
+            self.owner_evidence = self.owner_evidence.max(1.0 / (1.0 + (-margin).exp()));
+            if let Some((reason, detail)) = fired {
+                return self.fire(reason, e, detail);
             }
         }
         None
@@ -512,7 +565,7 @@ impl StreamDetector for InjectionDetector {
         }
         let soft = self.soft_evidence.max(self.owner_evidence.min(0.999));
         match &self.verdict {
-            Some(_) => 1.0 + soft.max(self.owner_evidence),
+            Some(_) => 1.0 + soft,
             None => soft,
         }
     }

@@ -6,6 +6,7 @@
 //!   stream and keyprint's [`InjectionDetector`] (verdict + named [`Reason`] + keystroke index, as early as
 //!   possible; allowed devices; autorepeat-safe; optional owner free-text profile);
 //! * [`baselines`] — UKIP's and DuckHunt's published rules behind the same interface;
+//! * [`context`] — the population key-context check (is timing independent of the keys typed?);
 //! * [`ducky`] — a DuckyScript interpreter (common 1.0/3.0 subset, errors with line numbers);
 //! * [`timing`] — device timing models (stock, jitter, human timing sampled from the CMU table in `data/`);
 //! * [`keymap`] — US layout to W3C `KeyboardEvent.code`.
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod baselines;
+pub mod context;
 pub mod detector;
 pub mod ducky;
 pub mod keymap;
@@ -30,5 +32,6 @@ pub mod timing;
 
 pub use baselines::{DuckHunt, Ukip};
 pub use detector::{
-    InjectionConfig, InjectionDetector, OwnerProfile, Reason, StreamDetector, Verdict, run_stream,
+    InjectionConfig, InjectionDetector, OwnerProfile, Reason, StreamDetector, Verdict, WindowCheck,
+    run_stream,
 };

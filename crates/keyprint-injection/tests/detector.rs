@@ -55,6 +55,7 @@ fn stock_and_jitter_payloads_are_caught_within_three_keystrokes() {
         "GUI r\nDELAY 300\nSTRINGLN cmd",
         "DELAY 1000\nSTRING hello world",
         "ENTER\nDELAY 900\nSTRING ab",
+        "F11\nDELAY 300\nMENU\nDELAY 200\nESC",
         "STRING A",
     ] {
         let s = parse(src).unwrap();
