@@ -22,10 +22,9 @@ use crate::table::{Table, progress, write_report};
 use keyprint_core::eval::{Roc, average_rocs, roc, summarize};
 use keyprint_core::event::KeyEvent;
 use keyprint_datasets::aalto::{locate, read_aalto_dir};
-use keyprint_freetext::model::{Cohort, FAMILIES, FAMILY_NAMES, Observation};
+use keyprint_freetext::embed::Embedding;
+use keyprint_freetext::model::{Cohort, FAMILIES, FAMILY_NAMES, Probe};
 
-/// Size of the T-norm cohort (population profiles).
-const COHORT: usize = 200;
 use keyprint_freetext::{FreeTextConfig, Fusion, KeyedHash, PopulationModel};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -65,11 +64,36 @@ pub struct AaltoArgs {
     #[arg(long, default_value_t = FreeTextConfig::default().max_latency_ms)]
     pub max_latency_ms: f64,
     /// Clip of each observation's log-likelihood ratio.
-    #[arg(long, default_value_t = FreeTextConfig::default().llr_clip)]
+    #[arg(long, default_value_t = 2.0)]
     pub llr_clip: f64,
     /// Shrinkage pseudo-count of feature variances toward their family's.
     #[arg(long, default_value_t = FreeTextConfig::default().shrinkage)]
     pub shrinkage: f64,
+    /// Score every probe observation independently instead of jointly per feature.
+    #[arg(long)]
+    pub per_observation: bool,
+    /// Raw features of the learned LDA embedding (0: no embedding).
+    #[arg(long, default_value_t = 150)]
+    pub emb_features: usize,
+    /// Dimensions kept by the LDA embedding.
+    #[arg(long, default_value_t = 30)]
+    pub emb_dim: usize,
+    /// Score-normalisation cohort size (population people, at most all of them; 0 or 1: none).
+    #[arg(long, default_value_t = 1000)]
+    pub cohort: usize,
+    /// Adaptive normalisation: use only the K cohort scores closest to genuine (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub cohort_top: usize,
+    /// T-norm only, instead of S-norm (T-norm and Z-norm averaged).
+    #[arg(long)]
+    pub tnorm_only: bool,
+}
+
+/// Score-normalisation settings.
+struct Norm {
+    cohort: usize,
+    top: usize,
+    snorm: bool,
 }
 
 /// One cell of the G × L table.
@@ -132,9 +156,9 @@ fn cut(s: &[KeyEvent], l: usize) -> &[KeyEvent] {
 fn train_fusion(stats: &Arc<PopulationModel>, people: &[Person], g: usize, l: usize) -> Fusion {
     let n = people.len();
     let imp_per = 40.min(n.saturating_sub(1));
-    let queries: Vec<Vec<Observation>> = people
+    let queries: Vec<Probe> = people
         .par_iter()
-        .map(|p| stats.observations(cut(&p[10], l)))
+        .map(|p| stats.probe(cut(&p[10], l)))
         .collect();
     let pairs: Vec<(Vec<[f64; FAMILIES]>, Vec<[f64; FAMILIES]>)> = (0..n)
         .into_par_iter()
@@ -143,7 +167,7 @@ fn train_fusion(stats: &Arc<PopulationModel>, people: &[Person], g: usize, l: us
             let prof = stats.enrol(&enrol);
             let genuine = people[i][10..15]
                 .iter()
-                .map(|s| prof.family_llrs(&stats.observations(cut(s, l))))
+                .map(|s| prof.family_llrs(&stats.probe(cut(s, l))))
                 .collect();
             let imp = (1..=imp_per)
                 .map(|k| (i + k * 7) % n)
@@ -172,29 +196,31 @@ fn run_variant(
     population: &[Person],
     evaluated: &[Person],
     config: &FreeTextConfig,
+    emb: (usize, usize),
+    norm: &Norm,
     gs: &[usize],
     ls: &[usize],
     pb: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Cell>> {
     let t0 = Instant::now();
-    let stats = Arc::new(PopulationModel::train(population, config.clone()));
+    let base = PopulationModel::train(population, config.clone());
     eprintln!(
         "[{identities}] population model: {} keys, {} features, {:.1} s",
-        stats.vocabulary_len(),
-        stats.features.len(),
+        base.vocabulary_len(),
+        base.features.len(),
         t0.elapsed().as_secs_f64()
     );
     let mut cells = Vec::new();
     for &l in ls {
+        // The embedding is learned on population sequences cut to L keys, like the probes.
+        let embedding = (emb.0 > 0 && emb.1 > 0)
+            .then(|| Embedding::train(&base, population, l, emb.0, emb.1))
+            .flatten();
+        let stats = Arc::new(base.clone().with_embedding(embedding));
         // Probe observations depend on the population vocabulary only, not on the fusion.
-        let probes: Vec<Vec<Vec<Observation>>> = evaluated
+        let probes: Vec<Vec<Probe>> = evaluated
             .par_iter()
-            .map(|p| {
-                p[10..15]
-                    .iter()
-                    .map(|s| stats.observations(cut(s, l)))
-                    .collect()
-            })
+            .map(|p| p[10..15].iter().map(|s| stats.probe(cut(s, l))).collect())
             .collect();
         let mean_probe_keys = evaluated
             .iter()
@@ -211,32 +237,49 @@ fn run_variant(
             let cohort = Cohort::new(
                 population
                     .iter()
-                    .take(COHORT)
+                    .take(norm.cohort)
                     .map(|p| {
                         let e: Vec<&[KeyEvent]> = p[..g].iter().map(|s| cut(s, l)).collect();
                         model.enrol(&e)
                     })
                     .collect(),
+                if norm.snorm {
+                    population
+                        .iter()
+                        .take(norm.cohort)
+                        .map(|p| model.probe(cut(&p[10], l)))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                norm.top,
             );
             let norms: Vec<Vec<(f64, f64)>> = probes
                 .par_iter()
-                .map(|qs| qs.iter().map(|o| cohort.stats(o)).collect())
+                .map(|qs| qs.iter().map(|o| cohort.t_stats(o)).collect())
                 .collect();
-            let tn = |s: f64, (m, sd): (f64, f64)| (s - m) / sd.max(1e-9);
             let rocs: Vec<Roc> = (0..n)
                 .into_par_iter()
                 .map(|i| {
                     let enrol: Vec<&[KeyEvent]> =
                         evaluated[i][..g].iter().map(|s| cut(s, l)).collect();
                     let prof = model.enrol(&enrol);
+                    let z = cohort.z_stats(&prof);
+                    let tn = |s: f64, t: (f64, f64)| {
+                        if norm.cohort >= 2 {
+                            Cohort::normalize_with(s, t, z)
+                        } else {
+                            s
+                        }
+                    };
                     let genuine: Vec<f64> = probes[i]
                         .iter()
                         .zip(&norms[i])
-                        .map(|(o, &z)| tn(prof.score_observations(o), z))
+                        .map(|(o, &z)| tn(prof.score_probe(o), z))
                         .collect();
                     let imp: Vec<f64> = (0..n)
                         .filter(|&j| j != i)
-                        .map(|j| tn(prof.score_observations(&probes[j][0]), norms[j][0]))
+                        .map(|j| tn(prof.score_probe(&probes[j][0]), norms[j][0]))
                         .collect();
                     pb.inc(1);
                     roc(&genuine, &imp)
@@ -351,6 +394,7 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
         max_latency_ms: args.max_latency_ms,
         llr_clip: args.llr_clip,
         shrinkage: args.shrinkage,
+        aggregate: !args.per_observation,
         ..FreeTextConfig::default()
     };
     let pick = |idx: &[usize], ppl: &[Person]| -> Vec<Person> {
@@ -377,6 +421,12 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
             &population,
             &evaluated,
             &config,
+            (args.emb_features, args.emb_dim),
+            &Norm {
+                cohort: args.cohort,
+                top: args.cohort_top,
+                snorm: !args.tnorm_only,
+            },
             &args.enrol,
             &args.keys,
             &pb,

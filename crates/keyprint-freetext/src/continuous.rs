@@ -25,7 +25,7 @@
 //! assert!(last.is_some());
 //! ```
 
-use crate::model::{FAMILIES, FreeTextProfile, Observation};
+use crate::model::{FreeTextProfile, Observation};
 use keyprint_core::event::KeyEvent;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,8 +43,7 @@ pub struct ContinuousScorer {
     window_keys: usize,
     min_keys: usize,
     prev: [Option<KeyEvent>; 2],
-    window: VecDeque<[f64; FAMILIES]>,
-    scratch: Vec<Observation>,
+    window: VecDeque<Vec<Observation>>,
 }
 
 impl ContinuousScorer {
@@ -58,7 +57,6 @@ impl ContinuousScorer {
             min_keys: min_keys.clamp(1, window_keys),
             prev: [None, None],
             window: VecDeque::with_capacity(window_keys + 1),
-            scratch: Vec::with_capacity(FAMILIES),
         }
     }
 
@@ -67,20 +65,18 @@ impl ContinuousScorer {
     /// A keystroke pressed before the previous one (out of order) or more than the model's
     /// `max_latency_ms` after it contributes its hold time only, no digraph latency.
     pub fn push(&mut self, event: &KeyEvent) -> Option<f64> {
-        self.scratch.clear();
+        let mut obs = if self.window.len() >= self.window_keys {
+            self.window.pop_front().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        obs.clear();
         self.profile.model().observations_of(
             [self.prev[0].as_ref(), self.prev[1].as_ref()],
             event,
-            &mut self.scratch,
+            &mut obs,
         );
-        let mut z = [0.0; FAMILIES];
-        for o in &self.scratch {
-            z[o.family as usize] += self.profile.llr(o);
-        }
-        self.window.push_back(z);
-        if self.window.len() > self.window_keys {
-            self.window.pop_front();
-        }
+        self.window.push_back(obs);
         self.prev[1] = self.prev[0].take();
         self.prev[0] = Some(event.clone());
         self.score()
@@ -91,13 +87,12 @@ impl ContinuousScorer {
         if self.window.len() < self.min_keys {
             return None;
         }
-        let mut z = [0.0; FAMILIES];
+        let mut all = Vec::with_capacity(self.window.iter().map(Vec::len).sum());
         for k in &self.window {
-            for f in 0..FAMILIES {
-                z[f] += k[f];
-            }
+            all.extend_from_slice(k);
         }
-        Some(-self.profile.model().fusion.log_odds(&z))
+        let probe = self.profile.model().probe_from_observations(&all);
+        Some(self.profile.score_probe(&probe))
     }
 
     /// Keystrokes currently in the window.

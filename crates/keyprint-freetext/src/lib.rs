@@ -5,6 +5,7 @@
 //! * [`model`]: per-feature (hold, DD and UD digraph latencies, with key-level and global back-off)
 //!   Gaussian likelihood ratios of owner against a population (background) model, fused by logistic
 //!   regression; [`PopulationModel`] (trained on other people), [`FreeTextProfile`] (an owner's template).
+//! * [`embed`]: [`embed::Embedding`], an LDA embedding of sequences learned on the population.
 //! * [`continuous`]: [`ContinuousScorer`], a score after every keystroke over a sliding window.
 //! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].
 //! * [`hash`]: [`KeyedHash`], HMAC-SHA256 pseudonymisation of key identities; the model only compares key
@@ -15,6 +16,7 @@
 
 pub mod continuous;
 pub mod detector;
+pub mod embed;
 pub mod hash;
 pub mod model;
 

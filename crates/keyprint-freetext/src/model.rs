@@ -1,37 +1,45 @@
-//! The free-text model: per-feature Gaussian likelihood ratios against a population (background) model,
-//! fused by logistic regression.
+//! The free-text model: per-feature Gaussian likelihood ratios against a population (background) model
+//! plus a learned embedding, fused by logistic regression.
 //!
 //! # Features
-//! For every keystroke `i` (events ordered by press time) with key `k`, and its predecessor `j` when the
-//! down-down latency `DD = press_i − press_j` is at most [`FreeTextConfig::max_latency_ms`] (longer gaps
-//! are pauses, not digraphs), the observations are, per [`Family`]:
-//! * `Hold[k]` and `HoldAll`: `ln(hold_ms)` (hold clamped to 1..2000 ms);
-//! * `Dd[j,k]`, `DdTo[k]`, `DdAll`: `ln(DD_ms)` (DD clamped to ≥ 1 ms);
-//! * `Ud[j,k]`, `UdAll`: `asinh(UD_ms / 20)` with `UD = press_i − release_j` (negative when keys overlap).
+//! For every keystroke `i` (events ordered by press time) with key `k`, predecessor `j` and second
+//! predecessor `h` — a predecessor counts only when the down-down latency into its successor is at most
+//! [`FreeTextConfig::max_latency_ms`] (longer gaps are pauses, not digraphs) — the observations are, per
+//! [`Family`]:
+//! * `Hold[k]`, `HoldAll`, `HoldAfter[j,k]`: `ln(hold_ms)` (hold clamped to 1..2000 ms);
+//! * `Dd[j,k]`, `DdTo[k]`, `DdFrom[j]`, `DdAll`: `ln(DD_ms)` (DD clamped to ≥ 1 ms);
+//! * `Ud[j,k]`, `UdAll`: `asinh(UD_ms / 20)` with `UD = press_i − release_j` (negative when keys overlap);
+//! * `Uu[j,k]`: `asinh(UU_ms / 20)` with `UU = release_i − release_j`;
+//! * `Tri[h,j,k]`: `ln(press_i − press_h)` in ms.
 //!
 //! Only equality of [`KeyId`]s is used, so the model works unchanged on `KeyId::Hashed` identities.
 //!
-//! # Population model and comparison (two-covariance / PLDA-style, per feature, after Brümmer & de Villiers
-//! 2010 and Gunetti & Picardi 2005's idea of comparing shared digraphs)
+//! # Population model and comparison (two-covariance / PLDA-style per feature, after Brümmer & de Villiers
+//! 2010 and Gunetti & Picardi 2005's idea of comparing the shared digraphs of two free texts)
 //! For each feature `f` a population of other people gives the mean of person means `μ_f`, the pooled
 //! within-person variance `W_f` and the between-person variance `B_f` (method of moments), each shrunk
 //! toward its family's pooled value when data are scarce. A person's mean is modelled `N(μ_f, B_f)`, an
 //! observation given the mean `N(m, W_f)`. Enrolling `n` observations with sum `s` gives the posterior
-//! `m | data ~ N(m̂, 1/P)`, `P = 1/B + n/W`, `m̂ = (μ/B + s/W)/P`. A probe observation `x` contributes the
-//! log-likelihood ratio `LLR(x) = ln N(x; m̂, W + 1/P) − ln N(x; μ, W + B)`, clipped to
-//! `±`[`FreeTextConfig::llr_clip`] against outliers. Features never enrolled contribute 0.
+//! `m | data ~ N(m̂, 1/P)`, `P = 1/B + n/W`, `m̂ = (μ/B + s/W)/P`. The `n'` probe observations of the
+//! feature, with mean `x̄`, share one person mean, so they contribute jointly
+//! `LLR = ln N(x̄; m̂, W/n' + 1/P) − ln N(x̄; μ, W/n' + B)` (with [`FreeTextConfig::aggregate`] off, each
+//! observation is scored alone), clipped to `±`[`FreeTextConfig::llr_clip`]. Features never enrolled
+//! contribute 0.
 //!
-//! The LLRs are summed per family into a vector `z` (length [`FAMILIES`]); the comparison score is
-//! `−(b + w·z)` (higher = more impostor-like), where `(b, w)` is a [`Fusion`] learned by logistic
-//! regression on population data ([`Fusion::train`]); the default fusion is the plain LLR sum.
+//! The LLRs are summed per family into a vector `z` (length [`FAMILIES`]; the last entry is the same
+//! likelihood ratio in the learned embedding of [`crate::embed`], when the model has one); the comparison
+//! score is `−(b + w·z)` (higher = more impostor-like), where `(b, w)` is a [`Fusion`] learned by logistic
+//! regression on population data ([`Fusion::train`]); the default fusion is the plain sum. [`Cohort`]
+//! normalises scores against population people (T-, Z-, S- and adaptive S-norm).
 
+use crate::embed::Embedding;
 use keyprint_core::event::{KeyEvent, KeyId};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Number of feature families (length of the per-family LLR vector `z`).
-pub const FAMILIES: usize = 11;
+pub const FAMILIES: usize = 12;
 
 /// Feature families; the discriminant is the index in the LLR vector `z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +66,8 @@ pub enum Family {
     Tri = 9,
     /// Down-down latency out of a given key (to any key).
     DdFrom = 10,
+    /// The learned LDA embedding ([`crate::embed`]), compared per dimension.
+    Embedding = 11,
 }
 
 /// Family names, in index order (for reports).
@@ -73,6 +83,7 @@ pub const FAMILY_NAMES: [&str; FAMILIES] = [
     "uu",
     "tri",
     "dd_from",
+    "embedding",
 ];
 
 /// Settings of the free-text model.
@@ -80,21 +91,25 @@ pub const FAMILY_NAMES: [&str; FAMILIES] = [
 pub struct FreeTextConfig {
     /// Longest down-down latency, ms, still treated as a digraph (longer: a pause; default 1000).
     pub max_latency_ms: f64,
-    /// Each observation's LLR is clipped to `±llr_clip` (default 4).
+    /// Each feature's LLR is clipped to `±llr_clip` (default 2, chosen on the Aalto development split).
     pub llr_clip: f64,
     /// A feature needs observations from at least this many population people (default 3).
     pub min_people: usize,
     /// Pseudo-count of the shrinkage of a feature's variances toward its family's (default 20).
     pub shrinkage: f64,
+    /// Score a probe's observations of one feature jointly (they share the person's mean; default true)
+    /// rather than as independent observations.
+    pub aggregate: bool,
 }
 
 impl Default for FreeTextConfig {
     fn default() -> Self {
         FreeTextConfig {
             max_latency_ms: 1000.0,
-            llr_clip: 4.0,
+            llr_clip: 2.0,
             min_people: 3,
             shrinkage: 20.0,
+            aggregate: true,
         }
     }
 }
@@ -307,6 +322,8 @@ pub struct PopulationModel {
     pub features: Vec<FeatureStat>,
     /// Fusion weights used by [`FreeTextProfile::score`].
     pub fusion: Fusion,
+    /// Optional learned embedding ([`crate::embed`]); its comparison is the `Embedding` family.
+    pub embedding: Option<Arc<Embedding>>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -328,6 +345,7 @@ impl PopulationModel {
             index: IdMap::default(),
             features: Vec::new(),
             fusion: Fusion::default(),
+            embedding: None,
         };
         // Per feature: number of people, Σ within SS, Σ (n−1), Σ person means, Σ means², Σ 1/n.
         #[derive(Default, Clone, Copy)]
@@ -451,6 +469,12 @@ impl PopulationModel {
         model
     }
 
+    /// The same statistics with an embedding (trained with [`Embedding::train`] on this model).
+    pub fn with_embedding(mut self, embedding: Option<Embedding>) -> PopulationModel {
+        self.embedding = embedding.map(Arc::new);
+        self
+    }
+
     /// The same statistics with another fusion.
     pub fn with_fusion(mut self, fusion: Fusion) -> PopulationModel {
         self.fusion = fusion;
@@ -503,13 +527,35 @@ impl PopulationModel {
         out
     }
 
+    /// A probe sequence (events sorted by press time) summarised for scoring.
+    pub fn probe(&self, events: &[KeyEvent]) -> Probe {
+        self.probe_from_observations(&self.observations(events))
+    }
+
+    /// A probe from its observations (see [`PopulationModel::observations`]), embedded when the model has
+    /// an embedding.
+    pub fn probe_from_observations(&self, observations: &[Observation]) -> Probe {
+        let mut p = Probe::from_observations(observations, self.config.aggregate);
+        if let Some(e) = &self.embedding {
+            p.embedding = Some(e.embed(&p));
+        }
+        p
+    }
+
     /// Enrols an owner from its sequences (events sorted by press time); the profile shares this model.
     pub fn enrol(self: &Arc<Self>, sequences: &[&[KeyEvent]]) -> FreeTextProfile {
         let mut acc: IdMap<u32, (f64, f64)> = IdMap::default();
         let mut keys = 0;
+        let mut emb_sum: Vec<f64> = Vec::new();
         for s in sequences {
             keys += s.len();
-            for o in self.observations(s) {
+            let obs = self.observations(s);
+            if let Some(e) = &self.embedding {
+                let y = e.embed(&Probe::from_observations(&obs, self.config.aggregate));
+                emb_sum.resize(y.len(), 0.0);
+                emb_sum.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
+            }
+            for o in obs {
                 let a = acc.entry(o.feature).or_default();
                 a.0 += 1.0;
                 a.1 += o.value;
@@ -520,24 +566,41 @@ impl PopulationModel {
             .map(|(id, (n, sum))| {
                 let st = &self.features[id as usize];
                 let prec = 1.0 / st.between + n / st.within;
-                let m_hat = (st.mu / st.between + sum / st.within) / prec;
-                let vu = st.within + 1.0 / prec;
-                let vb = st.within + st.between;
                 (
                     id,
                     LlrParams {
-                        mu_u: m_hat,
-                        inv_vu: 1.0 / vu,
-                        mu_b: st.mu,
-                        inv_vb: 1.0 / vb,
-                        c: 0.5 * (vb / vu).ln(),
+                        m_hat: (st.mu / st.between + sum / st.within) / prec,
+                        post_var: 1.0 / prec,
+                        mu: st.mu,
+                        between: st.between,
+                        within: st.within,
                     },
                 )
             })
             .collect();
+        let g = sequences.len() as f64;
+        let embedding = match &self.embedding {
+            Some(e) if g > 0.0 => e
+                .between
+                .iter()
+                .zip(&emb_sum)
+                .map(|(&lambda, &sum)| {
+                    let prec = 1.0 / lambda + g;
+                    LlrParams {
+                        m_hat: sum / prec,
+                        post_var: 1.0 / prec,
+                        mu: 0.0,
+                        between: lambda,
+                        within: 1.0,
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         FreeTextProfile {
             model: Arc::clone(self),
             params,
+            embedding,
             enrolled_keys: keys,
         }
     }
@@ -556,6 +619,7 @@ fn family_of(f: u8) -> Family {
         Family::Uu,
         Family::Tri,
         Family::DdFrom,
+        Family::Embedding,
     ][f as usize]
 }
 
@@ -595,14 +659,93 @@ fn expand(ks: [u32; 3], obs: &KeyObservation) -> impl Iterator<Item = (u8, u32, 
     v.into_iter().take(n)
 }
 
-/// Per-feature LLR parameters of an enrolled owner.
+/// A probe summarised per feature: for each feature observed, the number of observations and their sum
+/// (in order of first appearance). With [`FreeTextConfig::aggregate`] off, every observation is its own
+/// item (`n = 1`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Probe {
+    items: Vec<ProbeFeature>,
+    embedding: Option<Vec<f64>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ProbeFeature {
+    feature: u32,
+    family: u8,
+    n: f64,
+    sum: f64,
+}
+
+impl Probe {
+    /// Summarises observations (aggregated per feature when `aggregate`).
+    pub fn from_observations(observations: &[Observation], aggregate: bool) -> Probe {
+        let mut items: Vec<ProbeFeature> = Vec::with_capacity(observations.len());
+        let mut at: IdMap<u32, usize> = IdMap::default();
+        for o in observations {
+            if aggregate {
+                if let Some(&i) = at.get(&o.feature) {
+                    items[i].n += 1.0;
+                    items[i].sum += o.value;
+                    continue;
+                }
+                at.insert(o.feature, items.len());
+            }
+            items.push(ProbeFeature {
+                feature: o.feature,
+                family: o.family,
+                n: 1.0,
+                sum: o.value,
+            });
+        }
+        Probe {
+            items,
+            embedding: None,
+        }
+    }
+
+    /// The items as `(feature, family, n, sum)`.
+    pub(crate) fn items(&self) -> impl Iterator<Item = (u32, u8, f64, f64)> + '_ {
+        self.items.iter().map(|i| (i.feature, i.family, i.n, i.sum))
+    }
+
+    /// The probe's embedding, when the model has one.
+    pub fn embedding(&self) -> Option<&[f64]> {
+        self.embedding.as_deref()
+    }
+
+    /// Number of items (features, or observations when not aggregated).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the probe holds no usable observation.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Per-feature parameters of an enrolled owner: posterior mean `m̂` and variance `1/P` of the owner's
+/// mean, and the population's `μ`, `B`, `W`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct LlrParams {
-    mu_u: f64,
-    inv_vu: f64,
-    mu_b: f64,
-    inv_vb: f64,
-    c: f64,
+    m_hat: f64,
+    post_var: f64,
+    mu: f64,
+    between: f64,
+    within: f64,
+}
+
+impl LlrParams {
+    /// Joint LLR of `n` probe observations with mean `mean`: they share one person mean, so only their
+    /// mean matters: `ln N(x̄; m̂, W/n + 1/P) − ln N(x̄; μ, W/n + B)`.
+    fn llr(&self, n: f64, mean: f64) -> f64 {
+        let w = self.within / n;
+        let vu = w + self.post_var;
+        let vb = w + self.between;
+        let du = mean - self.m_hat;
+        let db = mean - self.mu;
+        0.5 * (vb / vu).ln() - 0.5 * du * du / vu + 0.5 * db * db / vb
+    }
 }
 
 /// An enrolled owner's template (biometric reference) for free text: the posterior of the owner's mean
@@ -611,6 +754,7 @@ struct LlrParams {
 pub struct FreeTextProfile {
     model: Arc<PopulationModel>,
     params: IdMap<u32, LlrParams>,
+    embedding: Vec<LlrParams>,
     enrolled_keys: usize,
 }
 
@@ -630,52 +774,59 @@ impl FreeTextProfile {
         self.params.len()
     }
 
-    /// The clipped LLR of one observation (0 for a feature not enrolled).
-    pub fn llr(&self, o: &Observation) -> f64 {
-        match self.params.get(&o.feature) {
-            None => 0.0,
-            Some(p) => {
-                let du = o.value - p.mu_u;
-                let db = o.value - p.mu_b;
-                let l = p.c - 0.5 * du * du * p.inv_vu + 0.5 * db * db * p.inv_vb;
-                l.clamp(-self.model.config.llr_clip, self.model.config.llr_clip)
+    /// Per-family sums of the clipped per-feature LLRs of a probe (features not enrolled give 0).
+    pub fn family_llrs(&self, probe: &Probe) -> [f64; FAMILIES] {
+        let clip = self.model.config.llr_clip;
+        let mut z = [0.0; FAMILIES];
+        for it in &probe.items {
+            if let Some(p) = self.params.get(&it.feature) {
+                z[it.family as usize] += p.llr(it.n, it.sum / it.n).clamp(-clip, clip);
             }
         }
-    }
-
-    /// Per-family LLR sums of a probe's observations.
-    pub fn family_llrs(&self, observations: &[Observation]) -> [f64; FAMILIES] {
-        let mut z = [0.0; FAMILIES];
-        for o in observations {
-            z[o.family as usize] += self.llr(o);
+        if let Some(y) = &probe.embedding {
+            z[Family::Embedding as usize] = self
+                .embedding
+                .iter()
+                .zip(y)
+                .map(|(p, &v)| p.llr(1.0, v))
+                .sum();
         }
         z
     }
 
-    /// Comparison score of precomputed observations: `−(fusion log-odds)`, higher = more impostor-like.
-    pub fn score_observations(&self, observations: &[Observation]) -> f64 {
-        -self.model.fusion.log_odds(&self.family_llrs(observations))
+    /// Comparison score of a summarised probe: `−(fusion log-odds)`, higher = more impostor-like.
+    pub fn score_probe(&self, probe: &Probe) -> f64 {
+        -self.model.fusion.log_odds(&self.family_llrs(probe))
     }
 
     /// Comparison score of a probe sequence (events sorted by press time): higher = more impostor-like.
     pub fn score(&self, events: &[KeyEvent]) -> f64 {
-        self.score_observations(&self.model.observations(events))
+        self.score_probe(&self.model.probe(events))
     }
 }
 
-/// Test normalisation (T-norm; Auckenthaler, Carey & Lloyd-Thomas 2000): a probe's comparison score is
-/// standardised by the mean and standard deviation of the scores the same probe gets against a cohort of
-/// other people's profiles (enrolled like the owner, from the population, never the evaluated people).
-/// It removes probe-dependent offsets (e.g. a probe rich in common digraphs gets larger LLRs everywhere).
+/// Score normalisation against a cohort of population people (never the evaluated ones): T-norm
+/// (Auckenthaler, Carey & Lloyd-Thomas 2000) standardises a probe's score by the scores the same probe gets
+/// against cohort profiles; Z-norm standardises by the scores the owner's profile gives cohort probes;
+/// S-norm averages both. The adaptive variant (AS-norm, Cumani et al. 2011) uses only the `top` cohort
+/// scores closest to genuine (lowest). T-norm removes probe-dependent offsets (a probe rich in common
+/// digraphs gets larger likelihood ratios against everyone).
 #[derive(Clone, Debug)]
 pub struct Cohort {
     profiles: Vec<FreeTextProfile>,
+    probes: Vec<Probe>,
+    top: usize,
 }
 
 impl Cohort {
-    /// A cohort of enrolled population profiles (at least 2 for a meaningful spread).
-    pub fn new(profiles: Vec<FreeTextProfile>) -> Self {
-        Cohort { profiles }
+    /// A cohort of population profiles (enrolled like the owners), population probes (summarised like the
+    /// probes; empty for T-norm only) and the adaptive size `top` (0: all scores).
+    pub fn new(profiles: Vec<FreeTextProfile>, probes: Vec<Probe>, top: usize) -> Self {
+        Cohort {
+            profiles,
+            probes,
+            top,
+        }
     }
 
     /// Number of cohort profiles.
@@ -688,23 +839,41 @@ impl Cohort {
         self.profiles.is_empty()
     }
 
-    /// Mean and standard deviation of the cohort's comparison scores of a probe's observations.
-    pub fn stats(&self, observations: &[Observation]) -> (f64, f64) {
-        let s: Vec<f64> = self
-            .profiles
-            .iter()
-            .map(|p| p.score_observations(observations))
-            .collect();
+    fn stats_of(&self, mut s: Vec<f64>) -> (f64, f64) {
+        if self.top > 0 && self.top < s.len() {
+            s.sort_by(f64::total_cmp);
+            s.truncate(self.top);
+        }
         keyprint_core::stats::mean_sd(&s)
     }
 
-    /// T-normalised comparison score of `score` (the owner's score of `observations`); higher = more
-    /// impostor-like. Identity for an empty cohort.
-    pub fn normalize(&self, score: f64, observations: &[Observation]) -> f64 {
+    /// T-norm statistics: mean and sd of the cohort profiles' scores of `probe`.
+    pub fn t_stats(&self, probe: &Probe) -> (f64, f64) {
+        self.stats_of(self.profiles.iter().map(|p| p.score_probe(probe)).collect())
+    }
+
+    /// Z-norm statistics: mean and sd of `profile`'s scores of the cohort probes (`None` without probes).
+    pub fn z_stats(&self, profile: &FreeTextProfile) -> Option<(f64, f64)> {
+        (self.probes.len() >= 2)
+            .then(|| self.stats_of(self.probes.iter().map(|q| profile.score_probe(q)).collect()))
+    }
+
+    /// Normalised score from precomputed statistics: T-norm, or S-norm (mean of T- and Z-norm) when `z`
+    /// is given.
+    pub fn normalize_with(score: f64, t: (f64, f64), z: Option<(f64, f64)>) -> f64 {
+        let tn = (score - t.0) / t.1.max(1e-9);
+        match z {
+            Some(z) => 0.5 * (tn + (score - z.0) / z.1.max(1e-9)),
+            None => tn,
+        }
+    }
+
+    /// Normalised comparison score of `score` (`profile`'s score of `probe`); higher = more impostor-like.
+    /// Identity for a cohort of fewer than 2 profiles.
+    pub fn normalize(&self, profile: &FreeTextProfile, score: f64, probe: &Probe) -> f64 {
         if self.profiles.len() < 2 {
             return score;
         }
-        let (m, sd) = self.stats(observations);
-        (score - m) / sd.max(1e-9)
+        Self::normalize_with(score, self.t_stats(probe), self.z_stats(profile))
     }
 }
