@@ -15,7 +15,7 @@
 //! in two (even/odd positions within it), for tuning without touching the evaluated subjects.
 //!
 //! Everything is run twice: on plain key identities and on key identities replaced by their keyed hash
-//! (HMAC-SHA256, [`keyprint_freetext::KeyedHash`]), population model included.
+//! (HMAC-SHA256, [`keyprint_core::pseudonym::KeyHasher`]), population model included.
 
 use crate::plot::{Curve, write_curves};
 use crate::table::{Table, progress, write_report};
@@ -25,7 +25,8 @@ use keyprint_datasets::aalto::{locate, read_aalto_dir};
 use keyprint_freetext::embed::Embedding;
 use keyprint_freetext::model::{Cohort, FAMILIES, FAMILY_NAMES, Probe};
 
-use keyprint_freetext::{FreeTextConfig, Fusion, KeyedHash, PopulationModel};
+use keyprint_core::pseudonym::KeyHasher;
+use keyprint_freetext::{FreeTextConfig, Fusion, PopulationModel};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -402,7 +403,7 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
     };
     let mut variants = vec![("plain", people)];
     if !args.no_hashed {
-        let h = KeyedHash::new(b"keyprint-bench-aalto-secret");
+        let h = KeyHasher::new(b"keyprint-bench-aalto-secret");
         let hashed: Vec<Person> = variants[0]
             .1
             .par_iter()

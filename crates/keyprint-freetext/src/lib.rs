@@ -8,7 +8,7 @@
 //! * [`embed`]: [`embed::Embedding`], an LDA embedding of sequences learned on the population.
 //! * [`continuous`]: [`ContinuousScorer`], a score after every keystroke over a sliding window.
 //! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].
-//! * [`hash`]: [`KeyedHash`], HMAC-SHA256 pseudonymisation of key identities; the model only compares key
+//! * Pseudonymisation is `keyprint_core::pseudonym::KeyHasher` (HMAC-SHA256); the model only compares key
 //!   identities, so it gives identical scores on hashed data.
 //!
 //! Scores follow keyprint's polarity: **higher = more impostor-like**.
@@ -17,10 +17,8 @@
 pub mod continuous;
 pub mod detector;
 pub mod embed;
-pub mod hash;
 pub mod model;
 
 pub use continuous::ContinuousScorer;
 pub use detector::FreeTextDetector;
-pub use hash::KeyedHash;
 pub use model::{FreeTextConfig, FreeTextProfile, Fusion, PopulationModel};

@@ -4,12 +4,11 @@
 use keyprint_core::detector::{Detector, Enrolment};
 use keyprint_core::eval::{roc, summarize};
 use keyprint_core::event::KeyEvent;
+use keyprint_core::pseudonym::KeyHasher;
 use keyprint_datasets::aalto::read_aalto_dir;
 use keyprint_datasets::datasets_root;
 use keyprint_freetext::embed::Embedding;
-use keyprint_freetext::{
-    ContinuousScorer, FreeTextConfig, FreeTextDetector, KeyedHash, PopulationModel,
-};
+use keyprint_freetext::{ContinuousScorer, FreeTextConfig, FreeTextDetector, PopulationModel};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -55,7 +54,7 @@ fn all_scores(people: &[Person]) -> Vec<Vec<f64>> {
 #[test]
 fn hashed_identities_give_identical_scores() {
     let people = fixture_people();
-    let h = KeyedHash::new(b"test secret");
+    let h = KeyHasher::new(b"test secret");
     let hashed: Vec<Person> = people
         .iter()
         .map(|p| p.iter().map(|s| h.hash_events(s)).collect())
@@ -65,7 +64,7 @@ fn hashed_identities_give_identical_scores() {
     assert_eq!(plain, pseud);
     assert!(plain.iter().flatten().all(|s| s.is_finite()));
     // And a different secret changes nothing either.
-    let h2 = KeyedHash::new(b"another secret");
+    let h2 = KeyHasher::new(b"another secret");
     let hashed2: Vec<Person> = people
         .iter()
         .map(|p| p.iter().map(|s| h2.hash_events(s)).collect())
