@@ -73,8 +73,8 @@ pub struct BalabitArgs {
     /// Stop after cross-validation (tuning mode: prints training-only figures, never touches test labels).
     #[arg(long)]
     pub cv_only: bool,
-    /// One-class per-feature score: `rank`, `tail` or `density` (see `keyprint_mouse::OneClassScore`).
-    #[arg(long, default_value = "tail", value_parser = ["rank", "tail", "density"])]
+    /// One-class score: `rank`, `tail`, `density` or `copula` (see `keyprint_mouse::OneClassScore`).
+    #[arg(long, default_value = "copula", value_parser = ["rank", "tail", "density", "copula"])]
     pub one_class: String,
     /// Minimum samples per action (segmentation rule `too_short`).
     #[arg(long, default_value_t = 4)]
@@ -188,7 +188,8 @@ fn models(args: &BalabitArgs) -> Vec<(Box<dyn Detector<FeatureVector>>, &'static
                 score: match args.one_class.as_str() {
                     "rank" => OneClassScore::Rank,
                     "density" => OneClassScore::Density,
-                    _ => OneClassScore::Tail,
+                    "tail" => OneClassScore::Tail,
+                    _ => OneClassScore::Copula,
                 },
                 ..Default::default()
             }),

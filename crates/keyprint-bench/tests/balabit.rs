@@ -21,7 +21,7 @@ fn global_auc_above_floor() {
         cv_folds: 0,
         cv_block: 20,
         cv_only: false,
-        one_class: "tail".into(),
+        one_class: "copula".into(),
         min_points: 4,
     };
     let r = run(&args).unwrap();
