@@ -18,13 +18,25 @@ use keyprint_core::eval::roc;
 
 const EPS: f64 = 1e-9;
 
+/// How a score enters the linear calibration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScoreTransform {
+    /// `x = ln(max(s, ε))`: for unbounded, right-skewed distances (fixed-text scores).
+    #[default]
+    Ln,
+    /// `x = s`: for bounded scores such as keyprint-mouse's [0, 1] outlyingness fractions.
+    Identity,
+}
+
 /// A fitted calibration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
     /// Intercept `a`.
     pub a: f64,
-    /// Slope `b` on `ln score`.
+    /// Slope `b` on the transformed score.
     pub b: f64,
+    /// The score transform.
+    pub transform: ScoreTransform,
     /// Largest |LLR| one sample may contribute.
     pub clip: f64,
     /// Genuine and impostor scores the fit used, and the EER on them (for reports).
@@ -41,6 +53,7 @@ impl Calibration {
         Calibration {
             a: 0.0,
             b: -1.0,
+            transform: ScoreTransform::Ln,
             clip: 3.0,
             genuine_n: 0,
             impostor_n: 0,
@@ -50,22 +63,42 @@ impl Calibration {
 
     /// LLR of a comparison score (positive = owner more likely), clipped.
     pub fn llr(&self, score: f64) -> f64 {
-        let x = score.max(EPS).ln();
-        (self.a + self.b * x).clamp(-self.clip, self.clip)
+        (self.a + self.b * self.x(score)).clamp(-self.clip, self.clip)
+    }
+
+    fn x(&self, score: f64) -> f64 {
+        match self.transform {
+            ScoreTransform::Ln => score.max(EPS).ln(),
+            ScoreTransform::Identity => score,
+        }
     }
 
     /// Fits `a`, `b` by equal-weight logistic regression of genuine (label 1) versus impostor (label 0)
     /// on `ln score`. Returns `None` when either set is empty or the fit does not give `b < 0`.
     pub fn fit(genuine: &[f64], impostor: &[f64], clip: f64) -> Option<Self> {
+        Self::fit_with(genuine, impostor, clip, ScoreTransform::Ln)
+    }
+
+    /// [`fit`](Self::fit) with a chosen score transform.
+    pub fn fit_with(
+        genuine: &[f64],
+        impostor: &[f64],
+        clip: f64,
+        transform: ScoreTransform,
+    ) -> Option<Self> {
         if genuine.is_empty() || impostor.is_empty() {
             return None;
         }
+        let t = Calibration {
+            transform,
+            ..Calibration::identity()
+        };
         let wg = 0.5 / genuine.len() as f64;
         let wi = 0.5 / impostor.len() as f64;
         let data: Vec<(f64, f64, f64)> = genuine
             .iter()
-            .map(|&s| (s.max(EPS).ln(), 1.0, wg))
-            .chain(impostor.iter().map(|&s| (s.max(EPS).ln(), 0.0, wi)))
+            .map(|&s| (t.x(s), 1.0, wg))
+            .chain(impostor.iter().map(|&s| (t.x(s), 0.0, wi)))
             .collect();
         let (mut a, mut b) = (0.0f64, 0.0f64);
         for _ in 0..100 {
@@ -97,6 +130,7 @@ impl Calibration {
         (b < 0.0 && a.is_finite()).then_some(Calibration {
             a,
             b,
+            transform,
             clip,
             genuine_n: genuine.len(),
             impostor_n: impostor.len(),

@@ -7,11 +7,14 @@
 //! 1. `alice-enrol`: subject s002, session 1 (50 typings) — automatic enrolment;
 //! 2. `alice-day2`: s002 session 2 — the owner again: trust should stay high;
 //! 3. `alice-takeover`: s003 session 1 typed on alice's account — trust should fall and alert;
-//! 4. `alice-injected`: a keystroke-injection payload — documented synthetic stream (a USB injector typing
-//!    the account's password at machine speed: 4 ms holds, 12 ms key-to-key) because no injection engine
-//!    has landed; the fixed-text engine sees it as a keystroke mismatch;
+//! 4. `alice-injected`: ten typings by alice (s002 session 3), then a USB keystroke injector plugged into
+//!    her machine types a DuckyScript payload from keyprint-injection's corpus, rendered by its interpreter
+//!    with stock device timing ([`injection_payload`]) — reason `injection`;
 //! 5. `alice-replayed`: ten typings recorded from `alice-day2`, resent verbatim — reason `replay`;
-//! 6. `alice-day3`: s002 session 3 — the owner again.
+//! 6. `alice-day3`: the rest of s002 session 3 — the owner again.
+//!
+//! 7. `alice-desk`: mouse of Balabit user12 (the first 150 actions enrol alice's mouse template);
+//! 8. `alice-desk-takeover`: mouse of Balabit user15 on alice's account.
 //!
 //! It prints enrolment, each session's trust trajectory, the alerts (from `GET /v1/alerts` and from the
 //! JSON Lines alert sink), and time to detect: typings before the first alert per session (an ANIA sample
@@ -21,7 +24,7 @@ use crate::outbox::Sinks;
 use crate::{CMU_DEMO, ServeConfig, cmu_subjects, start};
 use anyhow::Context;
 use keyprint_client::{Client, KeyHasher, SessionBatcher};
-use keyprint_core::event::KeyEvent;
+use keyprint_core::event::{KeyEvent, MouseEvent};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
 use keyprint_wire::{Alert, FixedTextPhrase, NewKey, Role, SessionDetail, TrustState};
 use std::path::Path;
@@ -36,6 +39,8 @@ pub struct DemoSession {
     pub kind: &'static str,
     /// Typings sent.
     pub typings: usize,
+    /// Injected keystrokes sent after the typings.
+    pub payload_keys: usize,
     /// Trust after each typing.
     pub trust: Vec<f64>,
     /// Typings before the first alert (`None`: no alert).
@@ -84,27 +89,17 @@ pub fn typings_to_events(
         .collect()
 }
 
-/// The synthetic injection payload: `n` typings of the phrase at machine speed — hold 4 ms and
-/// key-to-key 12 ms, the pacing of common USB keystroke injectors, each time quantised to the host's 1 ms
-/// USB polling frame with a fixed-seed uniform jitter of ±1 ms (so typings are not bit-identical).
-pub fn injected_typings(layout: &FixedTextLayout, n: usize) -> Vec<Vec<f64>> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x1D);
-    (0..n)
-        .map(|_| {
-            let mut v = Vec::with_capacity(layout.dim());
-            for i in 0..layout.keys().len() {
-                let hold = 4.0 + f64::from(rng.random_range(-1i32..=1));
-                v.push(hold);
-                if i + 1 < layout.keys().len() {
-                    let dd = 12.0 + f64::from(rng.random_range(-1i32..=1));
-                    v.push(dd);
-                    v.push(dd - hold);
-                }
-            }
-            v
-        })
-        .collect()
+/// The demo's injected payload: the first of [`INJECTION_PAYLOADS`](crate::INJECTION_PAYLOADS) (a
+/// PowerShell download cradle, from keyprint-injection's corpus) rendered by keyprint-injection's DuckyScript
+/// interpreter under stock USB-injector timing (1 ms holds, a keystroke every 2 ms), time 0 at attach.
+///
+/// # Errors
+/// When the payload does not parse.
+pub fn injection_payload() -> anyhow::Result<Vec<KeyEvent>> {
+    use keyprint_injection::{ducky, timing};
+    let script = ducky::parse(crate::INJECTION_PAYLOADS[0])
+        .map_err(|e| anyhow::anyhow!("payload: {e:?}"))?;
+    Ok(timing::render(&script, timing::Timing::Stock, 1))
 }
 
 fn spark(trust: &[f64]) -> String {
@@ -113,6 +108,49 @@ fn spark(trust: &[f64]) -> String {
         .iter()
         .map(|t| BARS[((t / 100.0 * 7.999) as usize).min(7)])
         .collect()
+}
+
+fn reason_code(c: keyprint_wire::ReasonCode) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn print_trust(ds: &DemoSession, detail: &SessionDetail, enrolling: usize, unit: &str) {
+    let scored: Vec<f64> = ds.trust.iter().skip(enrolling).copied().collect();
+    if !scored.is_empty() {
+        println!(
+            "    trust {}  start {:.0} → end {:.0} (min {:.0}), confidence {:.2}",
+            spark(&scored),
+            scored[0],
+            detail.info.trust.trust,
+            scored.iter().copied().fold(100.0, f64::min),
+            detail.info.trust.confidence
+        );
+    } else {
+        println!("    enrolment complete: template fitted");
+    }
+    for a in &ds.alerts {
+        let why: Vec<String> = a
+            .reasons
+            .iter()
+            .map(|r| format!("{} ({:.1}: {})", reason_code(r.code), r.evidence, r.detail))
+            .collect();
+        let unit = if ds.payload_keys > 0 {
+            "injected keystroke"
+        } else {
+            unit
+        };
+        println!(
+            "    ALERT #{} after {unit} {}: trust {:.1} < {:.0}; {}",
+            a.id,
+            ds.actions_to_alert.unwrap_or(0),
+            a.trust,
+            a.threshold,
+            why.join("; ")
+        );
+    }
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(c: &Client, path: &str) -> anyhow::Result<T> {
@@ -179,10 +217,6 @@ pub async fn run(
         syslog,
     };
     let server = start(&cfg).await?;
-    let cal = {
-        let e = &server.service.engines()[0];
-        e.calibration().clone()
-    };
     println!(
         "keyprint demo — server on {} (SQLite at {}), engines: {}",
         server.url(),
@@ -195,14 +229,27 @@ pub async fn run(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
-        "  fixed-text calibration from 12 bundled CMU background subjects: LLR = {:.2} {:+.2}·ln(score), per-typing EER {:.1}% ({} genuine / {} impostor scores)",
-        cal.a,
-        cal.b,
-        cal.eer * 100.0,
-        cal.genuine_n,
-        cal.impostor_n
-    );
+    for e in server.service.engines() {
+        let c = e.calibration();
+        if c.b == 0.0 {
+            println!(
+                "  {} calibration: a verdict carries LLR {:+.2} (payload renderings detected vs. {} bundled human typing runs)",
+                e.name(),
+                c.a,
+                c.genuine_n
+            );
+        } else {
+            println!(
+                "  {} calibration on bundled background people: LLR = {:.2} {:+.2}·ln(score), per-sample EER {:.1}% ({} genuine / {} impostor scores)",
+                e.name(),
+                c.a,
+                c.b,
+                c.eer * 100.0,
+                c.genuine_n,
+                c.impostor_n
+            );
+        }
+    }
     // Bootstrap: the first admin key is made in-process (as `keyprint serve --init-tenant` does); the
     // rest goes through the API.
     let admin_key = server.service.create_key("acme", Role::Admin)?;
@@ -260,37 +307,58 @@ pub async fn run(
         .context("s003")?
         .1;
     let day2: Vec<Vec<f64>> = owner[50..100].to_vec();
-    let plan: Vec<(&str, &'static str, &str, Vec<Vec<f64>>)> = vec![
+    let payload = injection_payload()?;
+    let plan: Vec<(
+        &str,
+        &'static str,
+        String,
+        Vec<Vec<f64>>,
+        Option<&Vec<KeyEvent>>,
+    )> = vec![
         (
             "alice-enrol",
             "owner",
-            "s002 session 1",
+            "s002 session 1".into(),
             owner[..50].to_vec(),
+            None,
         ),
-        ("alice-day2", "owner", "s002 session 2", day2.clone()),
+        (
+            "alice-day2",
+            "owner",
+            "s002 session 2".into(),
+            day2.clone(),
+            None,
+        ),
         (
             "alice-takeover",
             "impostor",
-            "s003 session 1 on alice's account",
+            "s003 session 1 typed on alice's account".into(),
             other[..30].to_vec(),
+            None,
         ),
         (
             "alice-injected",
             "injection",
-            "synthetic USB-injector payload",
-            injected_typings(&layout, 10),
+            format!(
+                "10 typings by alice, then a USB injector types a DuckyScript payload ({} keystrokes)",
+                payload.len()
+            ),
+            owner[100..110].to_vec(),
+            Some(&payload),
         ),
         (
             "alice-replayed",
             "replay",
-            "10 typings of alice-day2 resent verbatim",
+            "10 typings recorded from alice-day2, resent verbatim".into(),
             day2[20..30].to_vec(),
+            None,
         ),
         (
             "alice-day3",
             "owner",
-            "s002 session 3",
-            owner[100..150].to_vec(),
+            "s002 session 3".into(),
+            owner[110..150].to_vec(),
+            None,
         ),
     ];
     let mut report = DemoReport {
@@ -299,26 +367,43 @@ pub async fn run(
         seconds: 0.0,
     };
     let mut clock_us = 1_000_000_000i64;
-    for (session, kind, what, typings) in plan {
-        let events = typings_to_events(&layout, &typings, clock_us, ms_to_us(1500.0));
-        clock_us = events
+    for (session, kind, what, typings, payload) in plan {
+        let mut units: Vec<Vec<KeyEvent>> =
+            typings_to_events(&layout, &typings, clock_us, ms_to_us(1500.0));
+        let n_typings = units.len();
+        let mut end = units
             .last()
             .and_then(|e| e.last())
-            .map(|e| e.release_us)
-            .unwrap_or(clock_us)
-            + 3_600_000_000;
+            .map_or(clock_us, |e| e.release_us);
+        let mut payload_start = None;
+        if let Some(p) = payload {
+            let t0 = end + 5_000_000;
+            payload_start = Some(t0);
+            let shifted: Vec<KeyEvent> = p
+                .iter()
+                .map(|e| KeyEvent {
+                    key: e.key.clone(),
+                    press_us: e.press_us + t0,
+                    release_us: e.release_us + t0,
+                })
+                .collect();
+            end = shifted.iter().map(|e| e.release_us).max().unwrap_or(t0);
+            units.extend(shifted.chunks(10).map(<[KeyEvent]>::to_vec));
+        }
+        clock_us = end + 3_600_000_000;
         let mut b = SessionBatcher::new(hasher.clone(), "alice", session, Some("laptop-1"), 10_000);
         let mut ds = DemoSession {
             session: session.into(),
             kind,
-            typings: typings.len(),
+            typings: n_typings,
+            payload_keys: payload.map_or(0, Vec::len),
             trust: Vec::new(),
             actions_to_alert: None,
             alerts: Vec::new(),
         };
         let mut enrolling = 0;
-        for (i, typing) in events.iter().enumerate() {
-            for e in typing {
+        for (i, unit) in units.iter().enumerate() {
+            for e in unit {
                 b.push_key(e);
             }
             let batch = b.flush().expect("non-empty");
@@ -327,59 +412,93 @@ pub async fn run(
                 enrolling += 1;
             }
             ds.trust.push(ack.trust.trust);
-            if !ack.alerts.is_empty() && ds.actions_to_alert.is_none() {
-                ds.actions_to_alert = Some(i + 1);
+            if let Some(a) = ack.alerts.first()
+                && ds.actions_to_alert.is_none()
+            {
+                ds.actions_to_alert = Some(match (payload, payload_start) {
+                    // Injected keystrokes typed up to the event that raised the alert.
+                    (Some(p), Some(t0)) => {
+                        p.iter().filter(|e| e.press_us + t0 <= a.event_us).count()
+                    }
+                    _ => i + 1,
+                });
             }
             ds.alerts.extend(ack.alerts);
         }
         let detail: SessionDetail = get_json(&analyst, &format!("/v1/sessions/{session}")).await?;
         println!(
-            "{session:<15} {kind:<9} {what}: {} typings{}",
-            ds.typings,
+            "{session:<15} {kind:<9} {what}{}",
             if enrolling > 0 {
-                format!(", {enrolling} used for enrolment")
+                format!(": {enrolling} typings used for enrolment")
             } else {
                 String::new()
             }
         );
-        let scored: Vec<f64> = ds.trust.iter().skip(enrolling).copied().collect();
-        if !scored.is_empty() {
-            println!(
-                "    trust {}  start {:.0} → end {:.0} (min {:.0}), confidence {:.2}",
-                spark(&scored),
-                scored[0],
-                detail.info.trust.trust,
-                scored.iter().copied().fold(100.0, f64::min),
-                detail.info.trust.confidence
-            );
-        } else {
-            println!("    enrolled: template fitted from the first 50 typings");
+        print_trust(&ds, &detail, enrolling, "typing");
+        report.sessions.push(ds);
+    }
+    // Mouse: alice's desk sessions (Balabit user12), then another Balabit user on her account.
+    let mouse_plan: Vec<(&str, &'static str, String, Vec<MouseEvent>)> = vec![
+        (
+            "alice-desk",
+            "owner",
+            format!(
+                "Balabit user12 mouse (first {} actions enrol)",
+                crate::MOUSE_ENROLMENT_ACTIONS
+            ),
+            crate::balabit_events(0)?,
+        ),
+        (
+            "alice-desk-takeover",
+            "impostor",
+            "Balabit user15 mouse on alice's account".into(),
+            crate::balabit_events(1)?,
+        ),
+    ];
+    for (session, kind, what, events) in mouse_plan {
+        let mut b = SessionBatcher::new(hasher.clone(), "alice", session, Some("laptop-1"), 250);
+        let mut ds = DemoSession {
+            session: session.into(),
+            kind,
+            typings: 0,
+            payload_keys: 0,
+            trust: Vec::new(),
+            actions_to_alert: None,
+            alerts: Vec::new(),
+        };
+        let (mut enrolling, mut actions, mut enrol_actions) = (0, 0u64, 0u64);
+        let mut batches = Vec::new();
+        for e in &events {
+            if let Some(batch) = b.push_mouse(e) {
+                batches.push(batch);
+            }
         }
-        for a in &ds.alerts {
-            let why: Vec<String> = a
-                .reasons
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} ({:.1}: {})",
-                        serde_json::to_value(r.code)
-                            .unwrap_or_default()
-                            .as_str()
-                            .unwrap_or(""),
-                        r.evidence,
-                        r.detail
-                    )
-                })
-                .collect();
-            println!(
-                "    ALERT #{} after typing {}: trust {:.1} < {:.0}; {}",
-                a.id,
-                ds.actions_to_alert.unwrap_or(0),
-                a.trust,
-                a.threshold,
-                why.join("; ")
-            );
+        batches.extend(b.flush());
+        for batch in batches {
+            let ack = agent.send(&batch).await?;
+            actions += ack.samples;
+            if ack.trust.state == TrustState::Enrolling {
+                enrolling += 1;
+                enrol_actions = actions;
+            }
+            ds.trust.push(ack.trust.trust);
+            if !ack.alerts.is_empty() && ds.actions_to_alert.is_none() {
+                ds.actions_to_alert = Some((actions - enrol_actions) as usize);
+            }
+            ds.alerts.extend(ack.alerts);
         }
+        ds.typings = (actions - enrol_actions) as usize;
+        let detail: SessionDetail = get_json(&analyst, &format!("/v1/sessions/{session}")).await?;
+        println!(
+            "{session:<15} {kind:<9} {what}: {} mouse events, {actions} actions{}",
+            events.len(),
+            if enrol_actions > 0 {
+                format!(" ({enrol_actions} during enrolment)")
+            } else {
+                String::new()
+            }
+        );
+        print_trust(&ds, &detail, enrolling, "≤ mouse action");
         report.sessions.push(ds);
     }
     // Wait for the outbox to deliver to the file sink.
@@ -400,22 +519,27 @@ pub async fn run(
         report.file_alerts,
         alerts_file.display()
     );
-    println!("time to detect (typings before the first alert; eval::actions_until_alarm):");
+    println!(
+        "time to detect (actions before the first alert, as keyprint_core::eval::actions_until_alarm counts them):"
+    );
     for s in &report.sessions {
-        if s.kind == "owner" && s.trust.len() == s.typings && s.session == "alice-enrol" {
+        if s.session == "alice-enrol" {
             continue;
         }
-        let label = if s.kind == "owner" {
-            "genuine typings before a false alert (ANGA sample)"
-        } else {
-            "impostor typings before the alert (ANIA sample)"
+        let (label, n) = match s.kind {
+            "owner" => (
+                "genuine typings before a false alert (ANGA sample)",
+                s.typings,
+            ),
+            "injection" => ("injected keystrokes before the alert", s.payload_keys),
+            _ => ("impostor typings before the alert (ANIA sample)", s.typings),
         };
         println!(
             "    {:<15} {label}: {}",
             s.session,
             s.actions_to_alert
                 .map(|n| n.to_string())
-                .unwrap_or_else(|| format!("none in {} (censored)", s.typings))
+                .unwrap_or_else(|| format!("none in {n} (censored)"))
         );
     }
     report.seconds = t0.elapsed().as_secs_f64();

@@ -28,6 +28,11 @@ pub struct Observation {
     pub score: Option<f64>,
     /// Event-clock time of the sample's last event, µs.
     pub at_us: i64,
+    /// Actions (typings, keystrokes, mouse actions) the observation summarises, at least 1; counted
+    /// towards the session's confidence and the alert's minimum-evidence rule.
+    pub actions: u64,
+    /// What the engine saw, in words (empty for plain samples).
+    pub detail: String,
 }
 
 /// Tenant settings an engine may need to start a session.
@@ -56,6 +61,10 @@ pub trait Engine: Send + Sync {
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError>;
     /// Maps this engine's comparison scores to log-likelihood ratios.
     fn calibration(&self) -> &Calibration;
+    /// Forgetting factor `λ` of this engine's evidence channel, per observation (see [`crate::trust`]).
+    fn forgetting(&self) -> f64 {
+        0.85
+    }
 }
 
 /// An engine's state within one session.
@@ -170,6 +179,8 @@ impl EngineSession for FixedTextSession {
                         sample: Some(f),
                         score: None,
                         at_us: tail[n - 1].release_us,
+                        actions: 1,
+                        detail: String::new(),
                     });
                     self.buf.clear();
                     continue;
@@ -180,6 +191,157 @@ impl EngineSession for FixedTextSession {
             }
         }
         out
+    }
+}
+
+/// The injection engine: keyprint-injection's streaming [`InjectionDetector`](keyprint_injection::InjectionDetector)
+/// over each session's key stream (timing rules only: on hashed keys the modifier-based rule cannot see
+/// modifiers). User-independent: it emits one observation when the detector's verdict fires, with the
+/// detector's score and the rule that fired; the calibration turns a verdict into a fixed LLR.
+pub struct InjectionEngine {
+    config: keyprint_injection::InjectionConfig,
+    calibration: Calibration,
+}
+
+impl InjectionEngine {
+    /// An engine with the detector's settings and the verdict's calibration.
+    pub fn new(config: keyprint_injection::InjectionConfig, calibration: Calibration) -> Self {
+        InjectionEngine {
+            config,
+            calibration,
+        }
+    }
+}
+
+impl Engine for InjectionEngine {
+    fn name(&self) -> &'static str {
+        "injection"
+    }
+    fn reason(&self) -> ReasonCode {
+        ReasonCode::Injection
+    }
+    fn per_user(&self) -> bool {
+        false
+    }
+    fn enrolment_samples(&self) -> usize {
+        0
+    }
+    fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
+        Some(Box::new(InjectionSession {
+            det: keyprint_injection::InjectionDetector::new(self.config.clone(), None),
+        }))
+    }
+    fn fit(
+        &self,
+        _samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        Err(FitError::TooFewSamples { need: 1, got: 0 })
+    }
+    fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+}
+
+struct InjectionSession {
+    det: keyprint_injection::InjectionDetector,
+}
+
+impl EngineSession for InjectionSession {
+    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
+        use keyprint_injection::StreamDetector;
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(v) = self.det.observe(k) {
+                out.push(Observation {
+                    sample: None,
+                    score: Some(self.det.score()),
+                    at_us: v.t_us,
+                    actions: v.keystroke as u64,
+                    detail: format!("{} at keystroke {}: {}", v.reason, v.keystroke, v.detail),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The mouse engine: keyprint-mouse's streaming [`Segmenter`](keyprint_mouse::Segmenter) cuts each
+/// session's mouse stream into MouseMove / PointClick / DragDrop actions, each becomes keyprint-mouse's
+/// per-action feature vector, and the user's template is keyprint-mouse's one-class model
+/// ([`MouseOneClass`](keyprint_mouse::MouseOneClass), scores in [0, 1]). The session-level aggregation is
+/// the server's fusion, not keyprint-mouse's running mean.
+pub struct MouseEngine {
+    rules: keyprint_mouse::SegmentRules,
+    calibration: Calibration,
+    enrolment_samples: usize,
+}
+
+impl MouseEngine {
+    /// An engine with segmentation rules, calibration and the enrolment size (actions).
+    pub fn new(
+        rules: keyprint_mouse::SegmentRules,
+        calibration: Calibration,
+        enrolment_samples: usize,
+    ) -> Self {
+        MouseEngine {
+            rules,
+            calibration,
+            enrolment_samples,
+        }
+    }
+}
+
+impl Engine for MouseEngine {
+    fn name(&self) -> &'static str {
+        "mouse"
+    }
+    fn reason(&self) -> ReasonCode {
+        ReasonCode::MouseMismatch
+    }
+    fn per_user(&self) -> bool {
+        true
+    }
+    fn enrolment_samples(&self) -> usize {
+        self.enrolment_samples
+    }
+    fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
+        Some(Box::new(MouseSession {
+            seg: keyprint_mouse::Segmenter::new(self.rules),
+            done: Vec::new(),
+        }))
+    }
+    fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        keyprint_mouse::MouseOneClass::default().fit(&keyprint_core::Enrolment::one_class(samples))
+    }
+    fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+    /// Single actions carry weak evidence: a half-life of about 23 actions.
+    fn forgetting(&self) -> f64 {
+        0.97
+    }
+}
+
+struct MouseSession {
+    seg: keyprint_mouse::Segmenter,
+    done: Vec<keyprint_mouse::Action>,
+}
+
+impl EngineSession for MouseSession {
+    fn push(&mut self, _keys: &[KeyEvent], mouse: &[MouseEvent]) -> Vec<Observation> {
+        for m in mouse {
+            self.seg.push(*m, &mut self.done);
+        }
+        self.done
+            .drain(..)
+            .map(|a| Observation {
+                sample: Some(keyprint_mouse::action_features(&a)),
+                score: None,
+                at_us: a.end_us(),
+                actions: 1,
+                detail: String::new(),
+            })
+            .collect()
     }
 }
 

@@ -89,12 +89,186 @@ pub fn fixed_text_engine(enrolment_samples: usize) -> anyhow::Result<FixedTextEn
     ))
 }
 
-/// The engines the server runs, in order. Engines whose crates have not landed are absent.
+/// Bundled Balabit Mouse Dynamics Challenge excerpts `(user, session file, CSV text)`: the demo owner
+/// (`user12`), the demo impostor (`user15`) and five background users for calibration (see
+/// `demo-data/README.md`).
+pub const BALABIT: [(&str, &str, &str); 7] = [
+    (
+        "user12",
+        "session_2144641057",
+        include_str!("../demo-data/balabit/user12-session_2144641057.csv"),
+    ),
+    (
+        "user15",
+        "session_0205904470",
+        include_str!("../demo-data/balabit/user15-session_0205904470.csv"),
+    ),
+    (
+        "user16",
+        "session_0735651357",
+        include_str!("../demo-data/balabit/user16-session_0735651357.csv"),
+    ),
+    (
+        "user21",
+        "session_0347800921",
+        include_str!("../demo-data/balabit/user21-session_0347800921.csv"),
+    ),
+    (
+        "user23",
+        "session_0405064924",
+        include_str!("../demo-data/balabit/user23-session_0405064924.csv"),
+    ),
+    (
+        "user29",
+        "session_0595774526",
+        include_str!("../demo-data/balabit/user29-session_0595774526.csv"),
+    ),
+    (
+        "user35",
+        "session_1909471574",
+        include_str!("../demo-data/balabit/user35-session_1909471574.csv"),
+    ),
+];
+
+/// The mouse events of a bundled Balabit excerpt.
+///
+/// # Errors
+/// When the excerpt does not parse cleanly.
+pub fn balabit_events(i: usize) -> anyhow::Result<Vec<keyprint_core::MouseEvent>> {
+    let (user, session, text) = BALABIT[i];
+    let loaded = keyprint_datasets::balabit::parse_session(text, session, user, session)?;
+    anyhow::ensure!(
+        loaded.report.rejected.is_empty(),
+        "{session}: {} rows rejected",
+        loaded.report.rejected.len()
+    );
+    Ok(loaded.data.events)
+}
+
+/// The mouse engine (keyprint-mouse segmentation, features and one-class model), enrolling from
+/// `enrolment_samples` actions, calibrated on the five bundled Balabit background users: each enrolled
+/// from its first `enrolment_samples` actions, genuine probes its later actions, impostor probes the first
+/// 20 actions of each other background user.
+///
+/// # Errors
+/// When the bundled data cannot be read or the calibration fails.
+pub fn mouse_engine(enrolment_samples: usize) -> anyhow::Result<engine::MouseEngine> {
+    let rules = keyprint_mouse::SegmentRules::default();
+    let mut subjects = Vec::new();
+    for i in 2..BALABIT.len() {
+        let (actions, _) = keyprint_mouse::Segmenter::segment(&balabit_events(i)?, rules);
+        subjects.push(
+            actions
+                .iter()
+                .map(keyprint_mouse::action_features)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let det = keyprint_mouse::MouseOneClass::default();
+    let (g, m) = background_scores(&det, &subjects, enrolment_samples, enrolment_samples, 20);
+    let cal = Calibration::fit_with(&g, &m, 2.0, calibration::ScoreTransform::Identity)
+        .context("mouse calibration failed")?;
+    Ok(engine::MouseEngine::new(rules, cal, enrolment_samples))
+}
+
+/// DuckyScript payloads of keyprint-injection's corpus used to calibrate the injection engine (Windows,
+/// macOS and Linux; see `crates/keyprint-injection/payloads/README.md`). The demo injects the first.
+pub const INJECTION_PAYLOADS: [&str; 6] = [
+    include_str!("../../keyprint-injection/payloads/03-win-ps-download-cradle.txt"),
+    include_str!("../../keyprint-injection/payloads/01-win-run-notepad.txt"),
+    include_str!("../../keyprint-injection/payloads/05-win-wifi-keys.txt"),
+    include_str!("../../keyprint-injection/payloads/08-win-reverse-shell.txt"),
+    include_str!("../../keyprint-injection/payloads/11-mac-terminal-curl.txt"),
+    include_str!("../../keyprint-injection/payloads/13-linux-terminal-ssh-key.txt"),
+];
+
+/// What the injection engine's calibration measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InjectionCalibration {
+    /// Payload renderings detected / rendered.
+    pub detected: (usize, usize),
+    /// Human typing runs falsely flagged / run.
+    pub false_alarms: (usize, usize),
+    /// LLR assigned to a verdict (negative).
+    pub llr: f64,
+}
+
+/// The injection engine with its verdict calibrated at start-up: every payload of
+/// [`INJECTION_PAYLOADS`] is rendered by keyprint-injection's interpreter under stock and jittered
+/// (`$_JITTER_MAX` 20 ms) device timing with 10 seeds each (detection rate `TPR`), and the bundled CMU
+/// background subjects' typings are replayed in runs of 10 typings (false-alarm rate; when no run alarms,
+/// the rule-of-three 95 % upper bound `3/n`, Hanley & Lippman-Hand 1983, is used). A verdict's LLR is
+/// `−ln(TPR / FPR)`. Humanised injection (human-sampled timing) is not in the TPR: the detector's
+/// timing rules are not meant to catch it.
+///
+/// # Errors
+/// When a payload does not parse or the bundled data cannot be read.
+pub fn injection_engine() -> anyhow::Result<(engine::InjectionEngine, InjectionCalibration)> {
+    use keyprint_injection::{InjectionConfig, InjectionDetector, StreamDetector, ducky, timing};
+    let cfg = InjectionConfig::default();
+    let fires = |events: &[keyprint_core::KeyEvent]| {
+        let mut d = InjectionDetector::new(cfg.clone(), None);
+        events.iter().any(|e| d.observe(e).is_some())
+    };
+    let (mut hit, mut total) = (0, 0);
+    for p in INJECTION_PAYLOADS {
+        let script = ducky::parse(p).map_err(|e| anyhow::anyhow!("payload: {e:?}"))?;
+        for t in [timing::Timing::Stock, timing::Timing::Jitter { max_ms: 20 }] {
+            for seed in 0..10 {
+                total += 1;
+                hit += usize::from(fires(&timing::render(&script, t, seed)));
+            }
+        }
+    }
+    let layout = FixedTextLayout::cmu_strong_password();
+    let (mut fa, mut runs) = (0, 0);
+    for (_, typings) in cmu_subjects(CMU_BACKGROUND, "cmu-background.csv")? {
+        for chunk in typings.chunks(10) {
+            let ev: Vec<keyprint_core::KeyEvent> =
+                demo::typings_to_events(&layout, chunk, 0, 1_500_000)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            runs += 1;
+            fa += usize::from(fires(&ev));
+        }
+    }
+    let tpr = (hit as f64 / total as f64).max(1e-3);
+    let fpr = (fa.max(3) as f64 / runs as f64).min(1.0);
+    let llr = -(tpr / fpr).ln().max(0.0);
+    let cal = Calibration {
+        a: llr,
+        b: 0.0,
+        transform: calibration::ScoreTransform::Identity,
+        clip: llr.abs(),
+        genuine_n: runs,
+        impostor_n: total,
+        eer: f64::NAN,
+    };
+    Ok((
+        engine::InjectionEngine::new(cfg, cal),
+        InjectionCalibration {
+            detected: (hit, total),
+            false_alarms: (fa, runs),
+            llr,
+        },
+    ))
+}
+
+/// Mouse enrolment size, actions.
+pub const MOUSE_ENROLMENT_ACTIONS: usize = 150;
+
+/// The engines the server runs, in order: fixed text (keyprint-core), injection (keyprint-injection) and
+/// mouse (keyprint-mouse).
 ///
 /// # Errors
 /// When an engine cannot be built.
 pub fn default_engines(enrolment_samples: usize) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
-    Ok(vec![Arc::new(fixed_text_engine(enrolment_samples)?)])
+    Ok(vec![
+        Arc::new(fixed_text_engine(enrolment_samples)?),
+        Arc::new(injection_engine()?.0),
+        Arc::new(mouse_engine(MOUSE_ENROLMENT_ACTIONS)?),
+    ])
 }
 
 /// Server settings.

@@ -685,8 +685,10 @@ impl Service {
                 if replay {
                     let c = row.fusion.update(
                         p,
-                        -self.cfg.replay_llr,
                         ReasonCode::Replay,
+                        p.lambda,
+                        -self.cfg.replay_llr,
+                        1,
                         format!("{} sample identical to one seen before", e.name()),
                     );
                     if c == Crossing::Alert {
@@ -731,8 +733,10 @@ impl Service {
                         let llr = e.calibration().llr(score);
                         let c = row.fusion.update(
                             p,
-                            llr,
                             e.reason(),
+                            e.forgetting(),
+                            llr,
+                            o.actions,
                             format!("{}: comparison score {score:.2}, LLR {llr:+.2}", e.name()),
                         );
                         if c == Crossing::Alert {
@@ -765,9 +769,15 @@ impl Service {
             let llr = e.calibration().llr(score);
             let c = row.fusion.update(
                 p,
-                llr,
                 e.reason(),
-                format!("{}: score {score:.3}, LLR {llr:+.2}", e.name()),
+                e.forgetting(),
+                llr,
+                o.actions,
+                format!(
+                    "{}: {} (score {score:.3}, LLR {llr:+.2})",
+                    e.name(),
+                    o.detail
+                ),
             );
             if c == Crossing::Alert {
                 alerts.push(self.alert(&row, o.at_us));

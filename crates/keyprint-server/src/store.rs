@@ -10,7 +10,7 @@
 //! Event encoding (one row per batch, little-endian): key events 24 bytes each (`u64 hash, i64 press_us,
 //! i64 release_us`); mouse events 26 bytes (`i64 t_us, f64 x_px, f64 y_px, u8 button, u8 kind`).
 
-use crate::trust::Fusion;
+use crate::trust::{Channel, Fusion};
 use keyprint_core::detector::FeatureVector;
 use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
 use keyprint_wire::{Alert, Reason, ReasonCode, Role, TrustPoint};
@@ -352,17 +352,18 @@ fn reasons_json(r: &[Reason]) -> String {
 }
 
 fn fusion_reasons_json(f: &Fusion) -> String {
-    let v: Vec<(ReasonCode, f64, String)> = f
-        .reasons
+    let v: Vec<(ReasonCode, f64, u64, f64, String)> = f
+        .channels
         .iter()
-        .map(|(c, (e, d))| (*c, *e, d.clone()))
+        .map(|(c, ch)| (*c, ch.evidence, ch.actions, ch.lambda, ch.detail.clone()))
         .collect();
     serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
 }
 
 fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     let reasons: String = r.get(16)?;
-    let v: Vec<(ReasonCode, f64, String)> = serde_json::from_str(&reasons).unwrap_or_default();
+    let v: Vec<(ReasonCode, f64, u64, f64, String)> =
+        serde_json::from_str(&reasons).unwrap_or_default();
     Ok(SessionRow {
         tenant: r.get(0)?,
         session: r.get(1)?,
@@ -377,11 +378,23 @@ fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
         last_key_us: r.get(10)?,
         last_mouse_us: r.get(11)?,
         fusion: Fusion {
-            evidence: r.get(12)?,
             scored: r.get::<_, i64>(13)? as u64,
             alerted: r.get::<_, i64>(14)? != 0,
             scoring: r.get::<_, i64>(15)? != 0,
-            reasons: v.into_iter().map(|(c, e, d)| (c, (e, d))).collect(),
+            channels: v
+                .into_iter()
+                .map(|(c, evidence, actions, lambda, detail)| {
+                    (
+                        c,
+                        Channel {
+                            evidence,
+                            actions,
+                            lambda,
+                            detail,
+                        },
+                    )
+                })
+                .collect(),
         },
     })
 }
@@ -422,7 +435,11 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
                 s.alerts as i64,
                 s.last_key_us,
                 s.last_mouse_us,
-                s.fusion.evidence,
+                s.fusion
+                    .channels
+                    .values()
+                    .map(|c| c.evidence)
+                    .fold(0.0, f64::min),
                 s.fusion.scored as i64,
                 s.fusion.alerted as i64,
                 s.fusion.scoring as i64,

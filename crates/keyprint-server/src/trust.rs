@@ -1,18 +1,23 @@
 //! Fusion of calibrated evidence over time into a session's trust (0–100), confidence and reasons.
 //!
-//! Model (sequential log-likelihood-ratio test with exponential forgetting, cf. Wald's SPRT and the
-//! "trust model" of Mondal & Bours 2015): each scored sample `t` brings `LLR_t` (from
-//! [`Calibration`](crate::calibration::Calibration), already clipped). The session's evidence is
+//! Model: one evidence channel per reason (keystroke mismatch, mouse mismatch, injection, replay — i.e. per
+//! engine, plus the server's replay check). Within a channel, observations are fused by a sequential
+//! log-likelihood-ratio sum with exponential forgetting (Wald's SPRT with a fading memory, cf. the trust
+//! model of Mondal & Bours 2015): each observation `t` brings `LLR_t` (from
+//! [`Calibration`](crate::calibration::Calibration), clipped) and
 //!
-//! `E_t = λ · E_{t−1} + LLR_t`,  `trust_t = 100 · σ(logit(p₀) + E_t)`,
+//! `E_c,t = λ_c · E_c,t−1 + LLR_t`,  `trust_c = 100 · σ(logit(p₀) + E_c)`,
 //!
-//! with `σ` the logistic function, `p₀` the prior probability that the owner is at the keyboard and
-//! `λ ∈ (0, 1)` the forgetting factor (old evidence fades with a half-life of `ln ½ / ln λ` samples, so a
-//! session taken over mid-way falls). `confidence = 1 − λⁿ` after `n` scored samples (the share of a full
-//! forgetting window seen). Each reason code keeps its own forgotten sum of the evidence *against* the
-//! owner, `R_t = λ · R_{t−1} + max(−LLR_t, 0)`; reasons whose `R` exceeds [`FusionParams::reason_min`] are
-//! named, largest first. An alert is raised when trust falls below the threshold while at least
-//! `min_samples` samples were scored; it re-arms once trust is back above `threshold + rearm`.
+//! with `σ` the logistic function, `p₀` the prior probability that the owner is at the keyboard, and
+//! `λ_c ∈ (0, 1)` the channel's forgetting factor per observation (half-life `ln ½ / ln λ_c` observations:
+//! weak, plentiful evidence such as single mouse actions needs a longer memory than typings). The session's
+//! trust is the **minimum over channels**: the channels watch different ways of taking over a session
+//! (someone else typing, someone else at the mouse, a keystroke-injection device, a replayed recording) and
+//! an attacker needs only one, so owner-like evidence on one channel must not mask impostor evidence on
+//! another. Confidence is `1 − λ_c^n_c` of the channel that sets the trust (`n_c` its actions). Reasons are
+//! the channels whose evidence is against the owner (`E_c < 0`), largest first, with `−E_c` as their weight.
+//! An alert fires when trust falls below the threshold while the deciding channel has at least
+//! `min_samples` actions; it re-arms once trust is back above `threshold + rearm`.
 
 use keyprint_wire::{Reason, ReasonCode, TrustState};
 use std::collections::BTreeMap;
@@ -22,15 +27,15 @@ use std::collections::BTreeMap;
 pub struct FusionParams {
     /// Prior probability that the owner is present, `p₀`.
     pub prior: f64,
-    /// Forgetting factor `λ` per sample.
+    /// Default forgetting factor `λ` per observation (engines may set their own).
     pub lambda: f64,
     /// Alert threshold on trust (0–100).
     pub threshold: f64,
     /// Trust must climb above `threshold + rearm` before another alert.
     pub rearm: f64,
-    /// Samples scored in the session before an alert may fire.
+    /// Actions on the deciding channel before an alert may fire.
     pub min_samples: u64,
-    /// Smallest reason evidence that is named.
+    /// Smallest reason weight that is named.
     pub reason_min: f64,
 }
 
@@ -47,18 +52,29 @@ impl Default for FusionParams {
     }
 }
 
+/// One evidence channel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Channel {
+    /// Forgotten LLR sum `E_c` (positive = owner).
+    pub evidence: f64,
+    /// Actions observed.
+    pub actions: u64,
+    /// Forgetting factor of the channel.
+    pub lambda: f64,
+    /// Last detail text of an observation against the owner.
+    pub detail: String,
+}
+
 /// A session's fusion state (persisted with the session).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Fusion {
-    /// Forgotten evidence sum `E`.
-    pub evidence: f64,
-    /// Samples scored.
+    /// Channels by reason.
+    pub channels: BTreeMap<ReasonCode, Channel>,
+    /// Actions scored over all channels.
     pub scored: u64,
-    /// Per-reason evidence against the owner, with the last detail text.
-    pub reasons: BTreeMap<ReasonCode, (f64, String)>,
     /// True while an alert is outstanding (not re-armed).
     pub alerted: bool,
-    /// True once the user had a template when this session was scored.
+    /// True once any sample of the session was scored.
     pub scoring: bool,
 }
 
@@ -71,25 +87,31 @@ pub enum Crossing {
     Alert,
 }
 
+fn channel_trust(p: &FusionParams, e: f64) -> f64 {
+    let logit = (p.prior / (1.0 - p.prior)).ln() + e;
+    100.0 / (1.0 + (-logit).exp())
+}
+
 impl Fusion {
-    /// Adds one sample's evidence, attributed to `reason`.
+    /// Adds one observation's evidence `llr` on channel `reason`, summarising `actions` actions, with the
+    /// channel's forgetting factor `lambda`.
     pub fn update(
         &mut self,
         p: &FusionParams,
-        llr: f64,
         reason: ReasonCode,
+        lambda: f64,
+        llr: f64,
+        actions: u64,
         detail: String,
     ) -> Crossing {
         self.scoring = true;
-        self.evidence = p.lambda * self.evidence + llr;
-        self.scored += 1;
-        for (_, (r, _)) in self.reasons.iter_mut() {
-            *r *= p.lambda;
-        }
-        let e = self.reasons.entry(reason).or_insert((0.0, String::new()));
-        e.0 += (-llr).max(0.0);
+        self.scored += actions.max(1);
+        let c = self.channels.entry(reason).or_default();
+        c.lambda = lambda;
+        c.evidence = lambda * c.evidence + llr;
+        c.actions += actions.max(1);
         if llr < 0.0 {
-            e.1 = detail;
+            c.detail = detail;
         }
         let t = self.trust(p);
         if self.alerted {
@@ -97,7 +119,11 @@ impl Fusion {
                 self.alerted = false;
             }
             Crossing::None
-        } else if t < p.threshold && self.scored >= p.min_samples {
+        } else if t < p.threshold
+            && self
+                .deciding()
+                .is_some_and(|(_, c)| c.actions >= p.min_samples)
+        {
             self.alerted = true;
             Crossing::Alert
         } else {
@@ -105,27 +131,34 @@ impl Fusion {
         }
     }
 
-    /// Trust 0–100.
+    /// The channel with the lowest evidence.
+    fn deciding(&self) -> Option<(&ReasonCode, &Channel)> {
+        self.channels
+            .iter()
+            .min_by(|a, b| a.1.evidence.total_cmp(&b.1.evidence))
+    }
+
+    /// Trust 0–100 (the prior when nothing was scored).
     pub fn trust(&self, p: &FusionParams) -> f64 {
-        let logit = (p.prior / (1.0 - p.prior)).ln() + self.evidence;
-        100.0 / (1.0 + (-logit).exp())
+        channel_trust(p, self.deciding().map_or(0.0, |(_, c)| c.evidence))
     }
 
-    /// Confidence 0–1.
-    pub fn confidence(&self, p: &FusionParams) -> f64 {
-        1.0 - p.lambda.powf(self.scored as f64)
+    /// Confidence 0–1 of the deciding channel.
+    pub fn confidence(&self, _p: &FusionParams) -> f64 {
+        self.deciding()
+            .map_or(0.0, |(_, c)| 1.0 - c.lambda.powf(c.actions as f64))
     }
 
-    /// Named reasons, largest evidence first.
+    /// Named reasons (channels with evidence against the owner), largest first.
     pub fn reasons(&self, p: &FusionParams) -> Vec<Reason> {
         let mut v: Vec<Reason> = self
-            .reasons
+            .channels
             .iter()
-            .filter(|(_, (r, _))| *r >= p.reason_min)
-            .map(|(c, (r, d))| Reason {
-                code: *c,
-                evidence: (*r * 1000.0).round() / 1000.0,
-                detail: d.clone(),
+            .filter(|(_, c)| -c.evidence >= p.reason_min)
+            .map(|(code, c)| Reason {
+                code: *code,
+                evidence: (-c.evidence * 1000.0).round() / 1000.0,
+                detail: c.detail.clone(),
             })
             .collect();
         v.sort_by(|a, b| b.evidence.total_cmp(&a.evidence));
@@ -158,7 +191,9 @@ mod tests {
         assert!(f.trust(&p) > 89.0 && f.trust(&p) < 91.0);
         let mut alerts = 0;
         for _ in 0..10 {
-            if f.update(&p, -2.0, ReasonCode::KeystrokeMismatch, "x".into()) == Crossing::Alert {
+            if f.update(&p, ReasonCode::KeystrokeMismatch, 0.85, -2.0, 1, "x".into())
+                == Crossing::Alert
+            {
                 alerts += 1;
             }
         }
@@ -166,10 +201,35 @@ mod tests {
         assert!(f.trust(&p) < p.threshold);
         assert_eq!(f.reasons(&p)[0].code, ReasonCode::KeystrokeMismatch);
         for _ in 0..30 {
-            f.update(&p, 2.0, ReasonCode::KeystrokeMismatch, "ok".into());
+            f.update(&p, ReasonCode::KeystrokeMismatch, 0.85, 2.0, 1, "ok".into());
         }
         assert!(!f.alerted && f.trust(&p) > 95.0);
         assert!(f.reasons(&p).is_empty());
         assert!(f.confidence(&p) > 0.99);
+    }
+
+    #[test]
+    fn owner_evidence_on_one_channel_does_not_mask_another() {
+        let p = FusionParams::default();
+        let mut f = Fusion::default();
+        for _ in 0..20 {
+            f.update(
+                &p,
+                ReasonCode::KeystrokeMismatch,
+                0.85,
+                3.0,
+                1,
+                String::new(),
+            );
+        }
+        let c = f.update(&p, ReasonCode::Injection, 0.85, -4.0, 20, "machine".into());
+        assert_eq!(c, Crossing::Alert);
+        assert_eq!(f.reasons(&p)[0].code, ReasonCode::Injection);
+        // A single strong observation needs enough actions behind it.
+        let mut g = Fusion::default();
+        assert_eq!(
+            g.update(&p, ReasonCode::Replay, 0.85, -6.0, 1, String::new()),
+            Crossing::None
+        );
     }
 }

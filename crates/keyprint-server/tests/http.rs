@@ -76,13 +76,39 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     assert_eq!(alerts[0].reasons[0].code, ReasonCode::KeystrokeMismatch);
     assert!(alerts[0].trust < alerts[0].threshold);
 
-    // Injection payload (machine-speed typings of the password).
-    let layout = keyprint_core::keystroke::FixedTextLayout::cmu_strong_password();
-    let payload = keyprint_server::demo::injected_typings(&layout, 8);
-    let acks = e.replay("alice", "injected", &payload).await;
+    // Injection: a DuckyScript payload rendered by keyprint-injection, typed into a live session.
+    let payload = keyprint_server::demo::injection_payload().unwrap();
+    let mut b =
+        keyprint_client::SessionBatcher::new(e.hasher.clone(), "alice", "injected", None, 16);
+    let t0 = e.clock_us + 10_000_000;
+    let mut acks = Vec::new();
+    for k in &payload {
+        let k = keyprint_core::KeyEvent {
+            key: k.key.clone(),
+            press_us: k.press_us + t0,
+            release_us: k.release_us + t0,
+        };
+        if let Some(batch) = b.push_key(&k) {
+            acks.push(e.ingest.send(&batch).await.unwrap());
+        }
+    }
+    if let Some(batch) = b.flush() {
+        acks.push(e.ingest.send(&batch).await.unwrap());
+    }
+    e.clock_us = t0 + 600_000_000;
     let alerts: Vec<Alert> = acks.iter().flat_map(|a| a.alerts.clone()).collect();
     assert_eq!(alerts.len(), 1);
-    assert!(!alerts[0].reasons.is_empty());
+    assert_eq!(
+        alerts[0].reasons[0].code,
+        ReasonCode::Injection,
+        "{:?}",
+        alerts[0]
+    );
+    let typed = payload
+        .iter()
+        .filter(|k| k.press_us + t0 <= alerts[0].event_us)
+        .count();
+    assert!(typed <= 40, "detected after {typed} injected keystrokes");
 
     // Replay of recorded genuine typings is named.
     let acks = e.replay("alice", "replayed", &owner[60..66]).await;
