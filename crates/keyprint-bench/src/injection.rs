@@ -579,8 +579,7 @@ fn fmt_reasons(r: &BTreeMap<String, usize>) -> String {
 pub const OWNER_FIT_SENTENCES: usize = 7;
 /// Sentences (after the fitted ones) used to calibrate the owner's threshold.
 pub const OWNER_CAL_SENTENCES: usize = 3;
-/// Additive margin over the owner's largest calibration score, nats.
-pub const OWNER_MARGIN: f64 = 2.0;
+
 /// Additive margin over the population's largest key-context score.
 pub const CONTEXT_MARGIN: f64 = 0.5;
 /// Window of keys scored by the owner profile (the AUC checkpoint).
@@ -603,13 +602,33 @@ fn merged(seqs: &[keyprint_core::event::Stream<KeyEvent>]) -> Vec<KeyEvent> {
     v
 }
 
+/// An owner's fit sequences, calibration windows and test windows.
+fn owner_split(
+    p: &keyprint_datasets::aalto::AaltoParticipant,
+) -> (Vec<Vec<KeyEvent>>, Vec<Vec<KeyEvent>>, Vec<Vec<KeyEvent>>) {
+    let fit = p.sequences[..OWNER_FIT_SENTENCES]
+        .iter()
+        .map(|s| s.events.clone())
+        .collect();
+    let cal = windows(&merged(
+        &p.sequences[OWNER_FIT_SENTENCES..OWNER_FIT_SENTENCES + OWNER_CAL_SENTENCES],
+    ));
+    let test = windows(&merged(
+        &p.sequences[OWNER_FIT_SENTENCES + OWNER_CAL_SENTENCES..],
+    ));
+    (fit, cal, test)
+}
+
 /// The owner-profile protocol (humanized attacks).
 ///
 /// Participants are split by index: every 4th participant (index % 4 == 0) trains keyprint-freetext's
 /// population model (default fusion: plain LLR sum) and is never an owner; every other participant with at
 /// least 12 sentences is an owner. Owner profile: fitted on the first [`OWNER_FIT_SENTENCES`] sentences;
 /// threshold = the largest score of the 70-key windows (stride 35) of the next [`OWNER_CAL_SENTENCES`]
-/// sentences plus [`OWNER_MARGIN`] nats. Genuine probes: the 70-key windows of the remaining sentences
+/// sentences plus a margin learned on the population people (enrolled and calibrated the same way: the
+/// largest excess of their held-out windows over their calibration maximum, plus 1 nat). Key-context
+/// threshold: the largest key-context score over the population people's 70-key windows plus
+/// [`CONTEXT_MARGIN`]. Genuine probes: the 70-key windows of the remaining sentences
 /// (merged by press time), each run as a fresh stream through keyprint's detector with the profile;
 /// impostor probes: every humanized rendering (`--seeds` per payload) of every payload of at least 70
 /// keystrokes, run whole. Score = the detector's score after 70 events. Reported: mean and minimum
@@ -651,6 +670,27 @@ pub fn owner_protocol(
         !owners.is_empty(),
         "no Aalto participant qualifies as an owner"
     );
+    // The owner threshold's margin, from the population people (never owners): each is enrolled and
+    // calibrated like an owner; the margin is the largest excess of a held-out window's score over that
+    // person's largest calibration score (zero false alarms on the population), plus 1 nat.
+    let excess: Vec<f64> = aalto
+        .par_iter()
+        .enumerate()
+        .filter(|(i, p)| i % 4 == 0 && p.sequences.len() >= 12)
+        .flat_map_iter(|(_, p)| {
+            let (fit, cal, test) = owner_split(p);
+            let t = det.fit(&Enrolment::one_class(&fit)).ok();
+            let c = t
+                .as_ref()
+                .and_then(|t| cal.iter().map(|w| t.score(w)).reduce(f64::max));
+            let v: Vec<f64> = match (t, c) {
+                (Some(t), Some(c)) => test.iter().map(|w| t.score(w) - c).collect(),
+                _ => Vec::new(),
+            };
+            v
+        })
+        .collect();
+    let owner_margin = excess.iter().copied().fold(0.0, f64::max) + 1.0;
     let attacks: Vec<Vec<KeyEvent>> = payloads
         .iter()
         .enumerate()
@@ -670,22 +710,6 @@ pub fn owner_protocol(
         })
         .map(|w| context.score(&w))
         .collect();
-    if std::env::var_os("KEYPRINT_DEBUG_CONTEXT").is_some() {
-        let mut ps = pop_scores.clone();
-        ps.sort_by(f64::total_cmp);
-        let mut at: Vec<f64> = attacks.iter().map(|a| context.score(&a[..OWNER_WINDOW].to_vec())).collect();
-        at.sort_by(f64::total_cmp);
-        let q = |v: &[f64]| [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0].map(|p| quantile_sorted(v, p));
-        eprintln!("context human {:?}\ncontext attack {:?}", q(&ps), q(&at));
-        for a in attacks.iter().take(3) {
-            eprintln!("attack stats {:?}", context.statistics(&a[..OWNER_WINDOW]));
-        }
-        let mut v: Vec<KeyEvent> = population[0].iter().flatten().cloned().collect();
-        v.sort_by_key(|e| e.press_us);
-        for w in windows(&v).iter().take(3) {
-            eprintln!("human stats {:?}", context.statistics(w));
-        }
-    }
     let context_threshold =
         pop_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) + CONTEXT_MARGIN;
     let context = Arc::new(WindowCheck {
@@ -708,21 +732,12 @@ pub fn owner_protocol(
         .par_iter()
         .filter_map(|p| {
             pb.inc(1);
-            let fit: Vec<Vec<KeyEvent>> = p.sequences[..OWNER_FIT_SENTENCES]
-                .iter()
-                .map(|s| s.events.clone())
-                .collect();
-            let cal = windows(&merged(
-                &p.sequences[OWNER_FIT_SENTENCES..OWNER_FIT_SENTENCES + OWNER_CAL_SENTENCES],
-            ));
-            let test = windows(&merged(
-                &p.sequences[OWNER_FIT_SENTENCES + OWNER_CAL_SENTENCES..],
-            ));
+            let (fit, cal, test) = owner_split(p);
             if cal.is_empty() || test.is_empty() {
                 return None;
             }
             let template = det.fit(&Enrolment::one_class(&fit)).ok()?;
-            let profile = Arc::new(OwnerProfile::calibrate(template, &cal, OWNER_MARGIN)?);
+            let profile = Arc::new(OwnerProfile::calibrate(template, &cal, owner_margin)?);
             Some(
                 (0..SETTINGS.len())
                     .map(|setting| {
@@ -803,6 +818,10 @@ pub fn owner_protocol(
         ]);
         rows.push(row);
     }
+    eprintln!(
+        "owner margin {owner_margin:.2} nats (max over {} population windows + 1)",
+        excess.len()
+    );
     eprintln!(
         "key-context threshold {context_threshold:.3} (max over {} population windows + {CONTEXT_MARGIN}); humanized attacks: {} streams of >= 70 keys",
         pop_scores.len(),

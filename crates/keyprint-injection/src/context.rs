@@ -9,7 +9,9 @@
 //! population people); each Pearson correlation `r` over `n` pairs is turned into a Fisher z statistic
 //! `atanh(r)·√(n−3)` (standard normal when timing ignores the keys), and the score is
 //! `−(z_dd + z_hold)/√2`: about N(0, 1) for key-independent timing, strongly negative for humans.
-//! Higher = more machine-like. Works on hashed key identities (only equality is used).
+//! Higher = more machine-like. Modifier keys are left out (a device can reproduce their gross structure —
+//! Shift held across its letter — without any sense of the text); on hashed identities modifiers cannot
+//! be recognised and stay in. Otherwise only key equality is used.
 
 use keyprint_core::detector::Template;
 use keyprint_core::event::KeyEvent;
@@ -36,7 +38,12 @@ impl KeyContextCheck {
     /// The Fisher z statistics `(z_dd, z_hold)` of a window (0 for a family with fewer than 4 pairs or no
     /// spread).
     pub fn statistics(&self, window: &[KeyEvent]) -> (f64, f64) {
-        let obs = self.model.observations(window);
+        let typed: Vec<KeyEvent> = window
+            .iter()
+            .filter(|e| !e.key.is_modifier())
+            .cloned()
+            .collect();
+        let obs = self.model.observations(&typed);
         let z = |fam: u8| {
             let pairs: Vec<(f64, f64)> = obs
                 .iter()

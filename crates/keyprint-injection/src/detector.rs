@@ -37,7 +37,8 @@
 //!   distribution does not).
 //!
 //! For ROC analysis the window checks' margins `Σ (score − threshold)` enter the score through a
-//! logistic, so the owner profile and the key-context check combine.
+//! logistic, so the owner profile and the key-context check combine; once a window check has run, that
+//! logistic (of the largest margin so far) is the score below a verdict, and `1 + margin` after one.
 //!
 //! Autorepeat: an event whose key equals the previous event's key and which goes down before (or at the
 //! instant) that one is released (a key cannot be pressed twice without being released: only the OS repeats it), or which has
@@ -268,7 +269,7 @@ pub struct InjectionDetector {
     run: usize,
     since_attach: usize,
     last_owner_check: usize,
-    owner_evidence: f64,
+    window_margin: Option<f64>,
     soft_evidence: f64,
     verdict: Option<Verdict>,
 }
@@ -290,7 +291,7 @@ impl InjectionDetector {
             run: 0,
             since_attach: 0,
             last_owner_check: 0,
-            owner_evidence: 0.0,
+            window_margin: None,
             soft_evidence: 0.0,
             verdict: None,
         }
@@ -547,7 +548,7 @@ impl StreamDetector for InjectionDetector {
                     ));
                 }
             }
-            self.owner_evidence = self.owner_evidence.max(1.0 / (1.0 + (-margin).exp()));
+            self.window_margin = Some(self.window_margin.map_or(margin, |x| x.max(margin)));
             if let Some((reason, detail)) = fired {
                 return self.fire(reason, e, detail);
             }
@@ -563,10 +564,14 @@ impl StreamDetector for InjectionDetector {
         if self.allowed {
             return 0.0;
         }
-        let soft = self.soft_evidence.max(self.owner_evidence.min(0.999));
-        match &self.verdict {
-            Some(_) => 1.0 + soft,
-            None => soft,
+        // Once a window check has run, its margin is the score (the rules' sub-threshold evidence only ranks
+        // streams too short for one): below a verdict the logistic of the (negative) margin, after one
+        // `1 + margin`, so the order of margins is kept on both sides.
+        match (&self.verdict, self.window_margin) {
+            (None, Some(m)) => (1.0 / (1.0 + (-m).exp())).min(0.999),
+            (None, None) => self.soft_evidence,
+            (Some(_), Some(m)) => 1.0 + m.max(0.0),
+            (Some(_), None) => 1.0 + self.soft_evidence,
         }
     }
 }
