@@ -308,10 +308,8 @@ pub fn read_balabit(
 ) -> Result<Loaded<BalabitData>, ReadError> {
     let root = locate(root);
     let labels_path = root.join("public_labels.csv");
-    let labels = parse_labels(
-        &read_to_string(&labels_path)?,
-        &labels_path.display().to_string(),
-    )?;
+    let labels_text = read_to_string(&labels_path)?;
+    let labels = parse_labels(&labels_text, &labels_path.display().to_string())?;
     let mut report = labels.report;
     let train = session_files(&root.join("training_files"))?;
     let test = session_files(&root.join("test_files"))?;
@@ -345,13 +343,17 @@ pub fn read_balabit(
         }
         progress(k + 1, total);
     }
-    for (i, f) in labels.data.keys().enumerate() {
+    for f in labels.data.keys() {
         if !used.contains(f) {
+            let line = labels_text
+                .lines()
+                .position(|l| l.split(',').next().map(str::trim) == Some(f.as_str()))
+                .map_or(0, |i| i as u64 + 1);
             report.reject(
                 &labels_path.display().to_string(),
-                0,
+                line,
                 Some("filename"),
-                format!("label #{} names no test session: {f}", i + 1),
+                format!("label names no test session: {f}"),
             );
         }
     }

@@ -90,3 +90,42 @@ fn whole_set_accounting() {
             .all(|r| r.field.as_deref() == Some("button"))
     );
 }
+
+/// A label naming no test session is rejected (file and field named); a test session with no label is kept,
+/// unlabelled, and counted; a session with a bad header fails the read with its path.
+#[test]
+fn label_rules_on_a_copy_of_the_excerpt() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/balabit");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for sub in ["training_files/user12", "test_files/user12"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+        for f in std::fs::read_dir(src.join(sub)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, root.join(sub).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let labels = std::fs::read_to_string(src.join("public_labels.csv")).unwrap();
+    std::fs::write(
+        root.join("public_labels.csv"),
+        format!("{labels}session_0000000000,1\n"),
+    )
+    .unwrap();
+    let t = root.join("test_files/user12");
+    std::fs::copy(t.join("session_4905082660"), t.join("session_unlabelled")).unwrap();
+    let out = read_balabit(root, |_, _| {}).unwrap();
+    assert_eq!(out.data.unlabelled, 1);
+    assert_eq!(out.data.test.len(), 3);
+    assert_eq!(out.report.rejected.len(), 1);
+    let r = &out.report.rejected[0];
+    assert!(r.file.ends_with("public_labels.csv"));
+    assert_eq!(r.field.as_deref(), Some("filename"));
+    assert!(r.reason.contains("session_0000000000"), "{r}");
+    assert_eq!(r.line, 4);
+    std::fs::write(t.join("session_bad"), "time,x,y\n1,2,3\n").unwrap();
+    let err = read_balabit(root, |_, _| {}).unwrap_err().to_string();
+    assert!(
+        err.contains("session_bad") && err.contains("bad header"),
+        "{err}"
+    );
+}
