@@ -3,9 +3,9 @@
 //! What every keyprint client (the demo, the future browser SDK, the agent) does before events leave the
 //! device:
 //!
-//! * [`KeyHasher`]: pseudonymise key identities. A W3C `KeyboardEvent.code` name becomes
-//!   `KeyId::Hashed(u64)`: the first 8 bytes (big-endian) of HMAC-SHA256 (RFC 2104, FIPS 180-4) keyed by a
-//!   per-tenant secret that the server never sees. Equal keys hash equally, so detectors (which only compare
+//! * [`KeyHasher`] (the one keyed hash, `keyprint_core::pseudonym`): pseudonymise key identities. A W3C
+//!   `KeyboardEvent.code` name becomes `KeyId::Hashed(u64)`: the first 8 bytes (big-endian) of HMAC-SHA256
+//!   (RFC 2104, FIPS 180-4) keyed by a per-tenant secret that the server never sees. Equal keys hash equally, so detectors (which only compare
 //!   identities) work unchanged; the server cannot tell which key was typed, so it never holds typed text.
 //! * [`SessionBatcher`]: cut a session's events into [`IngestBatch`]es of bounded size with consecutive
 //!   `batch_seq` numbers (the server's idempotency key, so a retried batch is never applied twice).
@@ -13,56 +13,25 @@
 //!   with exponential back-off (at-least-once delivery; duplicates are answered `duplicate: true`).
 #![deny(missing_docs)]
 
-use hmac::{Hmac, Mac};
 use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
 use keyprint_wire::{
     ErrorBody, IngestAck, IngestBatch, WireButton, WireKey, WireMouse, WireMouseKind,
     format_key_hash,
 };
-use sha2::Sha256;
 use std::time::Duration;
 
-/// Keyed hashing of key identities with a per-tenant secret.
-#[derive(Clone)]
-pub struct KeyHasher {
-    mac: Hmac<Sha256>,
-}
+pub use keyprint_core::pseudonym::KeyHasher;
 
-impl KeyHasher {
-    /// A hasher keyed by `secret` (any length; 32 random bytes recommended).
-    pub fn new(secret: &[u8]) -> Self {
-        KeyHasher {
-            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length"),
-        }
-    }
-
-    /// The keyed hash of a W3C `KeyboardEvent.code` name.
-    pub fn hash_code(&self, code: &str) -> u64 {
-        let mut m = self.mac.clone();
-        m.update(code.as_bytes());
-        let out = m.finalize().into_bytes();
-        u64::from_be_bytes(out[..8].try_into().expect("32-byte digest"))
-    }
-
-    /// `KeyId::Hashed` for any key identity (already hashed identities pass unchanged).
-    pub fn hash_key(&self, key: &KeyId) -> KeyId {
-        match key {
-            KeyId::Code(c) => KeyId::Hashed(self.hash_code(c)),
-            KeyId::Hashed(h) => KeyId::Hashed(*h),
-        }
-    }
-
-    /// A key event in wire form with its identity hashed.
-    pub fn wire_key(&self, e: &KeyEvent) -> WireKey {
-        let h = match self.hash_key(&e.key) {
-            KeyId::Hashed(h) => h,
-            KeyId::Code(_) => unreachable!("hash_key always hashes"),
-        };
-        WireKey {
-            key_hash: format_key_hash(h),
-            press_us: e.press_us,
-            release_us: e.release_us,
-        }
+/// A key event in wire form with its identity hashed by `hasher`.
+pub fn wire_key(hasher: &KeyHasher, e: &KeyEvent) -> WireKey {
+    let h = match hasher.hash_key(&e.key) {
+        KeyId::Hashed(h) => h,
+        KeyId::Code(_) => unreachable!("hash_key always hashes"),
+    };
+    WireKey {
+        key_hash: format_key_hash(h),
+        press_us: e.press_us,
+        release_us: e.release_us,
     }
 }
 
@@ -125,7 +94,7 @@ impl SessionBatcher {
 
     /// Adds a key event (hashing its identity); returns a full batch when `max_events` is reached.
     pub fn push_key(&mut self, e: &KeyEvent) -> Option<IngestBatch> {
-        self.keys.push(self.hasher.wire_key(e));
+        self.keys.push(wire_key(&self.hasher, e));
         self.full()
     }
 
@@ -266,15 +235,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashing_is_keyed_and_stable() {
-        let a = KeyHasher::new(b"tenant-a");
-        let b = KeyHasher::new(b"tenant-b");
-        assert_eq!(a.hash_code("KeyA"), a.hash_code("KeyA"));
-        assert_ne!(a.hash_code("KeyA"), a.hash_code("KeyB"));
-        assert_ne!(a.hash_code("KeyA"), b.hash_code("KeyA"));
-        // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e…
-        let h = KeyHasher::new(b"Jefe").hash_code("what do ya want for nothing?");
-        assert_eq!(h, 0x5bdcc146bf60754e);
+    fn wire_keys_carry_only_the_keyed_hash() {
+        let h = KeyHasher::new(b"tenant-a");
+        let w = wire_key(&h, &KeyEvent::new(KeyId::code("KeyA"), 5, 9).unwrap());
+        assert_eq!(w.key_hash, format_key_hash(h.hash_code("KeyA")));
+        assert_eq!((w.press_us, w.release_us), (5, 9));
+        assert_ne!(
+            wire_key(
+                &KeyHasher::new(b"tenant-b"),
+                &KeyEvent::new(KeyId::code("KeyA"), 5, 9).unwrap()
+            )
+            .key_hash,
+            w.key_hash
+        );
     }
 
     #[test]

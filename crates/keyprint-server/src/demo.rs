@@ -240,10 +240,14 @@ pub async fn run(
             );
         } else {
             println!(
-                "  {} calibration on bundled background people: LLR = {:.2} {:+.2}·ln(score), per-sample EER {:.1}% ({} genuine / {} impostor scores)",
+                "  {} calibration on bundled background people: LLR = {:.2} {:+.2}·{}, per-sample EER {:.1}% ({} genuine / {} impostor scores)",
                 e.name(),
                 c.a,
                 c.b,
+                match c.transform {
+                    crate::calibration::ScoreTransform::Ln => "ln(score)",
+                    crate::calibration::ScoreTransform::Identity => "score",
+                },
                 c.eer * 100.0,
                 c.genuine_n,
                 c.impostor_n
