@@ -35,6 +35,8 @@ enum Cmd {
     Users(service_cmds::ApiArgs),
     /// Load-test the server on loopback (bounded): events/s, ingest-to-score latency.
     Loadtest(service_cmds::LoadArgs),
+    /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service.
+    ReplayEval(service_cmds::ReplayEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -64,5 +66,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Sessions(a) => service_cmds::sessions(&a),
         Cmd::Users(a) => service_cmds::users(&a),
         Cmd::Loadtest(a) => service_cmds::loadtest(&a),
+        Cmd::ReplayEval(a) => service_cmds::replay_eval(&a),
     }
 }

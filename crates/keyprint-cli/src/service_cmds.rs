@@ -367,3 +367,49 @@ pub fn loadtest(a: &LoadArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Flags of `keyprint replay-eval`.
+#[derive(Args, Debug)]
+pub struct ReplayEvalArgs {
+    /// The CMU file (default: `$KEYPRINT_DATASETS/cmu-dsl-strongpassword/DSL-StrongPasswordData.csv`).
+    #[arg(long)]
+    pub cmu: Option<PathBuf>,
+    /// Typings per impostor session.
+    #[arg(long, default_value_t = 20)]
+    pub impostor_typings: usize,
+}
+
+/// `keyprint replay-eval`.
+pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
+    let path = match &a.cmu {
+        Some(p) => p.clone(),
+        None => keyprint_datasets::datasets_root()
+            .context("KEYPRINT_DATASETS unset: give --cmu")?
+            .join("cmu-dsl-strongpassword/DSL-StrongPasswordData.csv"),
+    };
+    let dir = tempfile::tempdir()?;
+    let t = std::time::Instant::now();
+    let r = keyprint_server::replay_eval::run(&path, dir.path(), a.impostor_typings)?;
+    println!(
+        "replay-eval: {} CMU accounts (12 calibration subjects excluded), enrol on session 1, default engines (keystrokes only are replayed), threshold 30",
+        r.subjects
+    );
+    println!(
+        "  impostor sessions ({} typings each): {} / {} alerted ({:.1}%), ANIA {:.2} typings",
+        a.impostor_typings,
+        r.impostor_alerted,
+        r.impostor_sessions,
+        100.0 * r.impostor_alerted as f64 / r.impostor_sessions.max(1) as f64,
+        r.ania
+    );
+    println!(
+        "  genuine sessions (sessions 2-8, 50 typings each): {} / {} with a false alert ({:.1}%), ANGA {:.1} typings among those; {} genuine typings in all",
+        r.genuine_alerted,
+        r.genuine_sessions,
+        100.0 * r.genuine_alerted as f64 / r.genuine_sessions.max(1) as f64,
+        r.anga,
+        r.genuine_typings
+    );
+    println!("  ({:.1} s)", t.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod http;
 pub mod loadtest;
 pub mod outbox;
+pub mod replay_eval;
 pub mod service;
 pub mod store;
 pub mod trust;
