@@ -124,6 +124,48 @@ impl HumanTiming {
         Ok(t)
     }
 
+    /// The probabilities of a derived table: 0.001, 0.01, 0.02, …, 0.99, 0.999 (101 rows).
+    pub fn table_probabilities() -> Vec<f64> {
+        (0..=100)
+            .map(|k| match k {
+                0 => 0.001,
+                100 => 0.999,
+                _ => k as f64 / 100.0,
+            })
+            .collect()
+    }
+
+    /// A table from raw samples (ms): the quantiles (linear interpolation between order statistics) of
+    /// `holds_ms` and `dds_ms` at [`HumanTiming::table_probabilities`], rounded to 0.1 ms. `None` when
+    /// either is empty or holds a non-finite value.
+    pub fn from_samples(mut holds_ms: Vec<f64>, mut dds_ms: Vec<f64>) -> Option<HumanTiming> {
+        if holds_ms.is_empty()
+            || dds_ms.is_empty()
+            || holds_ms.iter().chain(&dds_ms).any(|v| !v.is_finite())
+        {
+            return None;
+        }
+        holds_ms.sort_by(f64::total_cmp);
+        dds_ms.sort_by(f64::total_cmp);
+        let p = Self::table_probabilities();
+        let q =
+            |v: &[f64], p: f64| (keyprint_core::stats::quantile_sorted(v, p) * 10.0).round() / 10.0;
+        Some(HumanTiming {
+            hold_ms: p.iter().map(|&x| q(&holds_ms, x)).collect(),
+            dd_ms: p.iter().map(|&x| q(&dds_ms, x)).collect(),
+            p,
+        })
+    }
+
+    /// The table as `p,hold_ms,dd_ms` text (the format [`HumanTiming::parse`] reads).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("p,hold_ms,dd_ms\n");
+        for ((p, h), d) in self.p.iter().zip(&self.hold_ms).zip(&self.dd_ms) {
+            out.push_str(&format!("{p:.3},{h:.1},{d:.1}\n"));
+        }
+        out
+    }
+
     /// The committed table derived from the CMU benchmark (parsed once).
     pub fn cmu() -> &'static HumanTiming {
         static T: OnceLock<HumanTiming> = OnceLock::new();
