@@ -236,11 +236,11 @@ impl Segmenter {
         self.counts.events_in += 1;
         let mut ev = ev;
         // Rule time_backwards.
-        if let Some(t) = self.last_t {
-            if ev.t_us < t {
-                ev.t_us = t;
-                self.counts.time_backwards += 1;
-            }
+        if let Some(t) = self.last_t
+            && ev.t_us < t
+        {
+            ev.t_us = t;
+            self.counts.time_backwards += 1;
         }
         // Rule out_of_screen.
         let off = |v: f64| !(0.0..=self.rules.max_coord_px).contains(&v);
