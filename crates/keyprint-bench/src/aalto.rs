@@ -14,6 +14,10 @@
 //! (impostors: sequence 11 of 40 other population people). With `--dev` the population itself is split
 //! in two (even/odd positions within it), for tuning without touching the evaluated subjects.
 //!
+//! Model ([`keyprint_freetext`]): per-feature likelihood ratios against the population statistics plus an
+//! LDA embedding learned on the population sequences (cut to L), fused by logistic regression learned on
+//! the population, then adaptive S-norm against a cohort of population people (`--cohort`, `--cohort-top`).
+//!
 //! Everything is run twice: on plain key identities and on key identities replaced by their keyed hash
 //! (HMAC-SHA256, [`keyprint_core::pseudonym::KeyHasher`]), population model included.
 
@@ -80,7 +84,7 @@ pub struct AaltoArgs {
     #[arg(long, default_value_t = 30)]
     pub emb_dim: usize,
     /// Score-normalisation cohort size (population people, at most all of them; 0 or 1: none).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 300)]
     pub cohort: usize,
     /// Adaptive normalisation: use only the K cohort scores closest to genuine (0: all).
     #[arg(long, default_value_t = 100)]
@@ -440,10 +444,16 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
         "# Aalto free-text benchmark (TypeNet protocol)\n\nData: `{}` — {}. Protocol (Acien et al. 2021): per \
          evaluated subject, enrol on its first G of sequences 1–10 cut to L keys; genuine = its sequences 11–15; \
          impostors = sequence 11 of each other evaluated subject; mean per-subject EER (interpolated). Model: \
-         keyprint-freetext per-feature LLR against a population model, logistic-regression fusion learned on \
-         the population. {split}.\n\n",
+         keyprint-freetext per-feature LLR against a population model + LDA embedding ({} features → {} dims), \
+         logistic-regression fusion learned on the population, adaptive S-norm (cohort {} population people, top {}{}). \
+         {split}.\n\n",
         dir.display(),
-        loaded.report.summary()
+        loaded.report.summary(),
+        args.emb_features,
+        args.emb_dim,
+        args.cohort.min(pop_idx.len()),
+        args.cohort_top,
+        if args.tnorm_only { ", T-norm only" } else { "" },
     );
     for (name, _) in &variants {
         let mut t = Table::new(

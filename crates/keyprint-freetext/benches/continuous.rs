@@ -1,7 +1,9 @@
-//! Cost per keystroke of continuous scoring (`ContinuousScorer::push`), window 50 keys.
+//! Cost per keystroke of continuous scoring (`ContinuousScorer::push`), window 50 keys, with the LDA
+//! embedding, on synthetic typing (30 keys, 100 population people).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyprint_core::event::{KeyEvent, KeyId};
+use keyprint_freetext::embed::Embedding;
 use keyprint_freetext::{ContinuousScorer, FreeTextConfig, PopulationModel};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -27,7 +29,10 @@ fn bench(c: &mut Criterion) {
     let people: Vec<Vec<Vec<KeyEvent>>> = (0..100)
         .map(|p| (0..10).map(|_| typing(p, 60)).collect())
         .collect();
-    let model = Arc::new(PopulationModel::train(&people, FreeTextConfig::default()));
+    let base = PopulationModel::train(&people, FreeTextConfig::default());
+    // As in `keyprint bench aalto`: LDA embedding over 150 features, 30 dimensions.
+    let emb = Embedding::train(&base, &people, 50, 150, 30);
+    let model = Arc::new(base.with_embedding(emb));
     let owner = typing(500, 500);
     let profile = Arc::new(model.enrol(&[owner.as_slice()]));
     let probe = typing(501, 10_000);
