@@ -1,5 +1,5 @@
 //! The Balabit benchmark end to end on the whole set (skipped when `KEYPRINT_DATASETS` is unset): the
-//! global AUC over the 816 labelled test sessions must clear a sane floor, and results are deterministic.
+//! global AUC over the 816 labelled test sessions must clear a floor (two-class: the published 0.92).
 
 use keyprint_bench::balabit::{BalabitArgs, run};
 use keyprint_datasets::datasets_root;
@@ -28,12 +28,12 @@ fn global_auc_above_floor() {
     let two = r.models.iter().find(|m| m.kind == "two-class").unwrap();
     let one = r.models.iter().find(|m| m.kind == "one-class").unwrap();
     assert!(
-        two.global_auc > 0.85,
+        two.global_auc > 0.92,
         "two-class global AUC {}",
         two.global_auc
     );
     assert!(
-        one.global_auc > 0.6,
+        one.global_auc > 0.8,
         "one-class global AUC {}",
         one.global_auc
     );
