@@ -345,6 +345,142 @@ impl EngineSession for MouseSession {
     }
 }
 
+/// Encodes a window of hashed key events as a feature vector (4 exact values per event: the hash's high
+/// and low 32 bits, press and release µs), so free-text windows travel through the server's reference
+/// store like any sample. Plain identities never reach the server; they would encode as hash 0.
+pub fn encode_window(events: &[KeyEvent]) -> FeatureVector {
+    let mut v = Vec::with_capacity(events.len() * 4);
+    for e in events {
+        let h = match e.key {
+            KeyId::Hashed(h) => h,
+            KeyId::Code(_) => 0,
+        };
+        v.extend([
+            (h >> 32) as f64,
+            (h & 0xffff_ffff) as f64,
+            e.press_us as f64,
+            e.release_us as f64,
+        ]);
+    }
+    v
+}
+
+/// The inverse of [`encode_window`].
+pub fn decode_window(v: &[f64]) -> Vec<KeyEvent> {
+    v.chunks_exact(4)
+        .map(|c| KeyEvent {
+            key: KeyId::Hashed(((c[0] as u64) << 32) | c[1] as u64),
+            press_us: c[2] as i64,
+            release_us: c[3] as i64,
+        })
+        .collect()
+}
+
+/// keyprint-freetext's [`FreeTextDetector`](keyprint_freetext::FreeTextDetector) seen through
+/// [`encode_window`]: a `Detector<FeatureVector>` over encoded key-event windows.
+pub struct FreeTextVectors(pub keyprint_freetext::FreeTextDetector);
+
+struct DecodingTemplate(Box<dyn Template<Vec<KeyEvent>>>);
+
+impl Template<FeatureVector> for DecodingTemplate {
+    fn score(&self, probe: &FeatureVector) -> f64 {
+        self.0.score(&decode_window(probe))
+    }
+}
+
+impl Detector<FeatureVector> for FreeTextVectors {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn fit(
+        &self,
+        e: &keyprint_core::Enrolment<'_, FeatureVector>,
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let windows: Vec<Vec<KeyEvent>> = e.genuine.iter().map(|v| decode_window(v)).collect();
+        let t = self.0.fit(&keyprint_core::Enrolment::one_class(&windows))?;
+        Ok(Box::new(DecodingTemplate(t)))
+    }
+}
+
+/// The free-text engine: every `window_keys` keystrokes of a session (non-overlapping windows) form one
+/// sample, compared with the user's keyprint-freetext profile (population LLR model).
+pub struct FreeTextEngine {
+    det: FreeTextVectors,
+    window_keys: usize,
+    calibration: Calibration,
+    enrolment_samples: usize,
+}
+
+impl FreeTextEngine {
+    /// An engine over a detector, a window length (keystrokes), its calibration and the enrolment size
+    /// (windows).
+    pub fn new(
+        det: FreeTextVectors,
+        window_keys: usize,
+        calibration: Calibration,
+        enrolment_samples: usize,
+    ) -> Self {
+        FreeTextEngine {
+            det,
+            window_keys: window_keys.max(2),
+            calibration,
+            enrolment_samples,
+        }
+    }
+}
+
+impl Engine for FreeTextEngine {
+    fn name(&self) -> &'static str {
+        "free-text"
+    }
+    fn reason(&self) -> ReasonCode {
+        ReasonCode::KeystrokeMismatch
+    }
+    fn per_user(&self) -> bool {
+        true
+    }
+    fn enrolment_samples(&self) -> usize {
+        self.enrolment_samples
+    }
+    fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
+        Some(Box::new(FreeTextSession {
+            window: self.window_keys,
+            buf: Vec::new(),
+        }))
+    }
+    fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        self.det.fit(&keyprint_core::Enrolment::one_class(samples))
+    }
+    fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+}
+
+struct FreeTextSession {
+    window: usize,
+    buf: Vec<KeyEvent>,
+}
+
+impl EngineSession for FreeTextSession {
+    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
+        let mut out = Vec::new();
+        for k in keys {
+            self.buf.push(k.clone());
+            if self.buf.len() >= self.window {
+                out.push(Observation {
+                    sample: Some(encode_window(&self.buf)),
+                    score: None,
+                    at_us: self.buf.last().map_or(0, |e| e.release_us),
+                    actions: 1,
+                    detail: String::new(),
+                });
+                self.buf.clear();
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +508,14 @@ mod tests {
         assert_eq!(obs.len(), 1);
         assert_eq!(obs[0].at_us, 650);
         assert!(e.new_session(&TenantSettings::default()).is_none());
+    }
+
+    #[test]
+    fn free_text_windows_round_trip_exactly() {
+        let ev = vec![
+            KeyEvent::new(KeyId::Hashed(u64::MAX), 1 << 50, (1 << 50) + 7).unwrap(),
+            KeyEvent::new(KeyId::Hashed(0x1234_5678_9abc_def0), 3, 3).unwrap(),
+        ];
+        assert_eq!(decode_window(&encode_window(&ev)), ev);
     }
 }

@@ -256,17 +256,86 @@ pub fn injection_engine() -> anyhow::Result<(engine::InjectionEngine, InjectionC
     ))
 }
 
+/// Free-text window, keystrokes.
+pub const FREETEXT_WINDOW_KEYS: usize = 50;
+/// Free-text enrolment size, windows.
+pub const FREETEXT_ENROLMENT_WINDOWS: usize = 10;
+
+/// The free-text engine (keyprint-freetext's population LLR model) over windows of
+/// [`FREETEXT_WINDOW_KEYS`] keystrokes. Only data that may ship is bundled, and the only licensed-for-
+/// product keystroke data bundled is the CMU excerpt (one fixed phrase), so: the population model is
+/// trained on the first 6 CMU background subjects (their typings in runs of 10), and the calibration uses
+/// the other 6 (enrolled from their first [`FREETEXT_ENROLMENT_WINDOWS`] windows, genuine probes their later
+/// windows, impostor probes the first 2 windows of each other), hashed under a secret the population never
+/// saw — as every tenant's keys are to the server — so only the model's key-independent features apply.
+/// A deployment should train the population on licensed free-text data hashed with the tenant's secret.
+///
+/// # Errors
+/// When the bundled data cannot be read or the calibration fails.
+pub fn freetext_engine() -> anyhow::Result<engine::FreeTextEngine> {
+    let layout = FixedTextLayout::cmu_strong_password();
+    let people: Vec<Vec<keyprint_core::KeyEvent>> = cmu_subjects(CMU_BACKGROUND, "bg")?
+        .into_iter()
+        .map(|(_, t)| {
+            demo::typings_to_events(&layout, &t, 1_000_000, 1_500_000)
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+        .collect();
+    anyhow::ensure!(people.len() >= 12, "need 12 background subjects");
+    let population: Vec<Vec<Vec<keyprint_core::KeyEvent>>> = people[..6]
+        .iter()
+        .map(|p| p.chunks(110).map(<[_]>::to_vec).collect())
+        .collect();
+    let model = Arc::new(keyprint_freetext::PopulationModel::train(
+        &population,
+        keyprint_freetext::FreeTextConfig::default(),
+    ));
+    let det = engine::FreeTextVectors(keyprint_freetext::FreeTextDetector { model });
+    // Tenants' key hashes are unknown to the server, so the population's per-key statistics never match
+    // them and only the key-independent features apply: calibrate under the same condition.
+    let hasher =
+        keyprint_core::pseudonym::KeyHasher::new(b"a tenant secret the population never saw");
+    let subjects: Vec<Vec<FeatureVector>> = people[6..]
+        .iter()
+        .map(|p| {
+            hasher
+                .hash_events(p)
+                .chunks_exact(FREETEXT_WINDOW_KEYS)
+                .map(engine::encode_window)
+                .collect()
+        })
+        .collect();
+    let (g, m) = background_scores(
+        &det,
+        &subjects,
+        FREETEXT_ENROLMENT_WINDOWS,
+        FREETEXT_ENROLMENT_WINDOWS,
+        2,
+    );
+    let cal = Calibration::fit_with(&g, &m, 3.0, calibration::ScoreTransform::Identity)
+        .context("free-text calibration failed")?;
+    Ok(engine::FreeTextEngine::new(
+        det,
+        FREETEXT_WINDOW_KEYS,
+        cal,
+        FREETEXT_ENROLMENT_WINDOWS,
+    ))
+}
+
 /// Mouse enrolment size, actions.
 pub const MOUSE_ENROLMENT_ACTIONS: usize = 150;
 
-/// The engines the server runs, in order: fixed text (keyprint-core), injection (keyprint-injection) and
-/// mouse (keyprint-mouse).
+/// The engines the server runs, in order: fixed text (keyprint-core), free text (keyprint-freetext),
+/// injection (keyprint-injection) and mouse (keyprint-mouse).
 ///
 /// # Errors
 /// When an engine cannot be built.
 pub fn default_engines(enrolment_samples: usize) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
     Ok(vec![
         Arc::new(fixed_text_engine(enrolment_samples)?),
+        Arc::new(freetext_engine()?),
         Arc::new(injection_engine()?.0),
         Arc::new(mouse_engine(MOUSE_ENROLMENT_ACTIONS)?),
     ])
