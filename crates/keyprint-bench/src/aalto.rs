@@ -78,10 +78,10 @@ pub struct AaltoArgs {
     #[arg(long)]
     pub per_observation: bool,
     /// Raw features of the learned LDA embedding (0: no embedding).
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 250)]
     pub emb_features: usize,
     /// Dimensions kept by the LDA embedding.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 25)]
     pub emb_dim: usize,
     /// Score-normalisation cohort size (population people, at most all of them; 0 or 1: none).
     #[arg(long, default_value_t = 300)]

@@ -30,8 +30,8 @@ fn bench(c: &mut Criterion) {
         .map(|p| (0..10).map(|_| typing(p, 60)).collect())
         .collect();
     let base = PopulationModel::train(&people, FreeTextConfig::default());
-    // As in `keyprint bench aalto`: LDA embedding over 150 features, 30 dimensions.
-    let emb = Embedding::train(&base, &people, 50, 150, 30);
+    // As in `keyprint bench aalto`: LDA embedding over 250 features, 25 dimensions.
+    let emb = Embedding::train(&base, &people, 50, 250, 25);
     let model = Arc::new(base.with_embedding(emb));
     let owner = typing(500, 500);
     let profile = Arc::new(model.enrol(&[owner.as_slice()]));
