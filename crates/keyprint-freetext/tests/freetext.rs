@@ -36,7 +36,10 @@ fn model_of(people: &[Person]) -> Arc<PopulationModel> {
 /// Scores of every probe (sequences 11–15 of everyone, first 50 keys) against every owner (enrolled on
 /// sequences 1–5).
 fn all_scores(people: &[Person]) -> Vec<Vec<f64>> {
-    let model = model_of(people);
+    scores_with(&model_of(people), people)
+}
+
+fn scores_with(model: &Arc<PopulationModel>, people: &[Person]) -> Vec<Vec<f64>> {
     people
         .iter()
         .map(|owner| {
@@ -75,7 +78,10 @@ fn hashed_identities_give_identical_scores() {
 #[test]
 fn owners_score_lower_than_other_fixture_people() {
     let people = fixture_people();
-    let scores = all_scores(&people);
+    // Three people cannot train an embedding worth the name: per-feature likelihood ratios only.
+    let train: Vec<Person> = people.iter().map(|p| p[..10].to_vec()).collect();
+    let model = Arc::new(PopulationModel::train(&train, FreeTextConfig::default()));
+    let scores = scores_with(&model, &people);
     for (i, row) in scores.iter().enumerate() {
         let genuine = &row[i * 5..i * 5 + 5];
         let impostor: Vec<f64> = row
@@ -85,6 +91,7 @@ fn owners_score_lower_than_other_fixture_people() {
             .map(|(_, &s)| s)
             .collect();
         let r = roc(genuine, &impostor).unwrap();
+        println!("owner {i}: AUC {}", r.auc());
         assert!(r.auc() > 0.8, "owner {i}: AUC {}", r.auc());
     }
 }
