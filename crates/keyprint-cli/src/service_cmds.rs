@@ -39,6 +39,16 @@ pub struct ServeArgs {
     /// Fixed-text enrolment size (typings).
     #[arg(long, default_value_t = 50)]
     pub enrol: usize,
+    /// Engines to run (fixed-text, free-text, injection, mouse).
+    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    pub engines: Vec<String>,
+}
+
+fn default_engines() -> Vec<String> {
+    keyprint_server::DEFAULT_ENGINES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// `keyprint serve`.
@@ -53,6 +63,7 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     cfg.service.fusion.threshold = a.threshold;
     cfg.service.rate_per_key = a.rate;
     cfg.enrolment_samples = a.enrol;
+    cfg.engines = a.engines.clone();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let running = keyprint_server::start(&cfg).await?;
@@ -85,6 +96,9 @@ pub struct DemoArgs {
     /// Also deliver alerts to this syslog collector (UDP).
     #[arg(long)]
     pub syslog: Option<SocketAddr>,
+    /// Engines to run (fixed-text, free-text, injection, mouse).
+    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    pub engines: Vec<String>,
 }
 
 /// `keyprint demo`.
@@ -102,6 +116,7 @@ pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
         &dir,
         a.webhook.clone(),
         a.syslog,
+        &a.engines,
     ))?;
     Ok(())
 }
@@ -377,6 +392,9 @@ pub struct ReplayEvalArgs {
     /// Typings per impostor session.
     #[arg(long, default_value_t = 20)]
     pub impostor_typings: usize,
+    /// Engines to run (fixed-text, free-text, injection, mouse).
+    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    pub engines: Vec<String>,
 }
 
 /// `keyprint replay-eval`.
@@ -389,10 +407,10 @@ pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
     };
     let dir = tempfile::tempdir()?;
     let t = std::time::Instant::now();
-    let r = keyprint_server::replay_eval::run(&path, dir.path(), a.impostor_typings)?;
+    let r = keyprint_server::replay_eval::run(&path, dir.path(), a.impostor_typings, &a.engines)?;
     println!(
-        "replay-eval: {} CMU accounts (12 calibration subjects excluded), enrol on session 1, default engines (keystrokes only are replayed), threshold 30",
-        r.subjects
+        "replay-eval: {} CMU accounts (12 calibration subjects excluded), enrol on session 1, engines {:?} (keystrokes only are replayed), threshold 30",
+        r.subjects, a.engines
     );
     println!(
         "  impostor sessions ({} typings each): {} / {} alerted ({:.1}%), ANIA {:.2} typings",

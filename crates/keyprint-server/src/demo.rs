@@ -206,9 +206,11 @@ pub async fn run(
     dir: &Path,
     webhook: Option<String>,
     syslog: Option<std::net::SocketAddr>,
+    engines: &[String],
 ) -> anyhow::Result<DemoReport> {
     let t0 = Instant::now();
     let mut cfg = ServeConfig::new(dir.to_path_buf());
+    cfg.engines = engines.to_vec();
     cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let alerts_file = dir.join("alerts.jsonl");
     cfg.sinks = Sinks {
@@ -441,6 +443,9 @@ pub async fn run(
         print_trust(&ds, &detail, enrolling, "typing");
         report.sessions.push(ds);
     }
+    if !engines.iter().any(|e| e == "mouse") {
+        return finish(report, &analyst, &alerts_file, t0, server).await;
+    }
     // Mouse: alice's desk sessions (Balabit user12), then another Balabit user on her account.
     let mouse_plan: Vec<(&str, &'static str, String, Vec<MouseEvent>)> = vec![
         (
@@ -505,10 +510,20 @@ pub async fn run(
         print_trust(&ds, &detail, enrolling, "≤ mouse action");
         report.sessions.push(ds);
     }
+    finish(report, &analyst, &alerts_file, t0, server).await
+}
+
+async fn finish(
+    mut report: DemoReport,
+    analyst: &Client,
+    alerts_file: &Path,
+    t0: Instant,
+    server: crate::Running,
+) -> anyhow::Result<DemoReport> {
     // Wait for the outbox to deliver to the file sink.
     let want: usize = report.sessions.iter().map(|s| s.alerts.len()).sum();
     for _ in 0..50 {
-        report.file_alerts = std::fs::read_to_string(&alerts_file)
+        report.file_alerts = std::fs::read_to_string(alerts_file)
             .map(|s| s.lines().count())
             .unwrap_or(0);
         if report.file_alerts >= want {
@@ -516,7 +531,7 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let api_alerts: Vec<Alert> = get_json(&analyst, "/v1/alerts").await?;
+    let api_alerts: Vec<Alert> = get_json(analyst, "/v1/alerts").await?;
     println!(
         "\nalerts: {} via GET /v1/alerts, {} delivered to {} (durable outbox)",
         api_alerts.len(),
@@ -539,7 +554,7 @@ pub async fn run(
             _ => ("impostor typings before the alert (ANIA sample)", s.typings),
         };
         println!(
-            "    {:<15} {label}: {}",
+            "    {:<19} {label}: {}",
             s.session,
             s.actions_to_alert
                 .map(|n| n.to_string())

@@ -43,7 +43,12 @@ pub struct ReplayReport {
 ///
 /// # Errors
 /// When the file cannot be read or the service fails.
-pub fn run(cmu_csv: &Path, dir: &Path, impostor_typings: usize) -> anyhow::Result<ReplayReport> {
+pub fn run(
+    cmu_csv: &Path,
+    dir: &Path,
+    impostor_typings: usize,
+    engines: &[String],
+) -> anyhow::Result<ReplayReport> {
     let text = std::fs::read_to_string(cmu_csv)?;
     let background: Vec<String> = cmu_subjects(CMU_BACKGROUND, "bg")?
         .into_iter()
@@ -59,6 +64,7 @@ pub fn run(cmu_csv: &Path, dir: &Path, impostor_typings: usize) -> anyhow::Resul
         .collect();
     let mut cfg = ServeConfig::new(dir.to_path_buf());
     cfg.service.rate_per_key = 1e9;
+    cfg.engines = engines.to_vec();
     let svc = open_service(&cfg)?;
     let hasher = KeyHasher::new(b"replay-eval secret");
     let layout = FixedTextLayout::cmu_strong_password();
