@@ -545,13 +545,18 @@ async fn finish(
         if s.session == "alice-enrol" {
             continue;
         }
-        let (label, n) = match s.kind {
-            "owner" => (
-                "genuine typings before a false alert (ANGA sample)",
-                s.typings,
-            ),
-            "injection" => ("injected keystrokes before the alert", s.payload_keys),
-            _ => ("impostor typings before the alert (ANIA sample)", s.typings),
+        let mouse = s.session.starts_with("alice-desk");
+        let label = match (s.kind, mouse) {
+            ("owner", false) => "genuine typings before a false alert (ANGA sample)",
+            ("owner", true) => "genuine mouse actions before a false alert (ANGA sample)",
+            ("injection", _) => "injected keystrokes before the alert",
+            (_, true) => "impostor mouse actions before the alert (ANIA sample, upper bound)",
+            _ => "impostor typings before the alert (ANIA sample)",
+        };
+        let n = if s.kind == "injection" {
+            s.payload_keys
+        } else {
+            s.typings
         };
         println!(
             "    {:<19} {label}: {}",
