@@ -309,6 +309,10 @@ pub struct OwnerRow {
     pub attack_streams: usize,
     /// Attack streams with a verdict.
     pub attack_detected: usize,
+    /// Median keystrokes until detection (detected attack streams).
+    pub keys_median: f64,
+    /// 95th percentile of keystrokes until detection.
+    pub keys_p95: f64,
 }
 
 /// `keyprint bench injection`.
@@ -743,7 +747,7 @@ pub fn owner_protocol(
         genuine: Vec<f64>,
         genuine_alarms: usize,
         attack: Vec<f64>,
-        attack_detected: usize,
+        attack_keys: Vec<usize>,
     }
     let per: Vec<Vec<PerOwner>> = owners
         .par_iter()
@@ -769,14 +773,14 @@ pub fn owner_protocol(
                                 d = d.with_key_context(Shared::wrap(&context));
                             }
                             let (v, s) = run_stream(&mut d, None, events, &[OWNER_WINDOW]);
-                            (v.is_some(), s[0].unwrap_or(f64::NAN))
+                            (v.map(|v| v.keystroke), s[0].unwrap_or(f64::NAN))
                         };
-                        let g: Vec<(bool, f64)> = test.iter().map(|w| run(w)).collect();
-                        let a: Vec<(bool, f64)> = attacks.iter().map(|w| run(w)).collect();
+                        let g: Vec<(Option<usize>, f64)> = test.iter().map(|w| run(w)).collect();
+                        let a: Vec<(Option<usize>, f64)> = attacks.iter().map(|w| run(w)).collect();
                         PerOwner {
-                            genuine_alarms: g.iter().filter(|x| x.0).count(),
+                            genuine_alarms: g.iter().filter(|x| x.0.is_some()).count(),
                             genuine: g.into_iter().map(|x| x.1).collect(),
-                            attack_detected: a.iter().filter(|x| x.0).count(),
+                            attack_keys: a.iter().filter_map(|x| x.0).collect(),
                             attack: a.into_iter().map(|x| x.1).collect(),
                         }
                     })
@@ -795,6 +799,7 @@ pub fn owner_protocol(
         "false alarms",
         "attack streams × owners",
         "detected",
+        "keys to detect (median / p95)",
     ]);
     let mut rows = Vec::new();
     for k in 0..SETTINGS.len() * attack_sets.len() {
@@ -818,7 +823,19 @@ pub fn owner_protocol(
             genuine_windows: all_g.len(),
             genuine_alarms: per.iter().map(|o| o.genuine_alarms).sum(),
             attack_streams: all_a.len(),
-            attack_detected: per.iter().map(|o| o.attack_detected).sum(),
+            attack_detected: per.iter().map(|o| o.attack_keys.len()).sum(),
+            keys_median: f64::NAN,
+            keys_p95: f64::NAN,
+        };
+        let (keys_median, keys_p95) = median_p95(
+            per.iter()
+                .flat_map(|o| o.attack_keys.iter().map(|&k| k as f64))
+                .collect(),
+        );
+        let row = OwnerRow {
+            keys_median,
+            keys_p95,
+            ..row
         };
         table.push([
             row.setting.clone(),
@@ -838,6 +855,7 @@ pub fn owner_protocol(
                 row.attack_detected,
                 100.0 * row.attack_detected as f64 / row.attack_streams.max(1) as f64
             ),
+            format!("{:.0} / {:.0}", row.keys_median, row.keys_p95),
         ]);
         rows.push(row);
     }
