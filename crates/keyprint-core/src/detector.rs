@@ -79,8 +79,17 @@ pub trait Detector<S>: Send + Sync {
 
 /// A learned biometric reference that scores probes.
 pub trait Template<S>: Send + Sync {
-    /// Comparison score of `probe` against this template: finite, **higher = more impostor-like**.
+    /// Comparison score of `probe` against this template: **higher = more impostor-like**; finite for a
+    /// well-formed probe. A malformed probe — for vectors, one whose length differs from the enrolment's or
+    /// that holds a non-finite value — scores `f64::INFINITY` (fail closed: the most impostor-like score),
+    /// and is never truncated or padded to fit.
     fn score(&self, probe: &S) -> f64;
+}
+
+/// True when `probe` can be compared with a template enrolled on vectors of length `dim`: same length, all
+/// values finite. Fixed-vector templates return `f64::INFINITY` for probes that fail this check.
+pub fn probe_fits(probe: &[f64], dim: usize) -> bool {
+    probe.len() == dim && probe.iter().all(|v| v.is_finite())
 }
 
 /// Checks that `samples` are non-empty (at least `need`), equally long and finite; returns their length.

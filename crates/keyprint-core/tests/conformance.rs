@@ -78,6 +78,23 @@ fn every_detector_passes_the_checklist() {
             r.auc()
         );
 
+        // Malformed probes fail closed: never truncated, never NaN.
+        let mut short = genuine[0].clone();
+        short.pop();
+        let mut long = genuine[0].clone();
+        long.push(100.0);
+        let mut nan_probe = genuine[0].clone();
+        nan_probe[0] = f64::NAN;
+        for bad in [short, long, nan_probe] {
+            assert_eq!(
+                t.score(&bad),
+                f64::INFINITY,
+                "{}: malformed probe of length {}",
+                det.name(),
+                bad.len()
+            );
+        }
+
         // Bad enrolments are refused with a reason, never a panic.
         assert!(
             det.fit(&Enrolment {

@@ -1,6 +1,8 @@
 //! Distance-based detectors of Killourhy & Maxion (2009), section 4.
 
-use crate::detector::{Detector, Enrolment, FeatureVector, FitError, Template, check_vectors};
+use crate::detector::{
+    Detector, Enrolment, FeatureVector, FitError, Template, check_vectors, probe_fits,
+};
 use crate::stats::{covariance, mean, mean_abs_dev, norm, pinv_psd, quad_form, std_dev};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
@@ -9,16 +11,25 @@ use rand_chacha::ChaCha8Rng;
 /// Relative eigenvalue cut-off for covariance pseudo-inverses.
 const PINV_TOL: f64 = 1e-8;
 
-struct Closure<F>(F);
+/// A template defined by a scoring closure over probes of length `dim`.
+struct Closure<F> {
+    dim: usize,
+    f: F,
+}
 impl<F: Fn(&FeatureVector) -> f64 + Send + Sync> Template<FeatureVector> for Closure<F> {
     fn score(&self, probe: &FeatureVector) -> f64 {
-        (self.0)(probe)
+        if probe_fits(probe, self.dim) {
+            (self.f)(probe)
+        } else {
+            f64::INFINITY
+        }
     }
 }
 fn boxed<F: Fn(&FeatureVector) -> f64 + Send + Sync + 'static>(
+    dim: usize,
     f: F,
 ) -> Box<dyn Template<FeatureVector>> {
-    Box::new(Closure(f))
+    Box::new(Closure { dim, f })
 }
 
 /// Euclidean: the template is the mean vector; the score is the squared Euclidean distance to it.
@@ -31,9 +42,9 @@ impl Detector<FeatureVector> for Euclidean {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 1)?;
+        let dim = check_vectors(e.genuine, 1)?;
         let m = mean(e.genuine);
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             x.iter().zip(&m).map(|(a, b)| (a - b) * (a - b)).sum()
         }))
     }
@@ -49,10 +60,10 @@ impl Detector<FeatureVector> for EuclideanNormed {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 1)?;
+        let dim = check_vectors(e.genuine, 1)?;
         let m = mean(e.genuine);
         let nm = norm(&m);
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             let d: f64 = x.iter().zip(&m).map(|(a, b)| (a - b) * (a - b)).sum();
             d / (norm(x) * nm).max(f64::MIN_POSITIVE)
         }))
@@ -60,7 +71,9 @@ impl Detector<FeatureVector> for EuclideanNormed {
 }
 
 fn manhattan_to(m: Vec<f64>) -> Box<dyn Template<FeatureVector>> {
-    boxed(move |x| x.iter().zip(&m).map(|(a, b)| (a - b).abs()).sum())
+    boxed(m.len(), move |x| {
+        x.iter().zip(&m).map(|(a, b)| (a - b).abs()).sum()
+    })
 }
 
 /// Manhattan: city-block distance to the mean vector.
@@ -118,13 +131,13 @@ impl Detector<FeatureVector> for ManhattanScaled {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 1)?;
+        let dim = check_vectors(e.genuine, 1)?;
         let m = mean(e.genuine);
         let a: Vec<f64> = mean_abs_dev(e.genuine, &m)
             .into_iter()
             .map(|v| v.max(1e-9))
             .collect();
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             x.iter()
                 .zip(&m)
                 .zip(&a)
@@ -149,10 +162,10 @@ impl Detector<FeatureVector> for Mahalanobis {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 2)?;
+        let dim = check_vectors(e.genuine, 2)?;
         let m = mean(e.genuine);
         let p = precision(e.genuine, &m);
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             let d: Vec<f64> = x.iter().zip(&m).map(|(a, b)| a - b).collect();
             quad_form(&p, &d)
         }))
@@ -171,11 +184,11 @@ impl Detector<FeatureVector> for MahalanobisNormed {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 2)?;
+        let dim = check_vectors(e.genuine, 2)?;
         let m = mean(e.genuine);
         let p = precision(e.genuine, &m);
         let nm = quad_form(&p, &m).max(0.0).sqrt();
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             let d: Vec<f64> = x.iter().zip(&m).map(|(a, b)| a - b).collect();
             quad_form(&p, &d) / (quad_form(&p, x).max(0.0).sqrt() * nm).max(f64::MIN_POSITIVE)
         }))
@@ -193,7 +206,7 @@ impl Detector<FeatureVector> for NearestNeighborMahalanobis {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 2)?;
+        let dim = check_vectors(e.genuine, 2)?;
         let m = mean(e.genuine);
         let p = precision(e.genuine, &m);
         // Whiten once: with P = L Lᵀ (eigen form), dᵀ P d = ‖Lᵀ d‖², so store Lᵀ x for every sample.
@@ -207,7 +220,7 @@ impl Detector<FeatureVector> for NearestNeighborMahalanobis {
                 .collect()
         };
         let train: Vec<Vec<f64>> = e.genuine.iter().map(|x| project(x)).collect();
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             let px = project(x);
             train
                 .iter()
@@ -242,14 +255,14 @@ impl Detector<FeatureVector> for OutlierCount {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, 2)?;
+        let dim = check_vectors(e.genuine, 2)?;
         let m = mean(e.genuine);
         let sd: Vec<f64> = std_dev(e.genuine, &m)
             .into_iter()
             .map(|v| v.max(1e-9))
             .collect();
         let t = self.threshold;
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             x.iter()
                 .zip(&m)
                 .zip(&sd)
@@ -343,9 +356,9 @@ impl Detector<FeatureVector> for KMeans {
         &self,
         e: &Enrolment<'_, FeatureVector>,
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        check_vectors(e.genuine, self.k.max(1))?;
+        let dim = check_vectors(e.genuine, self.k.max(1))?;
         let cents = kmeans(e.genuine, self.k, self.seed, 100);
-        Ok(boxed(move |x| {
+        Ok(boxed(dim, move |x| {
             cents
                 .iter()
                 .map(|c| sq_dist(x, c))

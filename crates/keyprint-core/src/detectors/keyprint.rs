@@ -20,7 +20,9 @@
 //! verification's T-norm family; Auckenthaler et al. 2000). A probe close to *everyone* is not evidence
 //! for the owner.
 
-use crate::detector::{Detector, Enrolment, FeatureVector, FitError, Template, check_vectors};
+use crate::detector::{
+    Detector, Enrolment, FeatureVector, FitError, Template, check_vectors, probe_fits,
+};
 use crate::keystroke::{FixedTextLayout, LatencyKind};
 
 /// keyprint's one-class fixed-text detector (see the module docs for the method and its provenance).
@@ -116,6 +118,7 @@ impl KeyprintOneClass {
             .collect();
         Ok(OneClassTemplate {
             params: self.clone(),
+            input_dim: dim,
             center,
             spread,
             scaled,
@@ -125,6 +128,8 @@ impl KeyprintOneClass {
 
 struct OneClassTemplate {
     params: KeyprintOneClass,
+    /// Length of the enrolment vectors (before feature selection).
+    input_dim: usize,
     center: Vec<f64>,
     spread: Vec<f64>,
     /// Enrolment samples in transformed, spread-scaled coordinates, shape `(n, d)`.
@@ -132,7 +137,12 @@ struct OneClassTemplate {
 }
 
 impl OneClassTemplate {
+    /// Distance of a probe; `f64::INFINITY` for a probe that does not fit the enrolment (see
+    /// [`Template::score`]).
     fn distance(&self, x: &[f64]) -> f64 {
+        if !probe_fits(x, self.input_dim) {
+            return f64::INFINITY;
+        }
         let z = self.params.transform(x);
         let to_center: f64 = z
             .iter()
@@ -198,6 +208,9 @@ struct CohortTemplate {
 
 impl Template<FeatureVector> for CohortTemplate {
     fn score(&self, probe: &FeatureVector) -> f64 {
+        if !probe_fits(probe, self.owner.input_dim) {
+            return f64::INFINITY;
+        }
         let own = self.owner.distance(probe);
         let mean =
             self.cohort.iter().map(|t| t.distance(probe)).sum::<f64>() / self.cohort.len() as f64;

@@ -2,7 +2,9 @@
 //! distribution", Neural Computation 2001), trained by SMO with maximal-violating-pair working-set
 //! selection (Fan, Chen & Lin, JMLR 2005), RBF kernel.
 
-use crate::detector::{Detector, Enrolment, FeatureVector, FitError, Template, check_vectors};
+use crate::detector::{
+    Detector, Enrolment, FeatureVector, FitError, Template, check_vectors, probe_fits,
+};
 use crate::stats::{mean, std_dev};
 
 /// SVM (one-class), as used by Killourhy & Maxion (after Yu & Cho 2003).
@@ -42,6 +44,9 @@ fn rbf(gamma: f64, a: &[f64], b: &[f64]) -> f64 {
 
 impl Template<FeatureVector> for SvmTemplate {
     fn score(&self, probe: &FeatureVector) -> f64 {
+        if !probe_fits(probe, self.mean.len()) {
+            return f64::INFINITY;
+        }
         let z: Vec<f64> = probe
             .iter()
             .zip(&self.mean)
