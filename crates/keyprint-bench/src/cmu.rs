@@ -267,7 +267,7 @@ pub fn evaluate(
                 seconds,
                 per_subject_eer: eers,
             },
-            average_rocs(&rocs).expect("51 subjects"),
+            average_rocs(&rocs).ok_or_else(|| anyhow::anyhow!("no subject to evaluate"))?,
         ));
         pb.inc(1);
     }
@@ -277,6 +277,46 @@ pub fn evaluate(
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "—".into())
+}
+
+/// Checks the arguments against the protocol and the data before anything runs.
+///
+/// # Errors
+/// An enrolment size outside 1..=200 (1..=100 with `--dev`), fewer than 2 folds in background mode, a
+/// `--only` filter that matches no detector, or data too small for the protocol (every subject needs 400
+/// repetitions; at least 2 subjects, and 2 per fold in background mode).
+pub fn validate(args: &CmuArgs, data: &CmuData) -> anyhow::Result<()> {
+    let max = if args.dev { 100 } else { 200 };
+    if let Some(n) = args.train_reps.iter().find(|n| **n == 0 || **n > max) {
+        anyhow::bail!("--train-reps {n}: the protocol enrols on 1 to {max} repetitions");
+    }
+    if args.background && args.folds < 2 {
+        anyhow::bail!(
+            "--folds {}: background mode needs at least 2 subject folds",
+            args.folds
+        );
+    }
+    if !args.only.is_empty()
+        && !detectors(args.background)
+            .iter()
+            .any(|(d, _)| args.only.iter().any(|o| d.name().contains(o.as_str())))
+    {
+        anyhow::bail!("--only {}: matches no detector", args.only.join(","));
+    }
+    let min_subjects = if args.background { 2 * args.folds } else { 2 };
+    if data.subjects.len() < min_subjects {
+        anyhow::bail!(
+            "the data holds {} subjects; this protocol needs at least {min_subjects}",
+            data.subjects.len()
+        );
+    }
+    if let Some((s, v)) = data.subjects.iter().find(|(_, v)| v.len() < 400) {
+        anyhow::bail!(
+            "subject {s} has {} repetitions; the protocol needs 400 (8 sessions of 50)",
+            v.len()
+        );
+    }
+    Ok(())
 }
 
 /// `keyprint bench cmu`.
@@ -291,6 +331,7 @@ pub fn run(args: &CmuArgs) -> anyhow::Result<()> {
         eprintln!("  rejected {r}");
     }
     let data = loaded.data;
+    validate(args, &data)?;
     let t_all = Instant::now();
     let mut results = Vec::new();
     let mut md = String::new();
