@@ -51,7 +51,18 @@ enum BenchCmd {
     Balabit(keyprint_bench::balabit::BalabitArgs),
 }
 
+/// Restores the default SIGPIPE action, so that `keyprint … | head` ends quietly like other Unix tools instead
+/// of panicking on a closed stdout (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    default_sigpipe();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
