@@ -596,7 +596,7 @@ fn merged(seqs: &[keyprint_core::event::Stream<KeyEvent>]) -> Vec<KeyEvent> {
 /// An owner's fit sequences, calibration windows and test windows.
 fn owner_split(
     p: &keyprint_datasets::aalto::AaltoParticipant,
-) -> (Vec<Vec<KeyEvent>>, Vec<Vec<KeyEvent>>, Vec<Vec<KeyEvent>>) {
+) -> [Vec<Vec<KeyEvent>>; 3] {
     let fit = p.sequences[..OWNER_FIT_SENTENCES]
         .iter()
         .map(|s| s.events.clone())
@@ -607,7 +607,7 @@ fn owner_split(
     let test = windows(&merged(
         &p.sequences[OWNER_FIT_SENTENCES + OWNER_CAL_SENTENCES..],
     ));
-    (fit, cal, test)
+    [fit, cal, test]
 }
 
 /// The owner-profile protocol (humanized attacks).
@@ -669,7 +669,7 @@ pub fn owner_protocol(
         .enumerate()
         .filter(|(i, p)| i % 4 == 0 && p.sequences.len() >= 12)
         .flat_map_iter(|(_, p)| {
-            let (fit, cal, test) = owner_split(p);
+            let [fit, cal, test] = owner_split(p);
             let t = det.fit(&Enrolment::one_class(&fit)).ok();
             let c = t
                 .as_ref()
@@ -753,7 +753,7 @@ pub fn owner_protocol(
         .par_iter()
         .filter_map(|p| {
             pb.inc(1);
-            let (fit, cal, test) = owner_split(p);
+            let [fit, cal, test] = owner_split(p);
             if cal.is_empty() || test.is_empty() {
                 return None;
             }

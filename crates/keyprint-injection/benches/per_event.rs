@@ -12,6 +12,9 @@ use keyprint_injection::timing::{Timing, render};
 use keyprint_injection::{DuckHunt, Ukip, ducky};
 use std::sync::Arc;
 
+/// A factory of fresh detectors.
+type MakeDetector<'a> = Box<dyn Fn() -> Box<dyn StreamDetector> + 'a>;
+
 const TEXT: &str =
     "STRINGLN The quick brown fox jumps over the lazy dog, 1234567890 times!\nREPEAT 20";
 
@@ -39,7 +42,7 @@ fn bench(c: &mut Criterion) {
     for timing in [Timing::Human, Timing::Stock] {
         let events = render(&script, timing, 7);
         g.throughput(Throughput::Elements(events.len() as u64));
-        let make: Vec<(&str, Box<dyn Fn() -> Box<dyn StreamDetector>>)> = vec![
+        let make: Vec<(&str, MakeDetector<'_>)> = vec![
             (
                 "keyprint",
                 Box::new(|| Box::new(InjectionDetector::new(InjectionConfig::default(), None))),

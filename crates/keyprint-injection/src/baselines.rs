@@ -135,7 +135,7 @@ impl StreamDetector for DuckHunt {
     fn observe(&mut self, e: &KeyEvent) -> Option<Verdict> {
         self.seen += 1;
         let prev = self.last_press.replace(e.press_us);
-        let Some(p) = prev else { return None };
+        let p = prev?;
         let g = e.press_us - p;
         self.gaps.push_back(g);
         self.sum += g;
