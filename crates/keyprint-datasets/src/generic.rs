@@ -8,13 +8,14 @@
 //!   `button` (`none|left|right|middle|wheel`), `kind` (`move|press|release|drag|scroll_up|scroll_down`).
 //!
 //! Rules, each reported in the [`ReadReport`]:
-//! * a row with a missing, unknown or ill-typed field, or `release_us < press_us`, is **rejected** with its
-//!   file, line and field;
+//! * a row with a missing, unknown or ill-typed field, `release_us < press_us`, a hold over 60 s, or (when
+//!   read from a file) bytes that are not UTF-8, is **rejected** with its file, line and field;
+//! * a CSV header with an unknown or repeated column refuses the file;
 //! * an exact duplicate of an earlier row of the same stream is **rejected** (`duplicate of line N`);
 //! * rows are grouped into streams by `(tenant, user, session, device)`; a row earlier than the previous row
 //!   of its stream is **kept**, the stream is sorted by time (stable), and the rule `reordered` is counted.
 
-use crate::report::{Loaded, ReadError, ReadReport, read_to_string};
+use crate::report::{Loaded, ReadError, ReadReport, read_lines_lossless};
 use keyprint_core::event::{
     KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind, Origin, Stream,
 };
@@ -40,6 +41,9 @@ impl Syntax {
         }
     }
 }
+
+/// Longest plausible hold, µs (60 s, the server's limit too): a longer one is a lost key-up, not typing.
+pub const MAX_HOLD_US: i64 = 60_000_000;
 
 const ORIGIN_FIELDS: [&str; 4] = ["tenant", "user", "session", "device"];
 const KEY_FIELDS: [&str; 4] = ["key", "key_hash", "press_us", "release_us"];
@@ -141,6 +145,16 @@ fn key_from_row(row: &Row<'_>) -> FieldResult<(Origin, KeyEvent)> {
     };
     let press = row.int("press_us")?;
     let release = row.int("release_us")?;
+    if release.checked_sub(press).is_some_and(|h| h > MAX_HOLD_US) {
+        return Err((
+            "release_us".into(),
+            format!(
+                "hold of {} s exceeds the {} s limit",
+                (release - press) / 1_000_000,
+                MAX_HOLD_US / 1_000_000
+            ),
+        ));
+    }
     let ev = KeyEvent::new(key, press, release).ok_or_else(|| {
         (
             "release_us".to_string(),
@@ -303,6 +317,16 @@ fn parse_generic<E: Timed + Clone>(
                     reason: e.to_string(),
                 })?
                 .clone();
+            if let Some(dup) = headers
+                .iter()
+                .enumerate()
+                .find(|(i, h)| headers.iter().take(*i).any(|p| p == *h))
+            {
+                return Err(ReadError::Header {
+                    path: name.into(),
+                    reason: format!("column `{}` appears twice", dup.1),
+                });
+            }
             if let Some(unknown) = headers.iter().find(|h| !allowed.contains(h)) {
                 return Err(ReadError::Header {
                     path: name.into(),
@@ -375,16 +399,26 @@ pub fn parse_mouse_events(
     parse_generic(text, name, syntax, &allowed(&MOUSE_FIELDS), mouse_from_row)
 }
 
+/// Reads `path` (a line that is not valid UTF-8 is one rejected row) and parses it with `parse`, merging the two
+/// reports in line order.
+fn read_with<E>(
+    path: &Path,
+    parse: fn(&str, &str, Syntax) -> Result<Loaded<Vec<Stream<E>>>, ReadError>,
+) -> Result<Loaded<Vec<Stream<E>>>, ReadError> {
+    let (text, mut report) = read_lines_lossless(path)?;
+    let mut out = parse(&text, &path.display().to_string(), Syntax::from_path(path))?;
+    report.merge(std::mem::take(&mut out.report));
+    report.rejected.sort_by_key(|r| r.line);
+    out.report = report;
+    Ok(out)
+}
+
 /// Reads a generic key-event file; the syntax follows the extension (`.csv`, else JSON Lines).
 ///
 /// # Errors
 /// [`ReadError`] when the file cannot be read or a CSV header is bad.
 pub fn read_key_events(path: &Path) -> Result<Loaded<Vec<Stream<KeyEvent>>>, ReadError> {
-    parse_key_events(
-        &read_to_string(path)?,
-        &path.display().to_string(),
-        Syntax::from_path(path),
-    )
+    read_with(path, parse_key_events)
 }
 
 /// Reads a generic mouse-event file; the syntax follows the extension (`.csv`, else JSON Lines).
@@ -392,11 +426,7 @@ pub fn read_key_events(path: &Path) -> Result<Loaded<Vec<Stream<KeyEvent>>>, Rea
 /// # Errors
 /// [`ReadError`] when the file cannot be read or a CSV header is bad.
 pub fn read_mouse_events(path: &Path) -> Result<Loaded<Vec<Stream<MouseEvent>>>, ReadError> {
-    parse_mouse_events(
-        &read_to_string(path)?,
-        &path.display().to_string(),
-        Syntax::from_path(path),
-    )
+    read_with(path, parse_mouse_events)
 }
 
 /// Writes key events as generic JSON Lines (one object per event, `key` or `key_hash` as the identity).
@@ -481,6 +511,31 @@ not json
         assert!(r[1].starts_with("k.csv:5: field `press_us`"), "{r:?}");
         assert!(matches!(
             parse_key_events("user,bogus\n", "k.csv", Syntax::Csv),
+            Err(ReadError::Header { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_utf8_rejects_one_row_and_long_holds_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.jsonl");
+        let mut bytes = br#"{"key":"KeyA","press_us":1,"release_us":2}"#.to_vec();
+        bytes.extend_from_slice(
+            b"\n{\"key\":\"KeyB\",\"user\":\"\xff\",\"press_us\":3,\"release_us\":4}\n",
+        );
+        bytes.extend_from_slice(br#"{"key":"KeyC","press_us":5,"release_us":60000006}"#);
+        std::fs::write(&p, bytes).unwrap();
+        let out = read_key_events(&p).unwrap();
+        assert_eq!(out.report.accepted, 1);
+        let r: Vec<String> = out.report.rejected.iter().map(|r| r.to_string()).collect();
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].ends_with("k.jsonl:2: not valid UTF-8"), "{r:?}");
+        assert!(
+            r[1].contains("k.jsonl:3: field `release_us`: hold of 60 s"),
+            "{r:?}"
+        );
+        assert!(matches!(
+            parse_key_events("user,user,key,press_us,release_us\n", "d.csv", Syntax::Csv),
             Err(ReadError::Header { .. })
         ));
     }

@@ -134,3 +134,35 @@ pub fn read_to_string(path: &std::path::Path) -> Result<String, ReadError> {
         source,
     })
 }
+
+/// Reads a text file line by line, tolerating lines that are not valid UTF-8: each such line is blanked in the
+/// returned text (so line numbers are kept) and reported as a rejected row (`not valid UTF-8`). Readers call
+/// this instead of [`read_to_string`], so one bad byte rejects one row, not the whole file.
+///
+/// # Errors
+/// [`ReadError::Io`] when the file cannot be read.
+pub fn read_lines_lossless(path: &std::path::Path) -> Result<(String, ReadReport), ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut report = ReadReport::default();
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, report)),
+        Err(e) => {
+            let name = path.display().to_string();
+            let bytes = e.into_bytes();
+            let mut text = String::with_capacity(bytes.len());
+            for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                if i > 0 {
+                    text.push('\n');
+                }
+                match std::str::from_utf8(line) {
+                    Ok(l) => text.push_str(l),
+                    Err(_) => report.reject(&name, i as u64 + 1, None, "not valid UTF-8"),
+                }
+            }
+            Ok((text, report))
+        }
+    }
+}
