@@ -27,10 +27,10 @@ use keyprint_core::eval::{Roc, average_rocs, roc, summarize};
 use keyprint_core::event::KeyEvent;
 use keyprint_datasets::aalto::{locate, read_aalto_dir};
 use keyprint_freetext::embed::Embedding;
-use keyprint_freetext::model::{Cohort, FAMILIES, FAMILY_NAMES, Probe};
+use keyprint_freetext::model::{Cohort, FAMILY_NAMES, Probe};
 
 use keyprint_core::pseudonym::KeyHasher;
-use keyprint_freetext::{FreeTextConfig, Fusion, PopulationModel};
+use keyprint_freetext::{FreeTextConfig, PopulationModel};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -157,39 +157,6 @@ fn cut(s: &[KeyEvent], l: usize) -> &[KeyEvent] {
     &s[..l.min(s.len())]
 }
 
-/// Learns the fusion for (G, L) on population people (protocol run among them).
-fn train_fusion(stats: &Arc<PopulationModel>, people: &[Person], g: usize, l: usize) -> Fusion {
-    let n = people.len();
-    let imp_per = 40.min(n.saturating_sub(1));
-    let queries: Vec<Probe> = people
-        .par_iter()
-        .map(|p| stats.probe(cut(&p[10], l)))
-        .collect();
-    let pairs: Vec<(Vec<[f64; FAMILIES]>, Vec<[f64; FAMILIES]>)> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let enrol: Vec<&[KeyEvent]> = people[i][..g].iter().map(|s| cut(s, l)).collect();
-            let prof = stats.enrol(&enrol);
-            let genuine = people[i][10..15]
-                .iter()
-                .map(|s| prof.family_llrs(&stats.probe(cut(s, l))))
-                .collect();
-            let imp = (1..=imp_per)
-                .map(|k| (i + k * 7) % n)
-                .filter(|&j| j != i)
-                .map(|j| prof.family_llrs(&queries[j]))
-                .collect();
-            (genuine, imp)
-        })
-        .collect();
-    let (mut genuine, mut imp) = (Vec::new(), Vec::new());
-    for (g_, i_) in pairs {
-        genuine.extend(g_);
-        imp.extend(i_);
-    }
-    Fusion::train(&genuine, &imp, 1e-3)
-}
-
 struct Cell {
     result: AaltoResult,
     curve: Roc,
@@ -235,7 +202,7 @@ fn run_variant(
         for &g in gs {
             pb.set_message(format!("{identities} G={g} L={l}"));
             let t = Instant::now();
-            let fusion = train_fusion(&stats, population, g, l);
+            let fusion = stats.fit_fusion(population, g, l);
             let model = Arc::new((*stats).clone().with_fusion(fusion.clone()));
             let n = evaluated.len();
             // T-norm cohort: population people enrolled like the owners.

@@ -44,6 +44,7 @@ pub struct ContinuousScorer {
     min_keys: usize,
     prev: [Option<KeyEvent>; 2],
     window: VecDeque<Vec<Observation>>,
+    znorm: Option<(f64, f64)>,
 }
 
 impl ContinuousScorer {
@@ -57,7 +58,16 @@ impl ContinuousScorer {
             min_keys: min_keys.clamp(1, window_keys),
             prev: [None, None],
             window: VecDeque::with_capacity(window_keys + 1),
+            znorm: None,
         }
+    }
+
+    /// Z-normalised scores from now on: `(score − mean) / sd` with `(mean, sd)` =
+    /// [`Cohort::z_stats`](crate::model::Cohort::z_stats) of the owner's profile (computed once per
+    /// profile), so that score scales are comparable across owners (1 = one cohort standard deviation).
+    pub fn with_znorm(mut self, (mean, sd): (f64, f64)) -> Self {
+        self.znorm = Some((mean, sd.max(1e-9)));
+        self
     }
 
     /// Adds one keystroke; returns the window's comparison score once `min_keys` keystrokes are in it.
@@ -92,7 +102,11 @@ impl ContinuousScorer {
             all.extend_from_slice(k);
         }
         let probe = self.profile.model().probe_from_observations(&all);
-        Some(self.profile.score_probe(&probe))
+        let s = self.profile.score_probe(&probe);
+        Some(match self.znorm {
+            Some((m, sd)) => (s - m) / sd,
+            None => s,
+        })
     }
 
     /// Keystrokes currently in the window.

@@ -476,6 +476,43 @@ impl PopulationModel {
         self
     }
 
+    /// Learns the fusion for enrolments of `g` sequences and probes of `l` keys by running the
+    /// verification protocol among population people (`people`: each a list of sequences, events sorted by
+    /// press time; people with fewer than `g + 1` sequences are skipped): each person is enrolled on its
+    /// first `g` sequences cut to `l` keys; genuine probes are its last 5 sequences (those after the
+    /// enrolment), impostor probes the first of those of up to 40 other people; then [`Fusion::train`]
+    /// with L2 penalty 1e-3. Use population people, never the people to be verified.
+    pub fn fit_fusion(
+        self: &Arc<Self>,
+        people: &[Vec<Vec<KeyEvent>>],
+        g: usize,
+        l: usize,
+    ) -> Fusion {
+        let cut = |s: &[KeyEvent]| s[..l.min(s.len())].to_vec();
+        let usable: Vec<&Vec<Vec<KeyEvent>>> = people.iter().filter(|p| p.len() > g).collect();
+        let n = usable.len();
+        let probes_of = |p: &Vec<Vec<KeyEvent>>| -> Vec<Probe> {
+            let from = p.len().saturating_sub(5).max(g);
+            p[from..].iter().map(|s| self.probe(&cut(s))).collect()
+        };
+        let probes: Vec<Vec<Probe>> = usable.iter().map(|p| probes_of(p)).collect();
+        let imp_per = 40.min(n.saturating_sub(1));
+        let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+        for (i, p) in usable.iter().enumerate() {
+            let enrol: Vec<Vec<KeyEvent>> = p[..g].iter().map(|s| cut(s)).collect();
+            let refs: Vec<&[KeyEvent]> = enrol.iter().map(Vec::as_slice).collect();
+            let prof = self.enrol(&refs);
+            genuine.extend(probes[i].iter().map(|q| prof.family_llrs(q)));
+            impostor.extend(
+                (1..=imp_per)
+                    .map(|k| (i + k * 7) % n)
+                    .filter(|&j| j != i)
+                    .map(|j| prof.family_llrs(&probes[j][0])),
+            );
+        }
+        Fusion::train(&genuine, &impostor, 1e-3)
+    }
+
     /// The same statistics with another fusion.
     pub fn with_fusion(mut self, fusion: Fusion) -> PopulationModel {
         self.fusion = fusion;

@@ -116,6 +116,24 @@ fn continuous_scorer_matches_batch_on_the_first_window() {
     sc.reset();
     assert_eq!(sc.keys_in_window(), 0);
     assert_eq!(sc.push(&probe[0]), None);
+    // Z-normalised: same window, affine score.
+    let mut zs = ContinuousScorer::new(Arc::clone(&prof), l, 10).with_znorm((1.0, 2.0));
+    let last = probe[..l].iter().map(|e| zs.push(e)).last().flatten();
+    assert_eq!(last, Some((prof.score(&probe[..l]) - 1.0) / 2.0));
+}
+
+#[test]
+fn fusion_fitted_on_population_is_finite_and_separates() {
+    let people = fixture_people();
+    let model = model_of(&people);
+    let f = model.fit_fusion(&people, 5, 50);
+    assert!(f.bias.is_finite() && f.weights.iter().all(|w| w.is_finite()));
+    assert_ne!(f, keyprint_freetext::Fusion::default());
+    // Too few sequences for g: nobody usable, default fusion.
+    assert_eq!(
+        model.fit_fusion(&people, 15, 50),
+        keyprint_freetext::Fusion::default()
+    );
 }
 
 #[test]
