@@ -53,7 +53,7 @@ pub fn simulate(cmd: &SimulateCmd) -> anyhow::Result<()> {
     let script = ducky::parse(&text).map_err(|errs| {
         let lines: Vec<String> = errs
             .iter()
-            .map(|e| format!("{}:{e}", a.payload.display()))
+            .map(|e| format!("{}: {e}", a.payload.display()))
             .collect();
         anyhow::anyhow!("{} error(s):\n{}", errs.len(), lines.join("\n"))
     })?;
