@@ -206,13 +206,13 @@ fn parse_row(
     expect_participant: Option<u64>,
 ) -> Result<Row, (&'static str, String)> {
     let participant = parse_uint(fields[0], "PARTICIPANT_ID")?;
-    if let Some(p) = expect_participant {
-        if participant as u64 != p {
-            return Err((
-                "PARTICIPANT_ID",
-                format!("{participant} differs from the file's participant {p}"),
-            ));
-        }
+    if let Some(p) = expect_participant
+        && participant as u64 != p
+    {
+        return Err((
+            "PARTICIPANT_ID",
+            format!("{participant} differs from the file's participant {p}"),
+        ));
     }
     let section = parse_uint(fields[1], "TEST_SECTION_ID")?;
     let press_ms = parse_uint(fields[5], "PRESS_TIME")?;

@@ -2,9 +2,10 @@
 //!
 //! Free-text keystroke verification: is the person typing *anything* the enrolled owner? No I/O.
 //!
-//! * [`model`]: per-feature (hold, DD and UD digraph latencies, with key-level and global back-off)
-//!   Gaussian likelihood ratios of owner against a population (background) model, fused by logistic
-//!   regression; [`PopulationModel`] (trained on other people), [`FreeTextProfile`] (an owner's template).
+//! * [`model`]: per-feature (hold, DD/UD/UU digraph and trigraph latencies, with key-level and global
+//!   back-off) Gaussian likelihood ratios of owner against a population (background) model, fused by
+//!   logistic regression; `PopulationModel` (trained on other people), `FreeTextProfile` (an owner's
+//!   template), `Cohort` (score normalisation).
 //! * [`embed`]: [`embed::Embedding`], an LDA embedding of sequences learned on the population.
 //! * [`continuous`]: [`ContinuousScorer`], a score after every keystroke over a sliding window.
 //! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].

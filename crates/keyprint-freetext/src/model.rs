@@ -542,14 +542,14 @@ impl PopulationModel {
         ];
         let obs = observe(prev, cur, self.config.max_latency_ms);
         for (fam, a, b, x) in expand(ks, &obs) {
-            if let Some(&id) = self.index.get(&(fam, a, b)) {
-                if self.features[id as usize].people >= self.config.min_people {
-                    out.push(Observation {
-                        feature: id,
-                        family: fam,
-                        value: x,
-                    });
-                }
+            if let Some(&id) = self.index.get(&(fam, a, b))
+                && self.features[id as usize].people >= self.config.min_people
+            {
+                out.push(Observation {
+                    feature: id,
+                    family: fam,
+                    value: x,
+                });
             }
         }
     }
