@@ -335,11 +335,12 @@ pub fn run(args: &InjectionArgs) -> anyhow::Result<()> {
     timings.push(Timing::Human);
     let attacks = attack_probes(&payloads, &timings, args.seeds);
     eprintln!(
-        "{} payloads × {} timing models × {} seeds = {} attack streams",
+        "{} payloads × {} timing models × {} seeds = {} attack streams (+ {} humanized with the attach time known)",
         payloads.len(),
         timings.len(),
         args.seeds,
-        attacks.len()
+        payloads.len() * timings.len() * args.seeds as usize,
+        attacks.iter().filter(|p| p.group == HUMAN_ATTACH).count()
     );
     let mut humans = cmu_probes(&cmu.data);
     let aalto = read_aalto_dir(&args.data, args.max_aalto)?;
@@ -594,9 +595,7 @@ fn merged(seqs: &[keyprint_core::event::Stream<KeyEvent>]) -> Vec<KeyEvent> {
 }
 
 /// An owner's fit sequences, calibration windows and test windows.
-fn owner_split(
-    p: &keyprint_datasets::aalto::AaltoParticipant,
-) -> [Vec<Vec<KeyEvent>>; 3] {
+fn owner_split(p: &keyprint_datasets::aalto::AaltoParticipant) -> [Vec<Vec<KeyEvent>>; 3] {
     let fit = p.sequences[..OWNER_FIT_SENTENCES]
         .iter()
         .map(|s| s.events.clone())
