@@ -155,6 +155,26 @@ struct Bucket {
     at: Instant,
 }
 
+/// argon2 verifications allowed per second per key id for tokens not yet verified (burst: twice that).
+const AUTH_VERIFY_PER_S: f64 = 5.0;
+
+/// Takes one token from `key`'s bucket (refilled at `rate`/s, capacity `2 × rate`); false when empty.
+fn take_token(buckets: &Mutex<HashMap<String, Bucket>>, key: &str, rate: f64) -> bool {
+    let mut b = lock(buckets);
+    let now = Instant::now();
+    let e = b.entry(key.to_string()).or_insert(Bucket {
+        tokens: 2.0 * rate,
+        at: now,
+    });
+    e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * rate).min(2.0 * rate);
+    e.at = now;
+    if e.tokens < 1.0 {
+        return false;
+    }
+    e.tokens -= 1.0;
+    true
+}
+
 type CommitJob = (
     BatchCommit,
     std::sync::mpsc::SyncSender<Result<Vec<Alert>, StoreError>>,
@@ -175,6 +195,8 @@ pub struct Service {
     tenants: Mutex<HashMap<String, Arc<TenantRt>>>,
     auth_cache: Mutex<HashMap<[u8; 32], (String, String, Role)>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Per-key-id budget of argon2 verifications for tokens not yet known good.
+    auth_buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 /// Unix time, ms.
@@ -222,6 +244,7 @@ impl Service {
             tenants: Mutex::new(HashMap::new()),
             auth_cache: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            auth_buckets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -288,6 +311,15 @@ impl Service {
         let rest = token.strip_prefix("kp_").ok_or_else(bad)?;
         let (key_id, secret) = rest.split_once('_').ok_or_else(bad)?;
         let row = lock(&self.store).key(key_id)?.ok_or_else(bad)?;
+        // Key ids are not secret (they are part of every token): without a budget, a stream of wrong secrets
+        // for a real key id would run argon2 (~100 ms each) without end. A token already verified is served
+        // from the cache above and never charged.
+        if !take_token(&self.auth_buckets, key_id, AUTH_VERIFY_PER_S) {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("more than {AUTH_VERIFY_PER_S} unverified tokens/s for this key id"),
+            ));
+        }
         let parsed = PasswordHash::new(&row.hash).map_err(|_| bad())?;
         argon2::Argon2::default()
             .verify_password(secret.as_bytes(), &parsed)
@@ -303,22 +335,14 @@ impl Service {
     /// `rate_limited` when the key's bucket is empty.
     pub fn rate_limit(&self, key_id: &str) -> Result<(), ApiError> {
         let rate = self.cfg.rate_per_key;
-        let mut b = lock(&self.buckets);
-        let now = Instant::now();
-        let e = b.entry(key_id.to_string()).or_insert(Bucket {
-            tokens: 2.0 * rate,
-            at: now,
-        });
-        e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * rate).min(2.0 * rate);
-        e.at = now;
-        if e.tokens < 1.0 {
-            return Err(ApiError::new(
+        if take_token(&self.buckets, key_id, rate) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("more than {rate} requests/s for this key"),
-            ));
+            ))
         }
-        e.tokens -= 1.0;
-        Ok(())
     }
 
     fn tenant_rt(&self, tenant: &str) -> Result<Arc<TenantRt>, ApiError> {
@@ -368,6 +392,8 @@ impl Service {
         *rt.settings.write().unwrap_or_else(|p| p.into_inner()) =
             TenantSettings { phrase: Some(v) };
         lock(&rt.sessions).clear();
+        // Cached user models reload from storage, where a changed phrase has discarded fixed-text enrolment.
+        lock(&rt.users).clear();
         Ok(())
     }
 
@@ -651,6 +677,9 @@ impl Service {
                 }
             }
         }
+        // Fuse in event-time order across engines, so that evidence (an injection verdict at keystroke 3) lands
+        // before later samples of the same batch are considered for enrolment or template updates.
+        obs.sort_by_key(|(_, o)| o.at_us);
         let urt = lock(&rt.users)
             .entry(batch.user.clone())
             .or_insert_with(|| {

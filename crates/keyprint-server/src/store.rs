@@ -159,7 +159,8 @@ pub trait Storage: Send {
     fn create_tenant(&mut self, id: &str) -> StoreResult<()>;
     /// A tenant.
     fn tenant(&mut self, id: &str) -> StoreResult<Option<TenantRow>>;
-    /// Sets a tenant's fixed phrase.
+    /// Sets a tenant's fixed phrase. When the phrase changes, the tenant's fixed-text references and enrolments
+    /// are discarded in the same transaction: they were measured on another phrase (other feature vectors).
     fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()>;
     /// Stores an API key.
     fn put_key(&mut self, key: &KeyRow) -> StoreResult<()>;
@@ -556,10 +557,26 @@ impl Storage for SqliteStore {
 
     fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()> {
         let b: Vec<u8> = phrase.iter().flat_map(|h| h.to_le_bytes()).collect();
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let old: Option<Vec<u8>> = tx
+            .query_row("SELECT phrase FROM tenants WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten();
+        if old.as_deref() != Some(b.as_slice()) {
+            for table in ["reference_samples", "enrolments"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE tenant = ?1 AND engine = 'fixed-text'"),
+                    [id],
+                )?;
+            }
+        }
+        tx.execute(
             "UPDATE tenants SET phrase = ?2 WHERE id = ?1",
             params![id, b],
         )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -421,3 +421,66 @@ async fn rate_limit_and_openapi() {
         );
     }
 }
+
+/// A changed fixed phrase discards fixed-text enrolment (the old template measured other vectors); setting the
+/// same phrase again keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_phrase_resets_fixed_text_enrolment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    e.replay("alice", "enrol", &owner[..50]).await;
+    let fixed_enrolled = |users: &serde_json::Value| {
+        users[0]["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["engine"] == "fixed-text")
+            .map(|x| x["enrolled"].clone())
+    };
+    let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    assert_eq!(
+        fixed_enrolled(&users),
+        Some(serde_json::Value::Bool(true)),
+        "{users}"
+    );
+
+    // The same phrase again: enrolment kept.
+    let tenant_phrase: Vec<String> =
+        keyprint_core::keystroke::FixedTextLayout::cmu_strong_password()
+            .keys()
+            .iter()
+            .map(|k| keyprint_wire::format_key_hash(e.hasher.hash_code(k.as_code().unwrap())))
+            .collect();
+    let body = |hashes: &[String]| serde_json::json!({ "key_hashes": hashes }).to_string();
+    let (s, v) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(&body(&tenant_phrase)),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    assert_eq!(
+        fixed_enrolled(&users),
+        Some(serde_json::Value::Bool(true)),
+        "{users}"
+    );
+
+    // A shorter phrase: the fixed-text template is gone.
+    let (s, v) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(&body(&tenant_phrase[..5])),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    assert_ne!(
+        fixed_enrolled(&users),
+        Some(serde_json::Value::Bool(true)),
+        "{users}"
+    );
+}
