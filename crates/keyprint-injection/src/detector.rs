@@ -419,16 +419,17 @@ impl InjectionDetector {
             }
         }
         // Typing right after attach.
-        if let Some(a) = self.attached_us
+        if let Some(since) = self
+            .attached_us
+            .and_then(|a| since_attach_us(e.press_us, a, c.attach_window_us))
             && self.since_attach >= c.attach_burst
-            && e.press_us - a <= c.attach_window_us
         {
             return Some((
                 Reason::TypingAfterAttach,
                 format!(
                     "{} keystrokes within {} ms of attach",
                     self.since_attach,
-                    (e.press_us - a) / 1000
+                    since / 1000
                 ),
             ));
         }
@@ -478,8 +479,10 @@ impl StreamDetector for InjectionDetector {
             return None;
         }
         self.keystrokes += 1;
-        if let Some(a) = self.attached_us
-            && e.press_us - a <= self.cfg.attach_window_us
+        if self
+            .attached_us
+            .and_then(|a| since_attach_us(e.press_us, a, self.cfg.attach_window_us))
+            .is_some()
         {
             self.since_attach += 1;
         }
@@ -574,4 +577,13 @@ impl StreamDetector for InjectionDetector {
             (Some(_), None) => 1.0 + self.soft_evidence,
         }
     }
+}
+
+/// Time from a keyboard's attach at `attached_us` to a key press at `press_us`, when the press falls inside
+/// `[attach, attach + window]`; `None` for presses before the attach, after the window, or when the
+/// difference overflows `i64`.
+fn since_attach_us(press_us: i64, attached_us: i64, window_us: i64) -> Option<i64> {
+    press_us
+        .checked_sub(attached_us)
+        .filter(|d| (0..=window_us).contains(d))
 }

@@ -211,6 +211,17 @@ fn typing_right_after_attach() {
     let mut d = keyprint();
     d.device_attached(-60_000_000);
     assert_eq!(first_verdict(&mut d, &s), None);
+    // Attached after the typing: keystrokes before an attach are not "after" it.
+    let mut d = keyprint();
+    d.device_attached(1_000_000_000_000);
+    assert_eq!(first_verdict(&mut d, &s), None);
+    // Extreme clocks do not overflow into a verdict.
+    let mut d = keyprint();
+    d.device_attached(i64::MAX);
+    assert_eq!(first_verdict(&mut d, &s), None);
+    let mut d = keyprint();
+    d.device_attached(i64::MIN);
+    assert_eq!(first_verdict(&mut d, &s), None);
 }
 
 struct MeanHold(f64);
