@@ -68,7 +68,7 @@ pub struct AaltoArgs {
     /// Longest DD latency (ms) treated as a digraph.
     #[arg(long, default_value_t = FreeTextConfig::default().max_latency_ms)]
     pub max_latency_ms: f64,
-    /// Clip of each observation's log-likelihood ratio.
+    /// Clip of each feature's log-likelihood ratio.
     #[arg(long, default_value_t = 2.0)]
     pub llr_clip: f64,
     /// Shrinkage pseudo-count of feature variances toward their family's.
