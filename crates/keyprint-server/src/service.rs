@@ -415,6 +415,17 @@ impl Service {
                     format!("must be 1 to {MAX_ID_LEN} bytes"),
                 ));
             }
+            // Ids end up in analysts' terminals, CEF/syslog lines and file names: no control characters
+            // (escape sequences, CR/LF, NUL).
+            if let Some(v) = v
+                && v.chars().any(char::is_control)
+            {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidField,
+                    name,
+                    "must not contain control characters",
+                ));
+            }
         }
         let n = batch.keys.len() + batch.mouse.len();
         if n > keyprint_wire::MAX_BATCH_EVENTS {
