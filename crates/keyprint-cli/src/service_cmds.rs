@@ -53,6 +53,12 @@ fn default_engines() -> Vec<String> {
 
 /// `keyprint serve`.
 pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
+    if let Some(t) = &a.init_tenant {
+        anyhow::ensure!(
+            !t.is_empty() && t.len() <= 128 && !t.chars().any(char::is_control),
+            "--init-tenant {t:?}: 1 to 128 bytes, no control characters"
+        );
+    }
     let mut cfg = ServeConfig::new(a.data_dir.clone());
     cfg.bind = a.bind;
     cfg.sinks = Sinks {

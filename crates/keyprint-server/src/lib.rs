@@ -395,6 +395,51 @@ impl ServeConfig {
             engines: DEFAULT_ENGINES.iter().map(|s| s.to_string()).collect(),
         }
     }
+
+    /// Checks the settings before anything starts.
+    ///
+    /// # Errors
+    /// A threshold outside [0, 100], a request rate that is not a positive finite number, fewer than 2
+    /// enrolment samples, a webhook that is not an `http(s)://` URL, an alerts file whose folder does not
+    /// exist, or an unknown engine name.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let t = self.service.fusion.threshold;
+        anyhow::ensure!(
+            (0.0..=100.0).contains(&t),
+            "threshold {t}: must be a number from 0 to 100"
+        );
+        let r = self.service.rate_per_key;
+        anyhow::ensure!(
+            r.is_finite() && r > 0.0,
+            "rate {r}: must be a positive number of requests/s"
+        );
+        anyhow::ensure!(
+            self.enrolment_samples >= 2,
+            "enrolment size {}: at least 2 samples",
+            self.enrolment_samples
+        );
+        if let Some(w) = &self.sinks.webhook {
+            let ok = reqwest::Url::parse(w)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            anyhow::ensure!(ok, "webhook {w:?}: not an http(s) URL");
+        }
+        if let Some(f) = &self.sinks.file {
+            let dir = f
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            anyhow::ensure!(
+                dir.is_dir(),
+                "alerts file {}: folder {} does not exist",
+                f.display(),
+                dir.display()
+            );
+        }
+        if let Some(e) = self.engines.iter().find(|e| !ENGINES.contains(&e.as_str())) {
+            anyhow::bail!("engine {e:?}: expected one of {}", ENGINES.join(", "));
+        }
+        Ok(())
+    }
 }
 
 /// Opens the database and builds the service.
@@ -442,6 +487,7 @@ impl Running {
 /// # Errors
 /// When the service cannot be opened or the address bound.
 pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
+    cfg.validate()?;
     let service = open_service(cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
