@@ -161,6 +161,12 @@ fn get(a: &ApiArgs, path: &str) -> anyhow::Result<serde_json::Value> {
     })
 }
 
+/// Percent-encodes an id for a URL path segment or query value (every byte but ASCII letters and digits), so
+/// ids holding `/`, `&`, `%`, spaces or any other byte reach the server as they are.
+fn enc(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// Flags of `keyprint alerts`.
 #[derive(Args, Debug)]
 pub struct AlertsArgs {
@@ -178,7 +184,7 @@ pub struct AlertsArgs {
 pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
     let mut path = format!("/v1/alerts?after={}", a.after);
     if let Some(u) = &a.user {
-        path.push_str(&format!("&user={u}"));
+        path.push_str(&format!("&user={}", enc(u)));
     }
     let v = get(&a.api, &path)?;
     if a.api.json {
@@ -225,7 +231,7 @@ pub struct SessionsArgs {
 /// `keyprint sessions`.
 pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
     if let Some(s) = &a.session {
-        let v = get(&a.api, &format!("/v1/sessions/{s}"))?;
+        let v = get(&a.api, &format!("/v1/sessions/{}", enc(s)))?;
         if a.api.json {
             println!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
@@ -255,7 +261,7 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let path = match &a.user {
-        Some(u) => format!("/v1/sessions?user={u}"),
+        Some(u) => format!("/v1/sessions?user={}", enc(u)),
         None => "/v1/sessions".into(),
     };
     let v = get(&a.api, &path)?;
