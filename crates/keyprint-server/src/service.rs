@@ -46,6 +46,9 @@ use std::time::Instant;
 pub const MAX_HOLD_US: i64 = 60_000_000;
 /// Longest accepted gap between consecutive events of a session, µs (24 h).
 pub const MAX_GAP_US: i64 = 86_400_000_000;
+/// Latest accepted event time, µs on the client's monotonic clock (2^52 µs ≈ 142 years of uptime): keeps every
+/// difference of two times, and every time as an `f64`, exact.
+pub const MAX_TIME_US: i64 = 1 << 52;
 /// Longest id (user, session, device), bytes.
 pub const MAX_ID_LEN: usize = 128;
 
@@ -447,11 +450,11 @@ impl Service {
                     "expected 16 hex digits (HMAC of the key code under the tenant secret); plain key names are refused",
                 )
             })?;
-            if k.press_us < 0 {
+            if !(0..=MAX_TIME_US).contains(&k.press_us) {
                 return Err(ApiError::field(
                     ErrorCode::AbsurdTimestamp,
                     format!("keys[{i}].press_us"),
-                    "negative time",
+                    format!("must be from 0 to {MAX_TIME_US} µs"),
                 ));
             }
             if k.release_us < k.press_us {
@@ -494,11 +497,11 @@ impl Service {
         let mut mouse = Vec::with_capacity(batch.mouse.len());
         let mut prev: Option<i64> = None;
         for (i, m) in batch.mouse.iter().enumerate() {
-            if m.t_us < 0 {
+            if !(0..=MAX_TIME_US).contains(&m.t_us) {
                 return Err(ApiError::field(
                     ErrorCode::AbsurdTimestamp,
                     format!("mouse[{i}].t_us"),
-                    "negative time",
+                    format!("must be from 0 to {MAX_TIME_US} µs"),
                 ));
             }
             if let Some(p) = prev {

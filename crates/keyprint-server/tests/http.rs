@@ -220,6 +220,7 @@ async fn bad_input_is_refused_whole_with_a_reason() {
         (good(2, late + 90_000_000_000), 422, "absurd_timestamp"),
         (format!(r#"{{"user":"alice","session":"s1","batch_seq":2,"keys":[{{"key_hash":"{h}","press_us":{late},"release_us":{}}}]}}"#, late - 1), 422, "absurd_timestamp"),
         (good(5, late), 409, "stale_batch"),
+        (good(2, i64::MAX - 100_000), 422, "absurd_timestamp"),
         // Control characters in ids (terminal escape sequences, CR/LF).
         (r#"{"user":"alice","session":"\u001b[31mFAKE\r","batch_seq":0}"#.into(), 422, "invalid_field"),
         (r#"{"user":"al\nice","session":"s9","batch_seq":0}"#.into(), 422, "invalid_field"),
