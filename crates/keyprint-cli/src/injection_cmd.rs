@@ -105,16 +105,26 @@ fn origin_label(o: &Origin) -> String {
     )
 }
 
+/// Exit status of `keyprint detect` when keyprint judged at least one stream injected.
+pub const EXIT_INJECTION: i32 = 3;
+
 /// `keyprint detect`: keyprint's detector, with UKIP and DuckHunt alongside, on every stream of the file.
+/// Returns whether keyprint judged any stream injected (the binary then exits with [`EXIT_INJECTION`]).
 ///
 /// # Errors
-/// When the file cannot be read.
-pub fn detect(a: &DetectArgs) -> anyhow::Result<()> {
+/// When the file cannot be read, or holds no usable key event.
+pub fn detect(a: &DetectArgs) -> anyhow::Result<bool> {
     let loaded = read_key_events(&a.file)?;
     eprintln!("read {}: {}", a.file.display(), loaded.report.summary());
     for r in &loaded.report.rejected {
         eprintln!("  rejected {r}");
     }
+    anyhow::ensure!(
+        !loaded.data.is_empty(),
+        "{}: no usable key event ({})",
+        a.file.display(),
+        loaded.report.summary()
+    );
     let cfg = InjectionConfig {
         allowed_devices: a.allow_device.clone(),
         ..InjectionConfig::default()
@@ -156,5 +166,5 @@ pub fn detect(a: &DetectArgs) -> anyhow::Result<()> {
         injected,
         loaded.data.len()
     );
-    Ok(())
+    Ok(injected > 0)
 }

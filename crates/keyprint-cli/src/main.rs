@@ -22,6 +22,7 @@ enum Cmd {
     #[command(subcommand)]
     Simulate(injection_cmd::SimulateCmd),
     /// Run the keystroke-injection detector (and the UKIP / DuckHunt rules) over a generic key-event file.
+    /// Exit status: 0 when every stream is clean, 3 when keyprint judged a stream injected, 1 on error.
     Detect(injection_cmd::DetectArgs),
     /// Serve the HTTP/JSON API: ingest, continuous trust scores, alerts.
     Serve(service_cmds::ServeArgs),
@@ -68,7 +69,12 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
         Cmd::Bench(BenchCmd::Injection(a)) => keyprint_bench::injection::run(&a),
         Cmd::Simulate(c) => injection_cmd::simulate(&c),
-        Cmd::Detect(a) => injection_cmd::detect(&a),
+        Cmd::Detect(a) => {
+            if injection_cmd::detect(&a)? {
+                std::process::exit(injection_cmd::EXIT_INJECTION);
+            }
+            Ok(())
+        }
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
         Cmd::Serve(a) => service_cmds::serve(&a),

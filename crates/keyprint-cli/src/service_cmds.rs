@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub bind: SocketAddr,
-    /// Create this tenant (if absent) and print a new admin API key, then serve.
+    /// Create this tenant and print its first admin API key (once: nothing is minted when the tenant exists), then
+    /// serve.
     #[arg(long)]
     pub init_tenant: Option<String>,
     /// Alert webhook URL (JSON POST, retried with back-off).
@@ -74,8 +75,17 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let running = keyprint_server::start(&cfg).await?;
         if let Some(t) = &a.init_tenant {
-            let k = running.service.create_key(t, Role::Admin)?;
-            println!("tenant {t}: admin key {} (shown once)", k.token);
+            // Mint an admin key only for a tenant that does not exist yet: restarting with the same flags must
+            // not leave a trail of valid admin keys in service logs.
+            let exists = running.service.with_store(|st| st.tenant(t))?.is_some();
+            if exists {
+                println!(
+                    "tenant {t} exists: no new key (an admin key can create more: POST /v1/keys)"
+                );
+            } else {
+                let k = running.service.create_key(t, Role::Admin)?;
+                println!("tenant {t}: admin key {} (shown once)", k.token);
+            }
         }
         println!(
             "keyprint serving on {} (data {}, sinks: {:?}); OpenAPI at {}/openapi.json",
@@ -111,7 +121,10 @@ pub struct DemoArgs {
 pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
     let tmp;
     let dir = match &a.dir {
-        Some(d) => d.clone(),
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            d.clone()
+        }
         None => {
             tmp = tempfile::tempdir()?;
             tmp.path().to_path_buf()
