@@ -1,9 +1,9 @@
 //! Cost of one comparison (template × probe) for every fixed-text detector, on CMU-shaped vectors.
 use criterion::{Criterion, criterion_group, criterion_main};
 use keyprint_core::Detector;
-use keyprint_core::keystroke::FixedTextLayout;
 use keyprint_core::detector::Enrolment;
 use keyprint_core::detectors::{KeyprintOneClass, killourhy_maxion};
+use keyprint_core::keystroke::FixedTextLayout;
 use rand::{Rng, SeedableRng};
 
 fn bench(c: &mut Criterion) {
@@ -14,7 +14,9 @@ fn bench(c: &mut Criterion) {
     let probe: Vec<f64> = (0..31).map(|_| rng.random_range(50.0..300.0)).collect();
     let mut dets: Vec<Box<dyn Detector<Vec<f64>>>> =
         killourhy_maxion().into_iter().map(|(d, _)| d).collect();
-    dets.push(Box::new(KeyprintOneClass::for_layout(&FixedTextLayout::cmu_strong_password())));
+    dets.push(Box::new(KeyprintOneClass::for_layout(
+        &FixedTextLayout::cmu_strong_password(),
+    )));
     let mut g = c.benchmark_group("comparison");
     for d in dets {
         let t = d.fit(&Enrolment::one_class(&enrol)).unwrap();
