@@ -63,6 +63,19 @@ impl fmt::Display for KeyId {
     }
 }
 
+/// W3C `KeyboardEvent.code` names of the letter keys, `KeyA`..`KeyZ`, in alphabetical order.
+pub const LETTER_CODES: [&str; 26] = [
+    "KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG", "KeyH", "KeyI", "KeyJ", "KeyK", "KeyL",
+    "KeyM", "KeyN", "KeyO", "KeyP", "KeyQ", "KeyR", "KeyS", "KeyT", "KeyU", "KeyV", "KeyW", "KeyX",
+    "KeyY", "KeyZ",
+];
+
+/// W3C `KeyboardEvent.code` names of the digit-row keys, `Digit0`..`Digit9`.
+pub const DIGIT_CODES: [&str; 10] = [
+    "Digit0", "Digit1", "Digit2", "Digit3", "Digit4", "Digit5", "Digit6", "Digit7", "Digit8",
+    "Digit9",
+];
+
 /// One keystroke: a key pressed at `press_us` and released at `release_us` (µs, monotonic clock).
 ///
 /// Invariant expected by the feature layer: `release_us >= press_us`. Readers enforce it and report rows

@@ -95,15 +95,8 @@ pub const MAX_EPOCH_MS: i64 = 4_102_444_800_000;
 /// `KeyQ`) reports 65 → `KeyA`. Detectors only compare key identities for equality, so a consistent
 /// per-layout mapping is all they need.
 pub fn keycode_to_code(keycode: u32) -> Option<&'static str> {
-    const LETTERS: [&str; 26] = [
-        "KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG", "KeyH", "KeyI", "KeyJ", "KeyK",
-        "KeyL", "KeyM", "KeyN", "KeyO", "KeyP", "KeyQ", "KeyR", "KeyS", "KeyT", "KeyU", "KeyV",
-        "KeyW", "KeyX", "KeyY", "KeyZ",
-    ];
-    const DIGITS: [&str; 10] = [
-        "Digit0", "Digit1", "Digit2", "Digit3", "Digit4", "Digit5", "Digit6", "Digit7", "Digit8",
-        "Digit9",
-    ];
+    use keyprint_core::event::DIGIT_CODES as DIGITS;
+    use keyprint_core::event::LETTER_CODES as LETTERS;
     const NUMPAD: [&str; 10] = [
         "Numpad0", "Numpad1", "Numpad2", "Numpad3", "Numpad4", "Numpad5", "Numpad6", "Numpad7",
         "Numpad8", "Numpad9",

@@ -9,15 +9,8 @@ pub const SHIFT: &str = "ShiftLeft";
 /// Covers printable ASCII (`' '..='~'`), `'\n'` (Enter) and `'\t'` (Tab); `None` for anything else
 /// (a US HID keyboard cannot type it without OS-specific tricks).
 pub fn char_to_key(c: char) -> Option<(&'static str, bool)> {
-    const LETTERS: [&str; 26] = [
-        "KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG", "KeyH", "KeyI", "KeyJ", "KeyK",
-        "KeyL", "KeyM", "KeyN", "KeyO", "KeyP", "KeyQ", "KeyR", "KeyS", "KeyT", "KeyU", "KeyV",
-        "KeyW", "KeyX", "KeyY", "KeyZ",
-    ];
-    const DIGITS: [&str; 10] = [
-        "Digit0", "Digit1", "Digit2", "Digit3", "Digit4", "Digit5", "Digit6", "Digit7", "Digit8",
-        "Digit9",
-    ];
+    use keyprint_core::event::DIGIT_CODES as DIGITS;
+    use keyprint_core::event::LETTER_CODES as LETTERS;
     Some(match c {
         'a'..='z' => (LETTERS[c as usize - 'a' as usize], false),
         'A'..='Z' => (LETTERS[c as usize - 'A' as usize], true),
