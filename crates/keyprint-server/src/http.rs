@@ -10,7 +10,7 @@
 use crate::service::{ApiError, Service};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -119,12 +119,20 @@ struct SessionsQuery {
     user: Option<String>,
 }
 
+/// Parses a query string after authentication, so that an unauthenticated caller learns nothing, and a bad query
+/// gets the API's JSON error (`invalid_field`, field `query`) rather than a plain-text rejection.
+fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "query", e.to_string()))
+}
+
 async fn sessions(
     State(svc): State<Arc<Service>>,
     headers: HeaderMap,
-    Query(q): Query<SessionsQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let q: SessionsQuery = query(raw)?;
     let v = blocking(move || svc.sessions(&tenant, q.user.as_deref())).await?;
     Ok(json(&v))
 }
@@ -149,9 +157,10 @@ struct AlertsQuery {
 async fn alerts(
     State(svc): State<Arc<Service>>,
     headers: HeaderMap,
-    Query(q): Query<AlertsQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let q: AlertsQuery = query(raw)?;
     let v = blocking(move || svc.alerts(&tenant, q.after.unwrap_or(0), q.user.as_deref())).await?;
     Ok(json(&v))
 }

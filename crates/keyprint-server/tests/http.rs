@@ -288,6 +288,14 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     let anon = keyprint_client::Client::new(&e.server.url(), "kp_nope_nope");
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions", None).await;
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
+    // A bad query string: authentication first (401 for strangers), then a JSON error naming the query.
+    let (s, v) = raw(&anon, Method::GET, "/v1/sessions?bogus=1", None).await;
+    assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
+    let (s, v) = raw(&e.read, Method::GET, "/v1/alerts?after=abc", None).await;
+    assert_eq!(
+        (s, v["code"].as_str().unwrap(), v["field"].as_str().unwrap()),
+        (422, "invalid_field", "query")
+    );
     let (http, base, token) = e.ingest.http();
     let r = http
         .post(format!("{base}/v1/events"))
