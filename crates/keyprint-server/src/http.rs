@@ -203,6 +203,13 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
 }
 
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on this endpoint"),
+    )
+}
+
 /// The API router over a service.
 pub fn router(svc: Arc<Service>) -> Router {
     Router::new()
@@ -217,6 +224,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(
             keyprint_wire::MAX_BODY_BYTES,
         ))

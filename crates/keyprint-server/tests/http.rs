@@ -291,6 +291,11 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     // A bad query string: authentication first (401 for strangers), then a JSON error naming the query.
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions?bogus=1", None).await;
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
+    let (s, v) = raw(&e.read, Method::PUT, "/v1/events", None).await;
+    assert_eq!(
+        (s, v["code"].as_str().unwrap()),
+        (405, "method_not_allowed")
+    );
     let (s, v) = raw(&e.read, Method::GET, "/v1/alerts?after=abc", None).await;
     assert_eq!(
         (s, v["code"].as_str().unwrap(), v["field"].as_str().unwrap()),

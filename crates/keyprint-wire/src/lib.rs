@@ -353,6 +353,8 @@ pub enum ErrorCode {
     NotFound,
     /// Too many requests for this key.
     RateLimited,
+    /// The endpoint exists but not with this HTTP method.
+    MethodNotAllowed,
     /// Content-Type is not `application/json`.
     UnsupportedMediaType,
     /// Storage failed; nothing was applied, retry.
@@ -373,6 +375,7 @@ impl ErrorCode {
             Unauthorized => 401,
             Forbidden => 403,
             NotFound => 404,
+            MethodNotAllowed => 405,
             RateLimited => 429,
             UnsupportedMediaType => 415,
             Storage => 503,
@@ -381,7 +384,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::PlainKeyName,
@@ -395,6 +398,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::RateLimited,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Storage,
         ErrorCode::Internal,
