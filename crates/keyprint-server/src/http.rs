@@ -41,7 +41,10 @@ fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<String, 
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The auth scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
     let (tenant, key_id, role) = svc.authenticate(token.trim())?;
     if !allowed.contains(&role) {
