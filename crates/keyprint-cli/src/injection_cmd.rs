@@ -1,6 +1,7 @@
 //! `keyprint simulate ducky` and `keyprint detect`: the command-line side of keystroke-injection detection
 //! (the work is done by `keyprint-injection`; files are read and written with `keyprint-datasets::generic`).
 
+use anyhow::Context;
 use keyprint_core::event::{Origin, Stream};
 use keyprint_datasets::generic::{key_events_to_jsonl, read_key_events};
 use keyprint_injection::detector::{
@@ -64,10 +65,15 @@ pub fn simulate(cmd: &SimulateCmd) -> anyhow::Result<()> {
         },
         events: render(&script, a.timing, a.seed),
     };
+    anyhow::ensure!(
+        !stream.events.is_empty(),
+        "{}: the payload types no keystroke",
+        a.payload.display()
+    );
     let jsonl = key_events_to_jsonl(&stream);
     match &a.out {
         Some(p) => {
-            std::fs::write(p, jsonl)?;
+            std::fs::write(p, jsonl).with_context(|| format!("writing {}", p.display()))?;
             eprintln!(
                 "wrote {} key events ({} timing, seed {}) to {}",
                 stream.events.len(),
