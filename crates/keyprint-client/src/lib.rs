@@ -22,6 +22,23 @@ use std::time::Duration;
 
 pub use keyprint_core::pseudonym::KeyHasher;
 
+/// The fixed phrase of `layout` as the server registers it (`PUT /v1/tenant/fixed-text`): each key's W3C code
+/// hashed with the tenant's `hasher`, in phrase order. Hashed identities in the layout pass unchanged.
+pub fn fixed_text_phrase(
+    hasher: &KeyHasher,
+    layout: &keyprint_core::keystroke::FixedTextLayout,
+) -> keyprint_wire::FixedTextPhrase {
+    let key_hashes = layout
+        .keys()
+        .iter()
+        .map(|k| match hasher.hash_key(k) {
+            KeyId::Hashed(h) => format_key_hash(h),
+            KeyId::Code(_) => unreachable!("hash_key always hashes"),
+        })
+        .collect();
+    keyprint_wire::FixedTextPhrase { key_hashes }
+}
+
 /// A key event in wire form with its identity hashed by `hasher`.
 pub fn wire_key(hasher: &KeyHasher, e: &KeyEvent) -> WireKey {
     let h = match hasher.hash_key(&e.key) {

@@ -26,7 +26,7 @@ use anyhow::Context;
 use keyprint_client::{Client, KeyHasher, SessionBatcher};
 use keyprint_core::event::{KeyEvent, MouseEvent};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
-use keyprint_wire::{Alert, FixedTextPhrase, NewKey, Role, SessionDetail, TrustState};
+use keyprint_wire::{Alert, NewKey, Role, SessionDetail, TrustState};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -282,13 +282,7 @@ pub async fn run(
     let secret: [u8; 32] = rand::random();
     let hasher = KeyHasher::new(&secret);
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = FixedTextPhrase {
-        key_hashes: layout
-            .keys()
-            .iter()
-            .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap_or(""))))
-            .collect(),
-    };
+    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
     send_json::<_, serde_json::Value>(
         &admin,
         reqwest::Method::PUT,

@@ -16,7 +16,7 @@
 use crate::{CMU_BACKGROUND, CMU_DEMO, ServeConfig, cmu_subjects, start};
 use keyprint_client::{Client, KeyHasher, SessionBatcher};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
-use keyprint_wire::{FixedTextPhrase, IngestBatch, Role};
+use keyprint_wire::{IngestBatch, Role};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,13 +80,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     let admin_c = Client::new(&url, &admin.token);
     let hasher = KeyHasher::new(b"load test tenant secret");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = FixedTextPhrase {
-        key_hashes: layout
-            .keys()
-            .iter()
-            .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap_or(""))))
-            .collect(),
-    };
+    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
     let (http, base, tok) = admin_c.http();
     let r = http
         .put(format!("{base}/v1/tenant/fixed-text"))

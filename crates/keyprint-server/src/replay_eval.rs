@@ -68,11 +68,7 @@ pub fn run(
     let svc = open_service(&cfg)?;
     let hasher = KeyHasher::new(b"replay-eval secret");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase: Vec<String> = layout
-        .keys()
-        .iter()
-        .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap_or(""))))
-        .collect();
+    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout).key_hashes;
     let tenant = "eval";
     svc.set_phrase(tenant, &phrase)?;
     // One session: all typings in one batch; returns typings up to the first alert.

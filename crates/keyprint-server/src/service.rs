@@ -161,6 +161,32 @@ struct Bucket {
 /// argon2 verifications allowed per second per key id for tokens not yet verified (burst: twice that).
 const AUTH_VERIFY_PER_S: f64 = 5.0;
 
+/// Checks one event time `t` against the previous event of its stream within a batch: not earlier
+/// (`non_monotonic`), and no more than 24 h later (`absurd_timestamp`). `field` names the event's time field.
+fn check_step(
+    field: impl Fn() -> String,
+    t: i64,
+    prev: Option<i64>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Some(p) = prev else { return Ok(()) };
+    if t < p {
+        return Err(ApiError::field(
+            ErrorCode::NonMonotonic,
+            field(),
+            format!("{t} is earlier than the previous {what}'s {p}"),
+        ));
+    }
+    if t - p > MAX_GAP_US {
+        return Err(ApiError::field(
+            ErrorCode::AbsurdTimestamp,
+            field(),
+            "gap longer than 24 h",
+        ));
+    }
+    Ok(())
+}
+
 /// Takes one token from `key`'s bucket (refilled at `rate`/s, capacity `2 × rate`); false when empty.
 fn take_token(buckets: &Mutex<HashMap<String, Bucket>>, key: &str, rate: f64) -> bool {
     let mut b = lock(buckets);
@@ -471,22 +497,7 @@ impl Service {
                     "hold longer than 60 s",
                 ));
             }
-            if let Some(p) = prev {
-                if k.press_us < p {
-                    return Err(ApiError::field(
-                        ErrorCode::NonMonotonic,
-                        format!("keys[{i}].press_us"),
-                        format!("{} is earlier than the previous key's {p}", k.press_us),
-                    ));
-                }
-                if k.press_us - p > MAX_GAP_US {
-                    return Err(ApiError::field(
-                        ErrorCode::AbsurdTimestamp,
-                        format!("keys[{i}].press_us"),
-                        "gap longer than 24 h",
-                    ));
-                }
-            }
+            check_step(|| format!("keys[{i}].press_us"), k.press_us, prev, "key")?;
             prev = Some(k.press_us);
             keys.push(KeyEvent {
                 key: KeyId::Hashed(h),
@@ -504,22 +515,7 @@ impl Service {
                     format!("must be from 0 to {MAX_TIME_US} µs"),
                 ));
             }
-            if let Some(p) = prev {
-                if m.t_us < p {
-                    return Err(ApiError::field(
-                        ErrorCode::NonMonotonic,
-                        format!("mouse[{i}].t_us"),
-                        format!("{} is earlier than the previous sample's {p}", m.t_us),
-                    ));
-                }
-                if m.t_us - p > MAX_GAP_US {
-                    return Err(ApiError::field(
-                        ErrorCode::AbsurdTimestamp,
-                        format!("mouse[{i}].t_us"),
-                        "gap longer than 24 h",
-                    ));
-                }
-            }
+            check_step(|| format!("mouse[{i}].t_us"), m.t_us, prev, "sample")?;
             if !(m.x_px.abs() <= 1e6 && m.y_px.abs() <= 1e6) {
                 return Err(ApiError::field(
                     ErrorCode::InvalidField,

@@ -463,12 +463,11 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     );
 
     // The same phrase again: enrolment kept.
-    let tenant_phrase: Vec<String> =
-        keyprint_core::keystroke::FixedTextLayout::cmu_strong_password()
-            .keys()
-            .iter()
-            .map(|k| keyprint_wire::format_key_hash(e.hasher.hash_code(k.as_code().unwrap())))
-            .collect();
+    let tenant_phrase = keyprint_client::fixed_text_phrase(
+        &e.hasher,
+        &keyprint_core::keystroke::FixedTextLayout::cmu_strong_password(),
+    )
+    .key_hashes;
     let body = |hashes: &[String]| serde_json::json!({ "key_hashes": hashes }).to_string();
     let (s, v) = raw(
         &e.admin,

@@ -6,7 +6,7 @@ use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
 use keyprint_server::demo::typings_to_events;
 use keyprint_server::outbox::Sinks;
 use keyprint_server::{CMU_DEMO, Running, ServeConfig, cmu_subjects, start};
-use keyprint_wire::{FixedTextPhrase, IngestAck, NewKey, Role};
+use keyprint_wire::{IngestAck, NewKey, Role};
 use std::path::Path;
 
 pub struct Env {
@@ -68,13 +68,7 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
     let read = Client::new(&server.url(), &post_key(&admin, "read").await.token);
     let hasher = KeyHasher::new(b"acme tenant secret for tests");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = FixedTextPhrase {
-        key_hashes: layout
-            .keys()
-            .iter()
-            .map(|k| keyprint_wire::format_key_hash(hasher.hash_code(k.as_code().unwrap())))
-            .collect(),
-    };
+    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
     let (s, v) = raw(
         &admin,
         reqwest::Method::PUT,
