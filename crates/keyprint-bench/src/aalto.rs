@@ -18,8 +18,12 @@
 //! LDA embedding learned on the population sequences (cut to L), fused by logistic regression learned on
 //! the population, then adaptive S-norm against a cohort of population people (`--cohort`, `--cohort-top`).
 //!
-//! Everything is run twice: on plain key identities and on key identities replaced by their keyed hash
-//! (HMAC-SHA256, [`keyprint_core::pseudonym::KeyHasher`]), population model included.
+//! The event-based model is run twice: on plain key identities and on key identities replaced by their
+//! keyed hash (HMAC-SHA256, [`keyprint_core::pseudonym::KeyHasher`]), population model included. A third
+//! run, `summary`, is what the server verifies: each sequence cut to L keys becomes the edge's
+//! content-free window summary (`keyprint_edge::vocab`), compared by `keyprint_freetext::summary` (population
+//! statistics from the same population half, T-norm against `--cohort` population people) — the cost of
+//! privacy, side by side.
 
 use crate::plot::{Curve, write_curves};
 use crate::table::{Table, progress, write_report};
@@ -92,6 +96,15 @@ pub struct AaltoArgs {
     /// T-norm only, instead of S-norm (T-norm and Z-norm averaged).
     #[arg(long)]
     pub tnorm_only: bool,
+    /// Skip the event-based model (plain and hashed identities); run only the content-free summaries.
+    #[arg(long)]
+    pub summaries_only: bool,
+    /// Skip the content-free summary model.
+    #[arg(long)]
+    pub no_summaries: bool,
+    /// LLR clip of the summary model.
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().llr_clip)]
+    pub summary_clip: f64,
 }
 
 /// Score-normalisation settings.
@@ -294,6 +307,104 @@ fn run_variant(
     Ok(cells)
 }
 
+/// The content-free run: sequences cut to L keys → edge summaries → summary model, T-norm.
+fn enrol_windows(p: &[Vec<f64>], g: usize) -> Vec<&[f64]> {
+    p[..g].iter().map(Vec::as_slice).collect()
+}
+
+fn run_summary_variant(
+    population: &[Person],
+    evaluated: &[Person],
+    args: &AaltoArgs,
+    pb: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Cell>> {
+    use keyprint_edge::vocab::{SUMMARY_DIM, key_class, summarize as summarize_window};
+    use keyprint_freetext::summary::{SummaryCohort, SummaryConfig, SummaryPopulation};
+    let summary_of = |s: &[KeyEvent]| -> Vec<f64> {
+        summarize_window(s, |e| e.key.as_code().map_or(11, key_class))
+            .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            .unwrap_or_else(|| vec![f64::NAN; SUMMARY_DIM])
+    };
+    let mut cells = Vec::new();
+    for &l in &args.keys {
+        let summ = |ppl: &[Person]| -> Vec<Vec<Vec<f64>>> {
+            ppl.par_iter()
+                .map(|p| p.iter().map(|s| summary_of(cut(s, l))).collect())
+                .collect()
+        };
+        let pop = summ(population);
+        let ev = summ(evaluated);
+        let cfg = SummaryConfig {
+            llr_clip: args.summary_clip,
+            ..SummaryConfig::default()
+        };
+        // Population statistics from the windows people enrol and probe with (sequences 1–10).
+        let train: Vec<Vec<Vec<f64>>> = pop.iter().map(|p| p[..10].to_vec()).collect();
+        let model = Arc::new(SummaryPopulation::train(&train, cfg));
+        eprintln!(
+            "[summary] L={l}: {} of {} entries usable",
+            model.usable(),
+            model.dim()
+        );
+        let mean_probe_keys = evaluated
+            .iter()
+            .flat_map(|p| p[10..15].iter().map(|s| s.len().min(l) as f64))
+            .sum::<f64>()
+            / (evaluated.len() * 5) as f64;
+        for &g in &args.enrol {
+            pb.set_message(format!("summary G={g} L={l}"));
+            let t = Instant::now();
+            let cohort = SummaryCohort::new(
+                pop.iter()
+                    .take(if args.cohort >= 2 { args.cohort } else { 0 })
+                    .map(|p| model.enrol(&enrol_windows(p, g)))
+                    .collect(),
+            );
+            let n = ev.len();
+            let rocs: Vec<Roc> = (0..n)
+                .into_par_iter()
+                .map(|i| {
+                    let prof = model.enrol(&enrol_windows(&ev[i], g));
+                    let sc = |v: &[f64]| cohort.normalize(prof.score(v), v);
+                    let genuine: Vec<f64> = ev[i][10..15].iter().map(|v| sc(v)).collect();
+                    let imp: Vec<f64> =
+                        (0..n).filter(|&j| j != i).map(|j| sc(&ev[j][10])).collect();
+                    pb.inc(1);
+                    roc(&genuine, &imp)
+                })
+                .collect::<Result<_, _>>()?;
+            let eers: Vec<f64> = rocs.iter().map(Roc::eer).collect();
+            let s = summarize(&eers);
+            cells.push(Cell {
+                result: AaltoResult {
+                    identities: "summary".into(),
+                    g,
+                    l,
+                    eer_mean: s.mean,
+                    eer_sd: s.sd,
+                    published_eer: TYPENET_L50
+                        .iter()
+                        .find(|(pg, _)| *pg == g && l == 50)
+                        .map(|x| x.1),
+                    auc_mean: summarize(&rocs.iter().map(Roc::auc).collect::<Vec<_>>()).mean,
+                    fnmr_at_fmr1_mean: summarize(
+                        &rocs.iter().map(|r| r.fnmr_at_fmr(0.01)).collect::<Vec<_>>(),
+                    )
+                    .mean,
+                    subjects: n,
+                    impostors_per_subject: n - 1,
+                    mean_probe_keys,
+                    fusion_bias: 0.0,
+                    fusion_weights: Vec::new(),
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+                curve: average_rocs(&rocs).expect("subjects"),
+            });
+        }
+    }
+    Ok(cells)
+}
+
 fn pct(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
 }
@@ -373,7 +484,7 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
         idx.iter().map(|&i| ppl[i].clone()).collect()
     };
     let mut variants = vec![("plain", people)];
-    if !args.no_hashed {
+    if !args.no_hashed && !args.summaries_only {
         let h = KeyHasher::new(b"keyprint-bench-aalto-secret");
         let hashed: Vec<Person> = variants[0]
             .1
@@ -382,10 +493,30 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
             .collect();
         variants.push(("hashed", hashed));
     }
-    let steps = (variants.len() * args.enrol.len() * args.keys.len() * eval_idx.len()) as u64;
+    let n_runs = if args.summaries_only {
+        0
+    } else {
+        variants.len()
+    } + usize::from(!args.no_summaries);
+    let steps = (n_runs * args.enrol.len() * args.keys.len() * eval_idx.len()) as u64;
     let pb = progress(steps, "aalto");
     let mut cells = Vec::new();
-    for (name, ppl) in &variants {
+    if !args.no_summaries {
+        cells.extend(run_summary_variant(
+            &pick(&pop_idx, &variants[0].1),
+            &pick(&eval_idx, &variants[0].1),
+            args,
+            &pb,
+        )?);
+    }
+    let mut names: Vec<&str> = Vec::new();
+    if !args.summaries_only {
+        names.extend(variants.iter().map(|v| v.0));
+    }
+    if !args.no_summaries {
+        names.push("summary");
+    }
+    for (name, ppl) in variants.iter().filter(|_| !args.summaries_only) {
         let population = pick(&pop_idx, ppl);
         let evaluated = pick(&eval_idx, ppl);
         cells.extend(run_variant(
@@ -422,7 +553,7 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
         args.cohort_top,
         if args.tnorm_only { ", T-norm only" } else { "" },
     );
-    for (name, _) in &variants {
+    for name in &names {
         let mut t = Table::new(
             ["G \\ L"]
                 .into_iter()
@@ -452,7 +583,11 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
             );
             t.push(row);
         }
-        let title = format!("Mean per-subject EER, {name} key identities");
+        let title = if *name == "summary" {
+            "Mean per-subject EER, content-free window summaries (what the server sees)".to_string()
+        } else {
+            format!("Mean per-subject EER, event model, {name} key identities")
+        };
         println!("\n{title}\n\n{}", t.to_markdown());
         md.push_str(&format!("## {title}\n\n{}\n", t.to_markdown()));
     }
@@ -490,7 +625,7 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
     md.push_str(&format!("## All cells\n\n{}\n", detail.to_markdown()));
     println!("total wall time: {wall:.1} s");
     md.push_str(&format!("Total wall time: {wall:.1} s\n"));
-    for (name, _) in &variants {
+    for name in &names {
         for &l in &args.keys {
             let curves: Vec<Curve<'_>> = cells
                 .iter()

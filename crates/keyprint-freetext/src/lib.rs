@@ -9,6 +9,8 @@
 //! * [`embed`]: [`embed::Embedding`], an LDA embedding of sequences learned on the population.
 //! * [`continuous`]: [`ContinuousScorer`], a score after every keystroke over a sliding window.
 //! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].
+//! * [`summary`]: the same two-covariance comparison over the edge's content-free window summaries
+//!   (`SummaryPopulation`, `SummaryProfile`, `SummaryDetector`) — what the server verifies.
 //! * Pseudonymisation is `keyprint_core::pseudonym::KeyHasher` (HMAC-SHA256); the model only compares key
 //!   identities, so it gives identical scores on hashed data.
 //!
@@ -19,7 +21,9 @@ pub mod continuous;
 pub mod detector;
 pub mod embed;
 pub mod model;
+pub mod summary;
 
 pub use continuous::ContinuousScorer;
 pub use detector::FreeTextDetector;
 pub use model::{FreeTextConfig, FreeTextProfile, Fusion, PopulationModel};
+pub use summary::{SummaryConfig, SummaryDetector, SummaryPopulation, SummaryProfile};

@@ -1,0 +1,278 @@
+//! The free-text summary vocabulary, version 1: key classes and the layout of a window summary.
+//!
+//! This module *is* the specification (mirrored in `docs/EDGE.md`, which another implementation such as
+//! the browser SDK follows, and checked by the conformance vectors in `docs/edge-conformance/`).
+//!
+//! # Key classes
+//! Every W3C `KeyboardEvent.code` falls in one of [`CLASSES`] classes ([`key_class`]). Letter keys are
+//! grouped by hand and row of a QWERTY board (6 classes of 2–7 keys), so a summary never names a letter:
+//! behaviourally, latency depends mostly on hand alternation and travel, which the classes keep.
+//!
+//! | # | name | codes |
+//! |---|---|---|
+//! | 0 | `space` | `Space` |
+//! | 1 | `correction` | `Backspace`, `Delete` |
+//! | 2 | `shift` | `ShiftLeft`, `ShiftRight` |
+//! | 3 | `enter` | `Enter`, `NumpadEnter` |
+//! | 4 | `left_top` | `KeyQ KeyW KeyE KeyR KeyT` |
+//! | 5 | `left_home` | `KeyA KeyS KeyD KeyF KeyG` |
+//! | 6 | `left_bottom` | `KeyZ KeyX KeyC KeyV KeyB` |
+//! | 7 | `right_top` | `KeyY KeyU KeyI KeyO KeyP` |
+//! | 8 | `right_home` | `KeyH KeyJ KeyK KeyL Semicolon Quote` |
+//! | 9 | `right_bottom` | `KeyN KeyM Comma Period Slash` |
+//! | 10 | `digit` | `Digit0`–`Digit9`, `Numpad0`–`Numpad9` |
+//! | 11 | `other` | every other code (punctuation, modifiers other than Shift, navigation, function keys) |
+//!
+//! # Observations
+//! Keys are taken in press order. Each key gives a hold `ln(clamp(hold_ms, 1, 2000))` for its class. Each
+//! consecutive pair `(a, b)` whose down-down latency `DD = press(b) − press(a)` is at most
+//! [`MAX_DIGRAPH_MS`] is a digraph of the class pair `(class(a), class(b))` and gives
+//! `ln(max(DD_ms, 1))` and `asinh(UD_ms / 20)` with `UD = press(b) − release(a)` (negative on rollover).
+//!
+//! # Layout of a summary vector (length [`SUMMARY_DIM`])
+//! | index | entry |
+//! |---|---|
+//! | `c` for `c < 12` | mean ln-hold of class `c` |
+//! | `12 + c` | standard deviation (n − 1) of ln-hold of class `c` |
+//! | `24 + 12·a + b` | mean ln-DD of class pair `(a, b)` |
+//! | `168 + 12·a + b` | mean asinh-UD of class pair `(a, b)` |
+//! | `312` | mean ln-hold, all keys |
+//! | `313` | sd of ln-hold, all keys |
+//! | `314` | mean ln-DD, all digraphs |
+//! | `315` | sd of ln-DD, all digraphs |
+//! | `316` | mean asinh-UD, all digraphs |
+//! | `317` | share of digraphs with `UD < 0` (rollover), 0–1 |
+//! | `318` | share of consecutive pairs with `DD >` [`PAUSE_MS`] (pauses), 0–1 |
+//! | `319` | share of keys in class `correction`, 0–1 |
+//!
+//! A class or class-pair entry is *absent* (`None`; JSON `null`) unless it rests on at least
+//! [`MIN_SUPPORT`] observations (an sd needs `MIN_SUPPORT` too, and at least 2). Globals are present
+//! whenever the window has a digraph. **No count is sent** and entries have no order: the summary says
+//! how a person types, not what, which the privacy test (`tests/privacy.rs` of `keyprint-server`)
+//! measures with an attacker's solver.
+
+use keyprint_core::event::KeyEvent;
+
+/// Version of this vocabulary; a record of another version is refused by the server.
+pub const VOCAB_VERSION: u32 = 1;
+/// Number of key classes.
+pub const CLASSES: usize = 12;
+/// Longest down-down latency, ms, still counted as a digraph (as `keyprint-freetext`'s default).
+pub const MAX_DIGRAPH_MS: f64 = 5000.0;
+/// A down-down latency above this, ms, counts as a pause (global entry 318).
+pub const PAUSE_MS: f64 = 1000.0;
+/// Observations an entry needs to be present.
+pub const MIN_SUPPORT: usize = 2;
+/// Length of a summary vector.
+pub const SUMMARY_DIM: usize = 2 * CLASSES + 2 * CLASSES * CLASSES + 8;
+/// Fewest keys a window may summarise (a shorter window is not emitted).
+pub const MIN_WINDOW_KEYS: usize = 20;
+
+/// Class names, by class number.
+pub const CLASS_NAMES: [&str; CLASSES] = [
+    "space",
+    "correction",
+    "shift",
+    "enter",
+    "left_top",
+    "left_home",
+    "left_bottom",
+    "right_top",
+    "right_home",
+    "right_bottom",
+    "digit",
+    "other",
+];
+
+/// The class (0..[`CLASSES`]) of a W3C `KeyboardEvent.code` (table in the module docs).
+pub fn key_class(code: &str) -> usize {
+    match code {
+        "Space" => 0,
+        "Backspace" | "Delete" => 1,
+        "ShiftLeft" | "ShiftRight" => 2,
+        "Enter" | "NumpadEnter" => 3,
+        "KeyQ" | "KeyW" | "KeyE" | "KeyR" | "KeyT" => 4,
+        "KeyA" | "KeyS" | "KeyD" | "KeyF" | "KeyG" => 5,
+        "KeyZ" | "KeyX" | "KeyC" | "KeyV" | "KeyB" => 6,
+        "KeyY" | "KeyU" | "KeyI" | "KeyO" | "KeyP" => 7,
+        "KeyH" | "KeyJ" | "KeyK" | "KeyL" | "Semicolon" | "Quote" => 8,
+        "KeyN" | "KeyM" | "Comma" | "Period" | "Slash" => 9,
+        c if (c.starts_with("Digit") || c.starts_with("Numpad"))
+            && c.len() == c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len() + 1 =>
+        {
+            10
+        }
+        _ => 11,
+    }
+}
+
+/// Names of the [`SUMMARY_DIM`] entries, in layout order (`hold_mean.space`, `dd_mean.left_top>space`, …).
+pub fn entry_names() -> Vec<String> {
+    let mut v = Vec::with_capacity(SUMMARY_DIM);
+    for c in CLASS_NAMES {
+        v.push(format!("hold_mean.{c}"));
+    }
+    for c in CLASS_NAMES {
+        v.push(format!("hold_sd.{c}"));
+    }
+    for what in ["dd_mean", "ud_mean"] {
+        for a in CLASS_NAMES {
+            for b in CLASS_NAMES {
+                v.push(format!("{what}.{a}>{b}"));
+            }
+        }
+    }
+    v.extend(
+        [
+            "hold_mean.all",
+            "hold_sd.all",
+            "dd_mean.all",
+            "dd_sd.all",
+            "ud_mean.all",
+            "rollover_share",
+            "pause_share",
+            "correction_share",
+        ]
+        .map(String::from),
+    );
+    v
+}
+
+#[derive(Default, Clone, Copy)]
+struct Acc {
+    n: usize,
+    sum: f64,
+    sq: f64,
+}
+
+impl Acc {
+    fn add(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.sq += x * x;
+    }
+    fn mean(&self, min: usize) -> Option<f64> {
+        (self.n >= min.max(1)).then(|| self.sum / self.n as f64)
+    }
+    fn sd(&self, min: usize) -> Option<f64> {
+        (self.n >= min.max(2)).then(|| {
+            let m = self.sum / self.n as f64;
+            ((self.sq - self.n as f64 * m * m) / (self.n - 1) as f64)
+                .max(0.0)
+                .sqrt()
+        })
+    }
+}
+
+/// The summary vector (length [`SUMMARY_DIM`], `None` = absent) of a window of keystrokes, with `class_of`
+/// giving each event's class. Events are taken in press order (stable for equal press times).
+///
+/// Returns `None` when the window has fewer than [`MIN_WINDOW_KEYS`] keys.
+pub fn summarize(
+    events: &[KeyEvent],
+    class_of: impl Fn(&KeyEvent) -> usize,
+) -> Option<Vec<Option<f64>>> {
+    if events.len() < MIN_WINDOW_KEYS {
+        return None;
+    }
+    let mut ev: Vec<&KeyEvent> = events.iter().collect();
+    ev.sort_by_key(|e| e.press_us);
+    let mut hold = [Acc::default(); CLASSES];
+    let mut dd = vec![Acc::default(); CLASSES * CLASSES];
+    let mut ud = vec![Acc::default(); CLASSES * CLASSES];
+    let (mut hold_all, mut dd_all, mut ud_all) = (Acc::default(), Acc::default(), Acc::default());
+    let (mut rollover, mut pauses, mut corrections) = (0usize, 0usize, 0usize);
+    let classes: Vec<usize> = ev.iter().map(|e| class_of(e).min(CLASSES - 1)).collect();
+    for (i, e) in ev.iter().enumerate() {
+        let c = classes[i];
+        let h = (e.hold_us() as f64 / 1000.0).clamp(1.0, 2000.0).ln();
+        hold[c].add(h);
+        hold_all.add(h);
+        if c == 1 {
+            corrections += 1;
+        }
+        if i == 0 {
+            continue;
+        }
+        let p = ev[i - 1];
+        let dd_ms = (e.press_us - p.press_us) as f64 / 1000.0;
+        if dd_ms > PAUSE_MS {
+            pauses += 1;
+        }
+        if dd_ms <= MAX_DIGRAPH_MS {
+            let ud_ms = (e.press_us - p.release_us) as f64 / 1000.0;
+            let pair = classes[i - 1] * CLASSES + c;
+            let (d, u) = (dd_ms.max(1.0).ln(), (ud_ms / 20.0).asinh());
+            dd[pair].add(d);
+            ud[pair].add(u);
+            dd_all.add(d);
+            ud_all.add(u);
+            if ud_ms < 0.0 {
+                rollover += 1;
+            }
+        }
+    }
+    let mut v = Vec::with_capacity(SUMMARY_DIM);
+    v.extend(hold.iter().map(|a| a.mean(MIN_SUPPORT)));
+    v.extend(hold.iter().map(|a| a.sd(MIN_SUPPORT)));
+    v.extend(dd.iter().map(|a| a.mean(MIN_SUPPORT)));
+    v.extend(ud.iter().map(|a| a.mean(MIN_SUPPORT)));
+    let pairs = (ev.len() - 1) as f64;
+    let has_digraph = dd_all.n > 0;
+    v.push(hold_all.mean(1));
+    v.push(hold_all.sd(2));
+    v.push(dd_all.mean(1));
+    v.push(dd_all.sd(2));
+    v.push(ud_all.mean(1));
+    v.push(has_digraph.then(|| rollover as f64 / dd_all.n as f64));
+    v.push(Some(pauses as f64 / pairs));
+    v.push(Some(corrections as f64 / ev.len() as f64));
+    debug_assert_eq!(v.len(), SUMMARY_DIM);
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyprint_core::event::KeyId;
+
+    #[test]
+    fn classes_cover_the_table() {
+        assert_eq!(key_class("Space"), 0);
+        assert_eq!(key_class("KeyE"), 4);
+        assert_eq!(key_class("KeyN"), 9);
+        assert_eq!(key_class("Digit7"), 10);
+        assert_eq!(key_class("Numpad0"), 10);
+        assert_eq!(key_class("NumpadAdd"), 11);
+        assert_eq!(key_class("Digits"), 11);
+        assert_eq!(key_class("F5"), 11);
+        let letters = keyprint_core::event::LETTER_CODES;
+        assert!(letters.iter().all(|c| (4..=9).contains(&key_class(c))));
+        // Every letter class holds at least two letters: no summary entry names one letter.
+        for c in 4..=9 {
+            assert!(letters.iter().filter(|l| key_class(l) == c).count() >= 2);
+        }
+        assert_eq!(entry_names().len(), SUMMARY_DIM);
+    }
+
+    #[test]
+    fn summary_entries_follow_the_spec() {
+        // 20 keys alternating KeyA (left_home) and Space, 100 ms apart, holds 80 ms.
+        let ev: Vec<KeyEvent> = (0..20)
+            .map(|i| {
+                let k = if i % 2 == 0 { "KeyA" } else { "Space" };
+                KeyEvent::new(KeyId::code(k), i * 100_000, i * 100_000 + 80_000).unwrap()
+            })
+            .collect();
+        let v = summarize(&ev, |e| key_class(e.key.as_code().unwrap())).unwrap();
+        assert!((v[5].unwrap() - 80f64.ln()).abs() < 1e-12);
+        assert!(v[12 + 5].unwrap().abs() < 1e-12);
+        let pair = 24 + 5 * CLASSES;
+        assert!((v[pair].unwrap() - 100f64.ln()).abs() < 1e-12);
+        assert!((v[168 + 5 * CLASSES].unwrap() - 1f64.asinh()).abs() < 1e-12);
+        assert!(v[24 + 4 * CLASSES + 4].is_none());
+        assert_eq!(v[317], Some(0.0));
+        assert_eq!(v[319], Some(0.0));
+        assert!(summarize(&ev[..19], |_| 0).is_none());
+    }
+}
