@@ -251,11 +251,10 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
         }
         let d: SessionDetail = serde_json::from_value(v)?;
         println!(
-            "{} (user {}): {} keys, {} mouse, {} batches, trust {:.1} ({:?}, confidence {:.2})",
+            "{} (user {}): {} records, {} batches, trust {:.1} ({:?}, confidence {:.2})",
             d.info.session,
             d.info.user,
-            d.info.keys,
-            d.info.mouse,
+            d.info.records,
             d.info.batches,
             d.info.trust.trust,
             d.info.trust.state,
@@ -284,8 +283,8 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
     }
     let list: Vec<SessionInfo> = serde_json::from_value(v)?;
     println!(
-        "{:<18} {:<12} {:>7} {:>7} {:>6} {:>6} {:>5}  state / reasons",
-        "session", "user", "keys", "mouse", "trust", "conf", "alrt"
+        "{:<18} {:<12} {:>7} {:>6} {:>6} {:>5}  state / reasons",
+        "session", "user", "records", "trust", "conf", "alrt"
     );
     for s in list {
         let reasons: Vec<String> = s
@@ -295,11 +294,10 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
             .map(|r| format!("{:?}", r.code))
             .collect();
         println!(
-            "{:<18} {:<12} {:>7} {:>7} {:>6.1} {:>6.2} {:>5}  {:?} {}",
+            "{:<18} {:<12} {:>7} {:>6.1} {:>6.2} {:>5}  {:?} {}",
             s.session,
             s.user,
-            s.keys,
-            s.mouse,
+            s.records,
             s.trust.trust,
             s.trust.confidence,
             s.alerts,

@@ -1,133 +1,55 @@
 //! # keyprint-client
 //!
-//! What every keyprint client (the demo, the future browser SDK, the agent) does before events leave the
-//! device:
+//! What every keyprint client (the demo, the replay tools, the agent) does after the edge
+//! (`keyprint-edge`) has turned raw events into content-free records:
 //!
-//! * [`KeyHasher`] (the one keyed hash, `keyprint_core::pseudonym`): pseudonymise key identities. A W3C
-//!   `KeyboardEvent.code` name becomes `KeyId::Hashed(u64)`: the first 8 bytes (big-endian) of HMAC-SHA256
-//!   (RFC 2104, FIPS 180-4) keyed by a per-tenant secret that the server never sees. Equal keys hash equally, so detectors (which only compare
-//!   identities) work unchanged; the server cannot tell which key was typed, so it never holds typed text.
-//! * [`SessionBatcher`]: cut a session's events into [`IngestBatch`]es of bounded size with consecutive
-//!   `batch_seq` numbers (the server's idempotency key, so a retried batch is never applied twice).
-//! * [`Client`]: send batches over HTTP with a bearer token, retrying transport errors and 5xx/429 answers
-//!   with exponential back-off (at-least-once delivery; duplicates are answered `duplicate: true`).
+//! * [`SessionBatcher`]: cut a session's records into [`IngestBatch`]es of bounded size with consecutive
+//!   `batch_seq` numbers (the server's idempotency key, so a retried batch is never applied twice), in the
+//!   wire form of `keyprint_wire::convert`;
+//! * [`Client`]: send batches to `POST /v1/records` over HTTP with a bearer token, retrying transport
+//!   errors and 5xx/429 answers with exponential back-off (at-least-once delivery; duplicates are answered
+//!   `duplicate: true`).
+//!
+//! Nothing here sees a key event: what travels is what the edge emitted.
 #![deny(missing_docs)]
 
-use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
-use keyprint_wire::{
-    ErrorBody, IngestAck, IngestBatch, WireButton, WireKey, WireMouse, WireMouseKind,
-    format_key_hash,
-};
+use keyprint_edge::Record;
+use keyprint_wire::{ErrorBody, IngestAck, IngestBatch, WireRecord};
 use std::time::Duration;
 
-pub use keyprint_core::pseudonym::KeyHasher;
-
-/// The fixed phrase of `layout` as the server registers it (`PUT /v1/tenant/fixed-text`): each key's W3C code
-/// hashed with the tenant's `hasher`, in phrase order. Hashed identities in the layout pass unchanged.
-pub fn fixed_text_phrase(
-    hasher: &KeyHasher,
-    layout: &keyprint_core::keystroke::FixedTextLayout,
-) -> keyprint_wire::FixedTextPhrase {
-    let key_hashes = layout
-        .keys()
-        .iter()
-        .map(|k| match hasher.hash_key(k) {
-            KeyId::Hashed(h) => format_key_hash(h),
-            KeyId::Code(_) => unreachable!("hash_key always hashes"),
-        })
-        .collect();
-    keyprint_wire::FixedTextPhrase { key_hashes }
-}
-
-/// A key event in wire form with its identity hashed by `hasher`.
-pub fn wire_key(hasher: &KeyHasher, e: &KeyEvent) -> WireKey {
-    let h = match hasher.hash_key(&e.key) {
-        KeyId::Hashed(h) => h,
-        KeyId::Code(_) => unreachable!("hash_key always hashes"),
-    };
-    WireKey {
-        key_hash: format_key_hash(h),
-        press_us: e.press_us,
-        release_us: e.release_us,
-    }
-}
-
-/// A mouse event in wire form.
-pub fn wire_mouse(e: &MouseEvent) -> WireMouse {
-    WireMouse {
-        t_us: e.t_us,
-        x_px: e.x_px,
-        y_px: e.y_px,
-        button: match e.button {
-            MouseButton::None => WireButton::None,
-            MouseButton::Left => WireButton::Left,
-            MouseButton::Right => WireButton::Right,
-            MouseButton::Middle => WireButton::Middle,
-            MouseButton::Wheel => WireButton::Wheel,
-        },
-        kind: match e.kind {
-            MouseEventKind::Move => WireMouseKind::Move,
-            MouseEventKind::Press => WireMouseKind::Press,
-            MouseEventKind::Release => WireMouseKind::Release,
-            MouseEventKind::Drag => WireMouseKind::Drag,
-            MouseEventKind::ScrollUp => WireMouseKind::ScrollUp,
-            MouseEventKind::ScrollDown => WireMouseKind::ScrollDown,
-        },
-    }
-}
-
-/// Cuts one session's events into batches of at most `max_events` events with consecutive `batch_seq`.
+/// Cuts one session's records into batches of at most `max_records` with consecutive `batch_seq`.
 pub struct SessionBatcher {
-    hasher: KeyHasher,
     user: String,
     session: String,
     device: Option<String>,
     next_seq: u64,
-    max_events: usize,
-    keys: Vec<WireKey>,
-    mouse: Vec<WireMouse>,
+    max_records: usize,
+    records: Vec<WireRecord>,
 }
 
 impl SessionBatcher {
-    /// A batcher for one session; `max_events` is clamped to `1..=keyprint_wire::MAX_BATCH_EVENTS`.
-    pub fn new(
-        hasher: KeyHasher,
-        user: &str,
-        session: &str,
-        device: Option<&str>,
-        max_events: usize,
-    ) -> Self {
+    /// A batcher for `user`'s `session` (optionally naming the device), batches of at most `max_records`
+    /// records (clamped to 1..=[`keyprint_wire::MAX_BATCH_RECORDS`]).
+    pub fn new(user: &str, session: &str, device: Option<&str>, max_records: usize) -> Self {
         SessionBatcher {
-            hasher,
             user: user.into(),
             session: session.into(),
             device: device.map(Into::into),
             next_seq: 0,
-            max_events: max_events.clamp(1, keyprint_wire::MAX_BATCH_EVENTS),
-            keys: Vec::new(),
-            mouse: Vec::new(),
+            max_records: max_records.clamp(1, keyprint_wire::MAX_BATCH_RECORDS),
+            records: Vec::new(),
         }
     }
 
-    /// Adds a key event (hashing its identity); returns a full batch when `max_events` is reached.
-    pub fn push_key(&mut self, e: &KeyEvent) -> Option<IngestBatch> {
-        self.keys.push(wire_key(&self.hasher, e));
-        self.full()
+    /// Adds a record; returns a full batch when one is ready.
+    pub fn push(&mut self, r: &Record) -> Option<IngestBatch> {
+        self.records.push(keyprint_wire::convert::to_wire(r));
+        (self.records.len() >= self.max_records).then(|| self.flush())?
     }
 
-    /// Adds a mouse event; returns a full batch when `max_events` is reached.
-    pub fn push_mouse(&mut self, e: &MouseEvent) -> Option<IngestBatch> {
-        self.mouse.push(wire_mouse(e));
-        self.full()
-    }
-
-    fn full(&mut self) -> Option<IngestBatch> {
-        (self.keys.len() + self.mouse.len() >= self.max_events).then(|| self.flush())?
-    }
-
-    /// The pending events as a batch, or `None` when nothing is pending.
+    /// The pending records as a batch (`None` when there are none).
     pub fn flush(&mut self) -> Option<IngestBatch> {
-        if self.keys.is_empty() && self.mouse.is_empty() {
+        if self.records.is_empty() {
             return None;
         }
         let b = IngestBatch {
@@ -135,11 +57,24 @@ impl SessionBatcher {
             session: self.session.clone(),
             device: self.device.clone(),
             batch_seq: self.next_seq,
-            keys: std::mem::take(&mut self.keys),
-            mouse: std::mem::take(&mut self.mouse),
+            records: std::mem::take(&mut self.records),
         };
         self.next_seq += 1;
         Some(b)
+    }
+
+    /// Every record of a session as batches of at most `max_records`.
+    pub fn batches(
+        user: &str,
+        session: &str,
+        device: Option<&str>,
+        max_records: usize,
+        records: &[Record],
+    ) -> Vec<IngestBatch> {
+        let mut b = SessionBatcher::new(user, session, device, max_records);
+        let mut out: Vec<IngestBatch> = records.iter().filter_map(|r| b.push(r)).collect();
+        out.extend(b.flush());
+        out
     }
 }
 
@@ -206,7 +141,7 @@ impl Client {
             }
             let res = self
                 .http
-                .post(format!("{}/v1/events", self.base))
+                .post(format!("{}/v1/records", self.base))
                 .bearer_auth(&self.token)
                 .header("content-type", "application/json")
                 .body(body.clone())
@@ -250,34 +185,29 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wire_keys_carry_only_the_keyed_hash() {
-        let h = KeyHasher::new(b"tenant-a");
-        let w = wire_key(&h, &KeyEvent::new(KeyId::code("KeyA"), 5, 9).unwrap());
-        assert_eq!(w.key_hash, format_key_hash(h.hash_code("KeyA")));
-        assert_eq!((w.press_us, w.release_us), (5, 9));
-        assert_ne!(
-            wire_key(
-                &KeyHasher::new(b"tenant-b"),
-                &KeyEvent::new(KeyId::code("KeyA"), 5, 9).unwrap()
-            )
-            .key_hash,
-            w.key_hash
-        );
-    }
+    use keyprint_edge::InjectionRecord;
 
     #[test]
     fn batches_are_bounded_and_numbered() {
-        let mut b = SessionBatcher::new(KeyHasher::new(b"s"), "u", "s1", None, 3);
-        let ev = |t| KeyEvent::new(KeyId::code("KeyA"), t, t + 10).unwrap();
-        assert!(b.push_key(&ev(0)).is_none());
-        assert!(b.push_key(&ev(1)).is_none());
-        let full = b.push_key(&ev(2)).unwrap();
-        assert_eq!((full.batch_seq, full.keys.len()), (0, 3));
-        assert!(full.keys.iter().all(|k| k.key_hash.len() == 16));
-        b.push_key(&ev(3));
+        let r = |t| {
+            Record::Injection(InjectionRecord {
+                at_us: t,
+                keystroke: 1,
+                rule: "machine-chord".into(),
+                score: 1.0,
+            })
+        };
+        let mut b = SessionBatcher::new("u", "s1", None, 3);
+        assert!(b.push(&r(0)).is_none());
+        assert!(b.push(&r(1)).is_none());
+        let full = b.push(&r(2)).unwrap();
+        assert_eq!((full.batch_seq, full.records.len()), (0, 3));
+        b.push(&r(3));
         assert_eq!(b.flush().unwrap().batch_seq, 1);
         assert!(b.flush().is_none());
+        assert_eq!(
+            SessionBatcher::batches("u", "s", None, 2, &[r(0), r(1), r(2)]).len(),
+            2
+        );
     }
 }

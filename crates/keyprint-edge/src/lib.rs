@@ -32,12 +32,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod spec;
 pub mod vocab;
+
+pub use keyprint_mouse::ActionKind;
 
 use keyprint_core::event::{KeyEvent, KeyId, MouseEvent};
 use keyprint_core::keystroke::FixedTextLayout;
 use keyprint_injection::{InjectionConfig, InjectionDetector, StreamDetector};
-use keyprint_mouse::{ActionKind, SegmentRules, Segmenter};
+use keyprint_mouse::{SegmentRules, Segmenter};
 
 /// One typing of the fixed phrase: its timing vector.
 #[derive(Clone, Debug, PartialEq)]

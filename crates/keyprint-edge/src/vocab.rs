@@ -138,29 +138,26 @@ pub fn entry_names() -> Vec<String> {
     v
 }
 
+/// Running count, mean and sum of squared deviations (Welford 1962), so an sd of equal values is exactly 0.
 #[derive(Default, Clone, Copy)]
 struct Acc {
     n: usize,
-    sum: f64,
-    sq: f64,
+    mean: f64,
+    m2: f64,
 }
 
 impl Acc {
     fn add(&mut self, x: f64) {
         self.n += 1;
-        self.sum += x;
-        self.sq += x * x;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
     }
     fn mean(&self, min: usize) -> Option<f64> {
-        (self.n >= min.max(1)).then(|| self.sum / self.n as f64)
+        (self.n >= min.max(1)).then_some(self.mean)
     }
     fn sd(&self, min: usize) -> Option<f64> {
-        (self.n >= min.max(2)).then(|| {
-            let m = self.sum / self.n as f64;
-            ((self.sq - self.n as f64 * m * m) / (self.n - 1) as f64)
-                .max(0.0)
-                .sqrt()
-        })
+        (self.n >= min.max(2)).then(|| (self.m2.max(0.0) / (self.n - 1) as f64).sqrt())
     }
 }
 

@@ -1,15 +1,17 @@
 //! `keyprint demo`: the main job end to end, on real bundled sessions, through the HTTP API.
 //!
-//! Starts the server on embedded SQLite in a directory, bootstraps a tenant, and replays — with
-//! `keyprint-client` doing the keyed hashing and batching, one typing per batch — the bundled CMU
-//! sessions (see `demo-data/README.md`):
+//! Starts the server on embedded SQLite in a directory, bootstraps a tenant, and replays — through the
+//! edge (`keyprint-edge`, as a device would: key events become content-free records there) and
+//! `keyprint-client` (batching, one typing per batch) — the bundled CMU sessions (see
+//! `demo-data/README.md`):
 //!
 //! 1. `alice-enrol`: subject s002, session 1 (50 typings) — automatic enrolment;
 //! 2. `alice-day2`: s002 session 2 — the owner again: trust should stay high;
 //! 3. `alice-takeover`: s003 session 1 typed on alice's account — trust should fall and alert;
 //! 4. `alice-injected`: ten typings by alice (s002 session 3), then a USB keystroke injector plugged into
-//!    her machine types a DuckyScript payload from keyprint-injection's corpus, rendered by its interpreter
-//!    with stock device timing ([`injection_payload`]) — reason `injection`;
+//!    her machine (a device attach record) types a DuckyScript payload from keyprint-injection's corpus,
+//!    rendered by its interpreter with stock device timing ([`injection_payload`]) — the edge's on-device
+//!    verdict gives reason `injection`;
 //! 5. `alice-replayed`: ten typings recorded from `alice-day2`, resent verbatim — reason `replay`;
 //! 6. `alice-day3`: the rest of s002 session 3 — the owner again.
 //!
@@ -23,9 +25,10 @@
 use crate::outbox::Sinks;
 use crate::{CMU_DEMO, ServeConfig, cmu_subjects, start};
 use anyhow::Context;
-use keyprint_client::{Client, KeyHasher, SessionBatcher};
+use keyprint_client::{Client, SessionBatcher};
 use keyprint_core::event::{KeyEvent, MouseEvent};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
+use keyprint_edge::{DeviceAction, DeviceRecord, Edge, EdgeConfig, Phrase, Record};
 use keyprint_wire::{Alert, NewKey, Role, SessionDetail, TrustState};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -278,11 +281,20 @@ pub async fn run(
     .context("no key")?;
     let agent = Client::new(&server.url(), &ingest_key.token);
     let analyst = Client::new(&server.url(), &read_key.token);
-    // The tenant secret stays on the clients; the server only ever sees hashes.
-    let secret: [u8; 32] = rand::random();
-    let hasher = KeyHasher::new(&secret);
+    // The phrase itself stays on the devices (the edge's configuration); the server learns its id and length.
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
+    let edge_config = EdgeConfig {
+        phrase: Some(Phrase {
+            id: "demo-phrase-1".into(),
+            keys: layout.keys().to_vec(),
+        }),
+        free_text: engines.iter().any(|e| e == "free-text"),
+        ..EdgeConfig::default()
+    };
+    let phrase = keyprint_wire::FixedTextPhrase {
+        id: "demo-phrase-1".into(),
+        keys: layout.keys().len() as u32,
+    };
     send_json::<_, serde_json::Value>(
         &admin,
         reqwest::Method::PUT,
@@ -291,8 +303,9 @@ pub async fn run(
     )
     .await?;
     println!(
-        "  tenant acme: admin, ingest and read keys issued (argon2-hashed at rest); fixed phrase set as {} keyed hashes\n",
-        phrase.key_hashes.len()
+        "  tenant acme: admin, ingest and read keys issued (argon2-hashed at rest); fixed phrase {:?} of {} keys \
+         (the phrase stays on the devices; the edge sends timing vectors only)\n",
+        phrase.id, phrase.keys
     );
 
     let subjects = cmu_subjects(CMU_DEMO, "cmu-demo.csv")?;
@@ -391,7 +404,8 @@ pub async fn run(
             units.extend(shifted.chunks(10).map(<[KeyEvent]>::to_vec));
         }
         clock_us = end + 3_600_000_000;
-        let mut b = SessionBatcher::new(hasher.clone(), "alice", session, Some("laptop-1"), 10_000);
+        let mut b = SessionBatcher::new("alice", session, Some("laptop-1"), 10_000);
+        let mut edge = Edge::new(edge_config.clone())?;
         let mut ds = DemoSession {
             session: session.into(),
             kind,
@@ -403,10 +417,33 @@ pub async fn run(
         };
         let mut enrolling = 0;
         for (i, unit) in units.iter().enumerate() {
-            for e in unit {
-                b.push_key(e);
+            let mut records = Vec::new();
+            if let Some(t0) = payload_start
+                && unit.first().is_some_and(|e| e.press_us == t0)
+            {
+                // The injector enumerates as a USB keyboard half a second before it types.
+                edge.device(
+                    DeviceRecord {
+                        at_us: t0 - 500_000,
+                        action: DeviceAction::Attach,
+                        bus: "usb".into(),
+                        vendor: Some("03eb".into()),
+                        product: Some("2042".into()),
+                        synthetic: false,
+                    },
+                    &mut records,
+                );
             }
-            let batch = b.flush().expect("non-empty");
+            for e in unit {
+                edge.key(e, &mut records);
+            }
+            if i + 1 == units.len() {
+                edge.finish(&mut records);
+            }
+            for r in &records {
+                b.push(r);
+            }
+            let Some(batch) = b.flush() else { continue };
             let ack = agent.send(&batch).await?;
             if ack.trust.state == TrustState::Enrolling {
                 enrolling += 1;
@@ -459,7 +496,8 @@ pub async fn run(
         ),
     ];
     for (session, kind, what, events) in mouse_plan {
-        let mut b = SessionBatcher::new(hasher.clone(), "alice", session, Some("laptop-1"), 250);
+        let mut b = SessionBatcher::new("alice", session, Some("laptop-1"), 25);
+        let mut edge = Edge::new(edge_config.clone())?;
         let mut ds = DemoSession {
             session: session.into(),
             kind,
@@ -471,10 +509,13 @@ pub async fn run(
         };
         let (mut enrolling, mut actions, mut enrol_actions) = (0, 0u64, 0u64);
         let mut batches = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
         for e in &events {
-            if let Some(batch) = b.push_mouse(e) {
-                batches.push(batch);
-            }
+            edge.mouse(*e, &mut records);
+        }
+        edge.finish(&mut records);
+        for r in &records {
+            batches.extend(b.push(r));
         }
         batches.extend(b.flush());
         for batch in batches {

@@ -3,9 +3,10 @@
 //! The server owns sessions, users' reference sets, enrolment, calibration, fusion and storage; an engine
 //! owns only its behavioural logic, which lives in its own crate behind `keyprint_core::Detector`:
 //!
-//! * [`Engine::new_session`] gives a per-session [`EngineSession`] that turns each batch of new events
-//!   into [`Observation`]s — completed samples (feature vectors of timings, never typed text) and, for
-//!   user-independent engines, a comparison score;
+//! * [`Engine::new_session`] gives a per-session [`EngineSession`] that picks its records out of each
+//!   batch of content-free records (made on the device by `keyprint-edge`) and turns them into
+//!   [`Observation`]s — samples (feature vectors of timings, never typed text) and, for user-independent
+//!   engines, a comparison score;
 //! * for per-user engines ([`Engine::per_user`]) the server collects enrolment samples and calls
 //!   [`Engine::fit`] to learn the user's template, then scores later samples with it;
 //! * every score has **higher = more impostor-like** (the core's polarity) and is mapped to evidence by the
@@ -13,8 +14,9 @@
 
 use crate::calibration::Calibration;
 use keyprint_core::detector::{Detector, FeatureVector, FitError, Template};
-use keyprint_core::event::{KeyEvent, KeyId, MouseEvent};
+use keyprint_core::event::KeyId;
 use keyprint_core::keystroke::FixedTextLayout;
+use keyprint_edge::Record;
 use keyprint_wire::ReasonCode;
 
 /// One completed sample seen by an engine in a session.
@@ -35,11 +37,21 @@ pub struct Observation {
     pub detail: String,
 }
 
+/// The tenant's fixed phrase as the server knows it: its public id and length (the phrase itself stays on
+/// the devices).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhraseSetting {
+    /// Phrase id.
+    pub id: String,
+    /// Keys in the phrase, 2 to 256.
+    pub keys: usize,
+}
+
 /// Tenant settings an engine may need to start a session.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TenantSettings {
-    /// The fixed phrase as keyed hashes, in typing order (see `keyprint_wire::FixedTextPhrase`).
-    pub phrase: Option<Vec<u64>>,
+    /// The fixed phrase (see `keyprint_wire::FixedTextPhrase`).
+    pub phrase: Option<PhraseSetting>,
 }
 
 /// A scoring engine.
@@ -69,12 +81,13 @@ pub trait Engine: Send + Sync {
 
 /// An engine's state within one session.
 pub trait EngineSession: Send {
-    /// Feeds a batch of new events (each slice sorted by time) and returns the samples it completed.
-    fn push(&mut self, keys: &[KeyEvent], mouse: &[MouseEvent]) -> Vec<Observation>;
+    /// Feeds a batch of checked records (in the order the edge emitted them) and returns the engine's
+    /// observations.
+    fn push(&mut self, records: &[Record]) -> Vec<Observation>;
 }
 
-/// The fixed-text engine: typings of the tenant's phrase (e.g. a password, as keyed hashes) become
-/// hold/DD/UD vectors (`keyprint_core::keystroke`), compared with the user's template by a
+/// The fixed-text engine: typings of the tenant's phrase (e.g. a password), which the edge turned into
+/// hold/DD/UD vectors by position (`keyprint_core::keystroke`), compared with the user's template by a
 /// `keyprint_core` one-class detector (default [`KeyprintOneClass`](keyprint_core::detectors::KeyprintOneClass)).
 pub struct FixedTextEngine {
     detector: DetectorFactory,
@@ -134,13 +147,8 @@ impl Engine for FixedTextEngine {
         self.enrolment_samples
     }
     fn new_session(&self, tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
-        let phrase = tenant.phrase.as_ref().filter(|p| p.len() >= 2)?;
-        let keys: Vec<KeyId> = phrase.iter().map(|h| KeyId::Hashed(*h)).collect();
-        let labels = (0..keys.len()).map(|i| format!("k{i}")).collect();
-        Some(Box::new(FixedTextSession {
-            layout: FixedTextLayout::new(keys, labels),
-            buf: Vec::new(),
-        }))
+        let phrase = tenant.phrase.clone().filter(|p| p.keys >= 2)?;
+        Some(Box::new(FixedTextSession { phrase }))
     }
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         let n = samples.first().map_or(2, |s| s.len().div_ceil(3));
@@ -151,65 +159,46 @@ impl Engine for FixedTextEngine {
     }
 }
 
-/// Segments a key stream into typings of the phrase: whenever the last `n` keys equal the phrase, they
-/// form one sample and are consumed. Holds at most `n − 1` unmatched keys between batches.
+/// Takes the fixed-text records of the tenant's current phrase (id and length); others are not scored.
 struct FixedTextSession {
-    layout: FixedTextLayout,
-    buf: Vec<KeyEvent>,
+    phrase: PhraseSetting,
 }
 
 impl EngineSession for FixedTextSession {
-    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
-        let n = self.layout.keys().len();
-        let mut out = Vec::new();
-        for k in keys {
-            if k.key.is_modifier() {
-                continue;
-            }
-            self.buf.push(k.clone());
-            if self.buf.len() >= n {
-                let tail = &self.buf[self.buf.len() - n..];
-                if tail
-                    .iter()
-                    .zip(self.layout.keys())
-                    .all(|(e, k)| &e.key == k)
-                    && let Ok(f) = self.layout.features(tail)
+    fn push(&mut self, records: &[Record]) -> Vec<Observation> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::FixedText(f)
+                    if f.phrase == self.phrase.id && f.vector.len() == 3 * self.phrase.keys - 2 =>
                 {
-                    out.push(Observation {
-                        sample: Some(f),
+                    Some(Observation {
+                        sample: Some(f.vector.clone()),
                         score: None,
-                        at_us: tail[n - 1].release_us,
+                        at_us: f.at_us,
                         actions: 1,
                         detail: String::new(),
-                    });
-                    self.buf.clear();
-                    continue;
+                    })
                 }
-                if self.buf.len() >= 2 * n {
-                    self.buf.drain(..self.buf.len() - (n - 1));
-                }
-            }
-        }
-        out
+                _ => None,
+            })
+            .collect()
     }
 }
 
-/// The injection engine: keyprint-injection's streaming [`InjectionDetector`](keyprint_injection::InjectionDetector)
-/// over each session's key stream (timing rules only: on hashed keys the modifier-based rule cannot see
-/// modifiers). User-independent: it emits one observation when the detector's verdict fires, with the
-/// detector's score and the rule that fired; the calibration turns a verdict into a fixed LLR.
+/// The injection engine: the verdicts of keyprint-injection's streaming
+/// [`InjectionDetector`](keyprint_injection::InjectionDetector), which runs on the device (in `keyprint-edge`,
+/// where it sees every key's real code and the device's attach time). User-independent: each verdict
+/// record becomes one observation with the detector's score and the rule that fired; the calibration turns
+/// a verdict into a fixed LLR.
 pub struct InjectionEngine {
-    config: keyprint_injection::InjectionConfig,
     calibration: Calibration,
 }
 
 impl InjectionEngine {
-    /// An engine with the detector's settings and the verdict's calibration.
-    pub fn new(config: keyprint_injection::InjectionConfig, calibration: Calibration) -> Self {
-        InjectionEngine {
-            config,
-            calibration,
-        }
+    /// An engine with the verdict's calibration.
+    pub fn new(calibration: Calibration) -> Self {
+        InjectionEngine { calibration }
     }
 }
 
@@ -227,9 +216,7 @@ impl Engine for InjectionEngine {
         0
     }
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
-        Some(Box::new(InjectionSession {
-            det: keyprint_injection::InjectionDetector::new(self.config.clone(), None),
-        }))
+        Some(Box::new(InjectionSession))
     }
     fn fit(
         &self,
@@ -242,49 +229,40 @@ impl Engine for InjectionEngine {
     }
 }
 
-struct InjectionSession {
-    det: keyprint_injection::InjectionDetector,
-}
+struct InjectionSession;
 
 impl EngineSession for InjectionSession {
-    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
-        use keyprint_injection::StreamDetector;
-        let mut out = Vec::new();
-        for k in keys {
-            if let Some(v) = self.det.observe(k) {
-                out.push(Observation {
+    fn push(&mut self, records: &[Record]) -> Vec<Observation> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Injection(v) => Some(Observation {
                     sample: None,
-                    score: Some(self.det.score()),
-                    at_us: v.t_us,
-                    actions: v.keystroke as u64,
-                    detail: format!("{} at keystroke {}: {}", v.reason, v.keystroke, v.detail),
-                });
-            }
-        }
-        out
+                    score: Some(v.score),
+                    at_us: v.at_us,
+                    actions: v.keystroke.max(1),
+                    detail: format!("{} at keystroke {} (on device)", v.rule, v.keystroke),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }
 
-/// The mouse engine: keyprint-mouse's streaming [`Segmenter`](keyprint_mouse::Segmenter) cuts each
-/// session's mouse stream into MouseMove / PointClick / DragDrop actions, each becomes keyprint-mouse's
-/// per-action feature vector, and the user's template is keyprint-mouse's one-class model
+/// The mouse engine: on the device, keyprint-mouse's streaming [`Segmenter`](keyprint_mouse::Segmenter)
+/// cut the mouse stream into MouseMove / PointClick / DragDrop actions and each became keyprint-mouse's
+/// per-action feature vector (a mouse record); the user's template is keyprint-mouse's one-class model
 /// ([`MouseOneClass`](keyprint_mouse::MouseOneClass), scores in [0, 1]). The session-level aggregation is
 /// the server's fusion, not keyprint-mouse's running mean.
 pub struct MouseEngine {
-    rules: keyprint_mouse::SegmentRules,
     calibration: Calibration,
     enrolment_samples: usize,
 }
 
 impl MouseEngine {
-    /// An engine with segmentation rules, calibration and the enrolment size (actions).
-    pub fn new(
-        rules: keyprint_mouse::SegmentRules,
-        calibration: Calibration,
-        enrolment_samples: usize,
-    ) -> Self {
+    /// An engine with its calibration and the enrolment size (actions).
+    pub fn new(calibration: Calibration, enrolment_samples: usize) -> Self {
         MouseEngine {
-            rules,
             calibration,
             enrolment_samples,
         }
@@ -305,10 +283,7 @@ impl Engine for MouseEngine {
         self.enrolment_samples
     }
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
-        Some(Box::new(MouseSession {
-            seg: keyprint_mouse::Segmenter::new(self.rules),
-            done: Vec::new(),
-        }))
+        Some(Box::new(MouseSession))
     }
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         keyprint_mouse::MouseOneClass::default().fit(&keyprint_core::Enrolment::one_class(samples))
@@ -322,107 +297,49 @@ impl Engine for MouseEngine {
     }
 }
 
-struct MouseSession {
-    seg: keyprint_mouse::Segmenter,
-    done: Vec<keyprint_mouse::Action>,
-}
+struct MouseSession;
 
 impl EngineSession for MouseSession {
-    fn push(&mut self, _keys: &[KeyEvent], mouse: &[MouseEvent]) -> Vec<Observation> {
-        for m in mouse {
-            self.seg.push(*m, &mut self.done);
-        }
-        self.done
-            .drain(..)
-            .map(|a| Observation {
-                sample: Some(keyprint_mouse::action_features(&a)),
-                score: None,
-                at_us: a.end_us(),
-                actions: 1,
-                detail: String::new(),
+    fn push(&mut self, records: &[Record]) -> Vec<Observation> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Mouse(m) => Some(Observation {
+                    sample: Some(m.features.clone()),
+                    score: None,
+                    at_us: m.at_us,
+                    actions: 1,
+                    detail: String::new(),
+                }),
+                _ => None,
             })
             .collect()
     }
 }
 
-/// Encodes a window of hashed key events as a feature vector (4 exact values per event: the hash's high
-/// and low 32 bits, press and release µs), so free-text windows travel through the server's reference
-/// store like any sample. Plain identities never reach the server; they would encode as hash 0.
-pub fn encode_window(events: &[KeyEvent]) -> FeatureVector {
-    let mut v = Vec::with_capacity(events.len() * 4);
-    for e in events {
-        let h = match e.key {
-            KeyId::Hashed(h) => h,
-            KeyId::Code(_) => 0,
-        };
-        v.extend([
-            (h >> 32) as f64,
-            (h & 0xffff_ffff) as f64,
-            e.press_us as f64,
-            e.release_us as f64,
-        ]);
-    }
-    v
+/// A window summary as a feature vector: absent entries become `NaN` (what
+/// `keyprint_freetext::summary` reads as absent).
+pub fn summary_vector(values: &[Option<f64>]) -> FeatureVector {
+    values.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
 }
 
-/// The inverse of [`encode_window`].
-pub fn decode_window(v: &[f64]) -> Vec<KeyEvent> {
-    v.chunks_exact(4)
-        .map(|c| KeyEvent {
-            key: KeyId::Hashed(((c[0] as u64) << 32) | c[1] as u64),
-            press_us: c[2] as i64,
-            release_us: c[3] as i64,
-        })
-        .collect()
-}
-
-/// keyprint-freetext's [`FreeTextDetector`](keyprint_freetext::FreeTextDetector) seen through
-/// [`encode_window`]: a `Detector<FeatureVector>` over encoded key-event windows.
-pub struct FreeTextVectors(pub keyprint_freetext::FreeTextDetector);
-
-struct DecodingTemplate(Box<dyn Template<Vec<KeyEvent>>>);
-
-impl Template<FeatureVector> for DecodingTemplate {
-    fn score(&self, probe: &FeatureVector) -> f64 {
-        self.0.score(&decode_window(probe))
-    }
-}
-
-impl Detector<FeatureVector> for FreeTextVectors {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn fit(
-        &self,
-        e: &keyprint_core::Enrolment<'_, FeatureVector>,
-    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        let windows: Vec<Vec<KeyEvent>> = e.genuine.iter().map(|v| decode_window(v)).collect();
-        let t = self.0.fit(&keyprint_core::Enrolment::one_class(&windows))?;
-        Ok(Box::new(DecodingTemplate(t)))
-    }
-}
-
-/// The free-text engine: every `window_keys` keystrokes of a session (non-overlapping windows) form one
-/// sample, compared with the user's keyprint-freetext profile (population LLR model).
+/// The free-text engine: each window summary the edge sent (`keyprint_edge::vocab`) is one sample,
+/// compared with the user's keyprint-freetext summary profile (population two-covariance LLRs).
 pub struct FreeTextEngine {
-    det: FreeTextVectors,
-    window_keys: usize,
+    det: keyprint_freetext::SummaryDetector,
     calibration: Calibration,
     enrolment_samples: usize,
 }
 
 impl FreeTextEngine {
-    /// An engine over a detector, a window length (keystrokes), its calibration and the enrolment size
-    /// (windows).
+    /// An engine over a summary detector, its calibration and the enrolment size (windows).
     pub fn new(
-        det: FreeTextVectors,
-        window_keys: usize,
+        det: keyprint_freetext::SummaryDetector,
         calibration: Calibration,
         enrolment_samples: usize,
     ) -> Self {
         FreeTextEngine {
             det,
-            window_keys: window_keys.max(2),
             calibration,
             enrolment_samples,
         }
@@ -443,10 +360,7 @@ impl Engine for FreeTextEngine {
         self.enrolment_samples
     }
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
-        Some(Box::new(FreeTextSession {
-            window: self.window_keys,
-            buf: Vec::new(),
-        }))
+        Some(Box::new(FreeTextSession))
     }
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         self.det.fit(&keyprint_core::Enrolment::one_class(samples))
@@ -456,66 +370,51 @@ impl Engine for FreeTextEngine {
     }
 }
 
-struct FreeTextSession {
-    window: usize,
-    buf: Vec<KeyEvent>,
-}
+struct FreeTextSession;
 
 impl EngineSession for FreeTextSession {
-    fn push(&mut self, keys: &[KeyEvent], _mouse: &[MouseEvent]) -> Vec<Observation> {
-        let mut out = Vec::new();
-        for k in keys {
-            self.buf.push(k.clone());
-            if self.buf.len() >= self.window {
-                out.push(Observation {
-                    sample: Some(encode_window(&self.buf)),
+    fn push(&mut self, records: &[Record]) -> Vec<Observation> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::FreeText(w) => Some(Observation {
+                    sample: Some(summary_vector(&w.values)),
                     score: None,
-                    at_us: self.buf.last().map_or(0, |e| e.release_us),
+                    at_us: w.at_us,
                     actions: 1,
                     detail: String::new(),
-                });
-                self.buf.clear();
-            }
-        }
-        out
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[test]
-    fn segments_phrase_typings_amid_other_keys() {
-        let e = FixedTextEngine::new(Box::new(keyprint_detector), Calibration::identity(), 2);
-        let t = TenantSettings {
-            phrase: Some(vec![1, 2, 3]),
-        };
-        let mut s = e.new_session(&t).unwrap();
-        let k = |h, p| KeyEvent::new(KeyId::Hashed(h), p, p + 50).unwrap();
-        let ev = vec![
-            k(9, 0),
-            k(1, 100),
-            k(2, 200),
-            k(3, 300),
-            k(1, 400),
-            k(2, 500),
-        ];
-        let obs = s.push(&ev, &[]);
-        assert_eq!(obs.len(), 1);
-        assert_eq!(obs[0].sample.as_ref().unwrap().len(), 7);
-        // The typing started in one batch completes in the next.
-        let obs = s.push(&[k(3, 600)], &[]);
-        assert_eq!(obs.len(), 1);
-        assert_eq!(obs[0].at_us, 650);
-        assert!(e.new_session(&TenantSettings::default()).is_none());
-    }
+    use keyprint_edge::FixedTextSample;
 
     #[test]
-    fn free_text_windows_round_trip_exactly() {
-        let ev = vec![
-            KeyEvent::new(KeyId::Hashed(u64::MAX), 1 << 50, (1 << 50) + 7).unwrap(),
-            KeyEvent::new(KeyId::Hashed(0x1234_5678_9abc_def0), 3, 3).unwrap(),
-        ];
-        assert_eq!(decode_window(&encode_window(&ev)), ev);
+    fn fixed_text_takes_only_the_current_phrase() {
+        let e = FixedTextEngine::new(Box::new(keyprint_detector), Calibration::identity(), 2);
+        let t = TenantSettings {
+            phrase: Some(PhraseSetting {
+                id: "pw1".into(),
+                keys: 3,
+            }),
+        };
+        let mut s = e.new_session(&t).unwrap();
+        let rec = |id: &str, n: usize| {
+            Record::FixedText(FixedTextSample {
+                at_us: 5,
+                phrase: id.into(),
+                vector: vec![1.0; n],
+            })
+        };
+        let obs = s.push(&[rec("pw1", 7), rec("pw0", 7), rec("pw1", 4)]);
+        assert_eq!(obs.len(), 1);
+        assert_eq!(obs[0].sample.as_ref().unwrap().len(), 7);
+        assert!(e.new_session(&TenantSettings::default()).is_none());
     }
 }

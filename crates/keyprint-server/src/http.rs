@@ -78,27 +78,30 @@ async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
     parse_json(&bytes)
 }
 
-/// Parses a request body, classifying serde errors into the API's codes.
+/// Parses a request body, classifying serde errors into the API's codes and naming the field at fault
+/// (its JSON path, e.g. `records[3].free_text.values`, via `serde_path_to_error`).
 ///
 /// # Errors
-/// `malformed_json` for syntax errors; `plain_key_name` when a plain `key` field is sent;
-/// `invalid_field` for other missing, unknown or ill-typed fields.
+/// `malformed_json` for syntax errors; `invalid_field` for missing, unknown or ill-typed fields (for
+/// example the per-key `keys` array of earlier releases, which is refused: only records travel).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         use serde_json::error::Category;
-        let msg = e.to_string();
-        match e.classify() {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        match inner.classify() {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::new(ErrorCode::MalformedJson, msg)
             }
-            Category::Data if msg.contains("unknown field `key`") => ApiError::field(
-                ErrorCode::PlainKeyName,
-                "key",
-                "plain key names are refused; send `key_hash` (HMAC under the tenant secret)",
-            ),
-            Category::Data => ApiError::new(ErrorCode::InvalidField, msg),
+            Category::Data if path == "." => ApiError::new(ErrorCode::InvalidField, msg),
+            Category::Data => ApiError::field(ErrorCode::InvalidField, path, msg),
         }
-    })
+    })?;
+    de.end()
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+    Ok(v)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -194,7 +197,7 @@ async fn create_key(State(svc): State<Arc<Service>>, headers: HeaderMap, body: B
 async fn set_phrase(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Admin])?;
     let req: FixedTextPhrase = body_json(&headers, body).await?;
-    blocking(move || svc.set_phrase(&tenant, &req.key_hashes)).await?;
+    blocking(move || svc.set_phrase(&tenant, &req)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -216,7 +219,7 @@ async fn method_not_allowed(method: axum::http::Method) -> ApiError {
 /// The API router over a service.
 pub fn router(svc: Arc<Service>) -> Router {
     Router::new()
-        .route("/v1/events", post(ingest))
+        .route("/v1/records", post(ingest))
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{session}", get(session))
         .route("/v1/alerts", get(alerts))

@@ -1,6 +1,7 @@
 //! # keyprint-server
 //!
-//! `keyprint serve`: agents and SDKs stream key and mouse events in over HTTP/JSON; the server keeps a
+//! `keyprint serve`: agents and SDKs send the edge's content-free records (`keyprint-edge`: timing vectors,
+//! window summaries, mouse action features, injection verdicts) over HTTP/JSON; the server keeps a
 //! trust score (0–100, with confidence and named reasons) for every live session and alerts the security
 //! team when it drops.
 //!
@@ -169,7 +170,7 @@ pub fn mouse_engine(enrolment_samples: usize) -> anyhow::Result<engine::MouseEng
     let (g, m) = background_scores(&det, &subjects, enrolment_samples, enrolment_samples, 20);
     let cal = Calibration::fit_with(&g, &m, 2.0, calibration::ScoreTransform::Identity)
         .context("mouse calibration failed")?;
-    Ok(engine::MouseEngine::new(rules, cal, enrolment_samples))
+    Ok(engine::MouseEngine::new(cal, enrolment_samples))
 }
 
 /// DuckyScript payloads of keyprint-injection's corpus used to calibrate the injection engine (Windows,
@@ -247,7 +248,7 @@ pub fn injection_engine() -> anyhow::Result<(engine::InjectionEngine, InjectionC
         eer: f64::NAN,
     };
     Ok((
-        engine::InjectionEngine::new(cfg, cal),
+        engine::InjectionEngine::new(cal),
         InjectionCalibration {
             detected: (hit, total),
             false_alarms: (fa, runs),
@@ -261,55 +262,42 @@ pub const FREETEXT_WINDOW_KEYS: usize = 50;
 /// Free-text enrolment size, windows.
 pub const FREETEXT_ENROLMENT_WINDOWS: usize = 10;
 
-/// The free-text engine (keyprint-freetext's population LLR model) over windows of
-/// [`FREETEXT_WINDOW_KEYS`] keystrokes. Only data that may ship is bundled, and the only licensed-for-
-/// product keystroke data bundled is the CMU excerpt (one fixed phrase), so: the population model is
-/// trained on the first 6 CMU background subjects (their typings in runs of 10), and the calibration uses
-/// the other 6 (enrolled from their first [`FREETEXT_ENROLMENT_WINDOWS`] windows, genuine probes their later
-/// windows, impostor probes the first 2 windows of each other), hashed under a secret the population never
-/// saw — as every tenant's keys are to the server — so only the model's key-independent features apply.
-/// A deployment should train the population on licensed free-text data hashed with the tenant's secret.
+/// The free-text engine (keyprint-freetext's summary model) over the edge's window summaries of
+/// [`FREETEXT_WINDOW_KEYS`] keystrokes. Only data that may ship is bundled, and the only licensed-for-product
+/// keystroke data bundled is the CMU excerpt (one fixed phrase), so: the population statistics are learned
+/// from the first 6 CMU background subjects (their typings on one clock, cut into windows), and the
+/// calibration uses the other 6 (enrolled from their first [`FREETEXT_ENROLMENT_WINDOWS`] windows, genuine
+/// probes their later windows, impostor probes the first 2 windows of each other). A deployment learns
+/// the population from its own people (see the free-text issue).
 ///
 /// # Errors
 /// When the bundled data cannot be read or the calibration fails.
 pub fn freetext_engine() -> anyhow::Result<engine::FreeTextEngine> {
+    use keyprint_edge::vocab::{key_class, summarize};
     let layout = FixedTextLayout::cmu_strong_password();
-    let people: Vec<Vec<keyprint_core::KeyEvent>> = cmu_subjects(CMU_BACKGROUND, "bg")?
+    let windows: Vec<Vec<FeatureVector>> = cmu_subjects(CMU_BACKGROUND, "bg")?
         .into_iter()
         .map(|(_, t)| {
-            demo::typings_to_events(&layout, &t, 1_000_000, 1_500_000)
-                .into_iter()
-                .flatten()
+            let ev: Vec<keyprint_core::KeyEvent> =
+                demo::typings_to_events(&layout, &t, 1_000_000, 1_500_000)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            ev.chunks_exact(FREETEXT_WINDOW_KEYS)
+                .filter_map(|w| summarize(w, |e| e.key.as_code().map_or(11, key_class)))
+                .map(|v| engine::summary_vector(&v))
                 .collect()
         })
         .collect();
-    anyhow::ensure!(people.len() >= 12, "need 12 background subjects");
-    let population: Vec<Vec<Vec<keyprint_core::KeyEvent>>> = people[..6]
-        .iter()
-        .map(|p| p.chunks(110).map(<[_]>::to_vec).collect())
-        .collect();
-    let model = Arc::new(keyprint_freetext::PopulationModel::train(
-        &population,
-        keyprint_freetext::FreeTextConfig::default(),
+    anyhow::ensure!(windows.len() >= 12, "need 12 background subjects");
+    let model = Arc::new(keyprint_freetext::SummaryPopulation::train(
+        &windows[..6],
+        keyprint_freetext::SummaryConfig::default(),
     ));
-    let det = engine::FreeTextVectors(keyprint_freetext::FreeTextDetector { model });
-    // Tenants' key hashes are unknown to the server, so the population's per-key statistics never match
-    // them and only the key-independent features apply: calibrate under the same condition.
-    let hasher =
-        keyprint_core::pseudonym::KeyHasher::new(b"a tenant secret the population never saw");
-    let subjects: Vec<Vec<FeatureVector>> = people[6..]
-        .iter()
-        .map(|p| {
-            hasher
-                .hash_events(p)
-                .chunks_exact(FREETEXT_WINDOW_KEYS)
-                .map(engine::encode_window)
-                .collect()
-        })
-        .collect();
+    let det = keyprint_freetext::SummaryDetector(model);
     let (g, m) = background_scores(
         &det,
-        &subjects,
+        &windows[6..],
         FREETEXT_ENROLMENT_WINDOWS,
         FREETEXT_ENROLMENT_WINDOWS,
         2,
@@ -318,7 +306,6 @@ pub fn freetext_engine() -> anyhow::Result<engine::FreeTextEngine> {
         .context("free-text calibration failed")?;
     Ok(engine::FreeTextEngine::new(
         det,
-        FREETEXT_WINDOW_KEYS,
         cal,
         FREETEXT_ENROLMENT_WINDOWS,
     ))

@@ -14,7 +14,7 @@
 //! `IngestBatch`) and the whole service path without HTTP (parse + validate + score + durable commit).
 
 use crate::{CMU_BACKGROUND, CMU_DEMO, ServeConfig, cmu_subjects, start};
-use keyprint_client::{Client, KeyHasher, SessionBatcher};
+use keyprint_client::{Client, SessionBatcher};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
 use keyprint_wire::{IngestBatch, Role};
 use std::sync::Arc;
@@ -78,9 +78,21 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     let admin = server.service.create_key("load", Role::Admin)?;
     let url = server.url();
     let admin_c = Client::new(&url, &admin.token);
-    let hasher = KeyHasher::new(b"load test tenant secret");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
+    let phrase = keyprint_wire::FixedTextPhrase {
+        id: "load".into(),
+        keys: layout.keys().len() as u32,
+    };
+    let edge_config = keyprint_edge::EdgeConfig {
+        phrase: Some(keyprint_edge::Phrase {
+            id: "load".into(),
+            keys: layout.keys().to_vec(),
+        }),
+        ..keyprint_edge::EdgeConfig::default()
+    };
+    let records_of = |ev: &[keyprint_core::KeyEvent]| {
+        keyprint_edge::records_of_session(edge_config.clone(), ev, &[]).expect("edge config")
+    };
     let (http, base, tok) = admin_c.http();
     let r = http
         .put(format!("{base}/v1/tenant/fixed-text"))
@@ -99,19 +111,16 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     for u in 0..lc.users {
         let s = &subjects[u % subjects.len()];
         let ev = crate::demo::typings_to_events(&layout, &s[..50], 1_000_000, ms_to_us(1500.0));
-        let mut b = SessionBatcher::new(
-            hasher.clone(),
+        let ev: Vec<keyprint_core::KeyEvent> = ev.into_iter().flatten().collect();
+        for batch in SessionBatcher::batches(
             &format!("u{u}"),
             &format!("enrol-{u}"),
             None,
-            20_000,
-        );
-        let mut last = None;
-        for e in ev.iter().flatten() {
-            last = b.push_key(e).or(last);
+            5_000,
+            &records_of(&ev),
+        ) {
+            admin_c.send(&batch).await?;
         }
-        let batch = b.flush().or(last).expect("events");
-        admin_c.send(&batch).await?;
     }
     // Pre-build batch bodies per connection: a long session of the user's later typings, repeated with a
     // growing clock (repeats are exact replays, so vary them by 1 µs per repetition).
@@ -121,13 +130,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         let u = c % lc.users.max(1);
         let s = &subjects[u % subjects.len()];
         let later = &s[50..];
-        let mut b = SessionBatcher::new(
-            hasher.clone(),
-            &format!("u{u}"),
-            &format!("load-{c}"),
-            None,
-            lc.batch,
-        );
+        let mut b = SessionBatcher::new(&format!("u{u}"), &format!("load-{c}"), None, lc.batch);
         let mut out = Vec::new();
         let (mut n, mut rep, mut clock) = (0usize, 0i64, 1_000_000i64);
         while n < per_conn_events {
@@ -145,10 +148,11 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
                 .and_then(|t| t.last())
                 .map_or(clock, |e| e.release_us)
                 + 1_000_000;
-            for e in ev.iter().flatten() {
-                if let Some(batch) = b.push_key(e) {
-                    n += batch.keys.len();
-                    out.push((serde_json::to_vec(&batch)?, batch.keys.len()));
+            let ev: Vec<keyprint_core::KeyEvent> = ev.into_iter().flatten().collect();
+            for r in records_of(&ev) {
+                if let Some(batch) = b.push(&r) {
+                    n += batch.records.len();
+                    out.push((serde_json::to_vec(&batch)?, batch.records.len()));
                 }
             }
             rep += 1;
@@ -175,7 +179,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
                 }
                 let t = Instant::now();
                 let r = http
-                    .post(format!("{url}/v1/events"))
+                    .post(format!("{url}/v1/records"))
                     .bearer_auth(&token)
                     .header("content-type", "application/json")
                     .body(body)
@@ -235,13 +239,10 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         // Scoring only: the engine seam and the user's template, no storage.
         let engine = &svc.engines()[0];
         let settings = crate::engine::TenantSettings {
-            phrase: Some(
-                phrase
-                    .key_hashes
-                    .iter()
-                    .filter_map(|h| keyprint_wire::parse_key_hash(h))
-                    .collect(),
-            ),
+            phrase: Some(crate::engine::PhraseSetting {
+                id: phrase.id.clone(),
+                keys: phrase.keys as usize,
+            }),
         };
         let s0 = &subjects[0];
         let template = engine.fit(&s0[..50]).expect("fit");
@@ -249,19 +250,13 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         let mut sink = 0.0;
         for (b, _) in &sample {
             let batch: IngestBatch = serde_json::from_slice(b).expect("parsed before");
-            let keys: Vec<keyprint_core::KeyEvent> = batch
-                .keys
+            let records: Vec<keyprint_edge::Record> = batch
+                .records
                 .iter()
-                .map(|k| keyprint_core::KeyEvent {
-                    key: keyprint_core::KeyId::Hashed(
-                        keyprint_wire::parse_key_hash(&k.key_hash).unwrap_or(0),
-                    ),
-                    press_us: k.press_us,
-                    release_us: k.release_us,
-                })
+                .filter_map(|w| keyprint_wire::convert::from_wire(w).ok())
                 .collect();
             let mut es = engine.new_session(&settings).expect("phrase set");
-            for o in es.push(&keys, &[]) {
+            for o in es.push(&records) {
                 if let Some(s) = o.sample {
                     sink += engine.calibration().llr(template.score(&s));
                 }

@@ -14,7 +14,6 @@
 
 use crate::{CMU_BACKGROUND, ServeConfig, cmu_subjects, open_service};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
-use keyprint_core::pseudonym::KeyHasher;
 use keyprint_wire::IngestBatch;
 use std::path::Path;
 
@@ -66,11 +65,23 @@ pub fn run(
     cfg.service.rate_per_key = 1e9;
     cfg.engines = engines.to_vec();
     let svc = open_service(&cfg)?;
-    let hasher = KeyHasher::new(b"replay-eval secret");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout).key_hashes;
+    let edge_config = keyprint_edge::EdgeConfig {
+        phrase: Some(keyprint_edge::Phrase {
+            id: "cmu".into(),
+            keys: layout.keys().to_vec(),
+        }),
+        free_text: engines.iter().any(|e| e == "free-text"),
+        ..keyprint_edge::EdgeConfig::default()
+    };
     let tenant = "eval";
-    svc.set_phrase(tenant, &phrase)?;
+    svc.set_phrase(
+        tenant,
+        &keyprint_wire::FixedTextPhrase {
+            id: "cmu".into(),
+            keys: layout.keys().len() as u32,
+        },
+    )?;
     // One session: all typings in one batch; returns typings up to the first alert.
     let replay =
         |user: &str, session: &str, typings: &[Vec<f64>]| -> anyhow::Result<Option<usize>> {
@@ -80,10 +91,10 @@ pub fn run(
                 .iter()
                 .map(|u| u.iter().map(|e| e.release_us).max().unwrap_or(0))
                 .collect();
-            let keys = units
+            let events: Vec<keyprint_core::KeyEvent> = units.into_iter().flatten().collect();
+            let records = keyprint_edge::records_of_session(edge_config.clone(), &events, &[])?
                 .iter()
-                .flatten()
-                .map(|e| keyprint_client::wire_key(&hasher, e))
+                .map(keyprint_wire::convert::to_wire)
                 .collect();
             let ack = svc.ingest(
                 tenant,
@@ -92,8 +103,7 @@ pub fn run(
                     session: session.into(),
                     device: None,
                     batch_seq: 0,
-                    keys,
-                    mouse: Vec::new(),
+                    records,
                 },
             )?;
             Ok(ack

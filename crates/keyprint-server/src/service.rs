@@ -23,32 +23,30 @@
 //! [`Storage::commit_batch`] applies everything in one transaction. If the commit fails, the in-memory
 //! engine buffers and user models touched are dropped and reloaded from storage, so memory never runs ahead
 //! of what is stored. After a restart, engine buffers start empty (a typing split across the crash is lost;
-//! its events are stored).
+//! its records are stored).
+//!
+//! ## What arrives
+//! Only the edge's content-free records (`keyprint_edge::Record`, wire form `keyprint_wire::WireRecord`):
+//! every record is checked against the specification (`keyprint_edge::spec`) before anything changes.
 
-use crate::engine::{Engine, EngineSession, TenantSettings};
+use crate::engine::{Engine, EngineSession, PhraseSetting, TenantSettings};
 use crate::store::{
     BatchCommit, KeyRow, NewAlert, ReferenceChange, SessionRow, Storage, StoreError,
 };
 use crate::trust::{Crossing, FusionParams};
 use keyprint_core::detector::{FeatureVector, Template};
-use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
+use keyprint_edge::Record;
 use keyprint_wire::{
-    Alert, EngineEnrolment, ErrorBody, ErrorCode, IngestAck, IngestBatch, NewKey, Purged,
-    ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo, WireButton, WireMouseKind,
-    parse_key_hash,
+    Alert, EngineEnrolment, ErrorBody, ErrorCode, FixedTextPhrase, IngestAck, IngestBatch, NewKey,
+    Purged, ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-/// Longest accepted hold, µs (60 s).
-pub const MAX_HOLD_US: i64 = 60_000_000;
-/// Longest accepted gap between consecutive events of a session, µs (24 h).
+/// Longest accepted gap between consecutive records of a session's stream, µs (24 h).
 pub const MAX_GAP_US: i64 = 86_400_000_000;
-/// Latest accepted event time, µs on the client's monotonic clock (2^52 µs ≈ 142 years of uptime): keeps every
-/// difference of two times, and every time as an `f64`, exact.
-pub const MAX_TIME_US: i64 = 1 << 52;
 /// Longest id (user, session, device), bytes.
 pub const MAX_ID_LEN: usize = 128;
 
@@ -390,28 +388,30 @@ impl Service {
             .clone())
     }
 
-    /// Sets the tenant's fixed phrase (key hashes); sessions restart their engine buffers.
+    /// Sets the tenant's fixed phrase (id and length); sessions restart their engine state. A new id or
+    /// length discards every user's fixed-text enrolment (it was measured on another phrase).
     ///
     /// # Errors
-    /// `invalid_field` / `plain_key_name` for a bad phrase; storage errors.
-    pub fn set_phrase(&self, tenant: &str, hashes: &[String]) -> Result<(), ApiError> {
-        if hashes.len() < 2 || hashes.len() > 256 {
+    /// `invalid_field` for a bad id or length; storage errors.
+    pub fn set_phrase(&self, tenant: &str, req: &FixedTextPhrase) -> Result<(), ApiError> {
+        if !(2..=256).contains(&req.keys) {
             return Err(ApiError::field(
                 ErrorCode::InvalidField,
-                "key_hashes",
-                "need 2 to 256 key hashes",
+                "keys",
+                "a phrase has 2 to 256 keys",
             ));
         }
-        let mut v = Vec::with_capacity(hashes.len());
-        for (i, h) in hashes.iter().enumerate() {
-            v.push(parse_key_hash(h).ok_or_else(|| {
-                ApiError::field(
-                    ErrorCode::PlainKeyName,
-                    format!("key_hashes[{i}]"),
-                    "expected 16 hex digits (a keyed hash), not a key name",
-                )
-            })?);
+        if !keyprint_edge::valid_phrase_id(&req.id) {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "id",
+                "must be 1 to 64 printable ASCII characters without spaces",
+            ));
         }
+        let v = PhraseSetting {
+            id: req.id.clone(),
+            keys: req.keys as usize,
+        };
         {
             let mut st = lock(&self.store);
             st.create_tenant(tenant)?;
@@ -426,8 +426,10 @@ impl Service {
         Ok(())
     }
 
-    /// Validates and converts a batch's events (nothing is changed).
-    fn convert(batch: &IngestBatch) -> Result<(Vec<KeyEvent>, Vec<MouseEvent>), ApiError> {
+    /// Validates a batch and converts its records (nothing is changed): ids, size, every record against the
+    /// edge specification, and time order within the batch (mouse records in one stream, all others in
+    /// another).
+    fn convert(batch: &IngestBatch) -> Result<Vec<Record>, ApiError> {
         for (name, v) in [
             ("user", Some(&batch.user)),
             ("session", Some(&batch.session)),
@@ -456,96 +458,37 @@ impl Service {
                 ));
             }
         }
-        let n = batch.keys.len() + batch.mouse.len();
-        if n > keyprint_wire::MAX_BATCH_EVENTS {
+        let n = batch.records.len();
+        if n > keyprint_wire::MAX_BATCH_RECORDS {
             return Err(ApiError::new(
                 ErrorCode::BatchTooLarge,
                 format!(
-                    "{n} events; at most {} per batch",
-                    keyprint_wire::MAX_BATCH_EVENTS
+                    "{n} records; at most {} per batch",
+                    keyprint_wire::MAX_BATCH_RECORDS
                 ),
             ));
         }
-        let mut keys = Vec::with_capacity(batch.keys.len());
-        let mut prev: Option<i64> = None;
-        for (i, k) in batch.keys.iter().enumerate() {
-            let h = parse_key_hash(&k.key_hash).ok_or_else(|| {
-                ApiError::field(
-                    ErrorCode::PlainKeyName,
-                    format!("keys[{i}].key_hash"),
-                    "expected 16 hex digits (HMAC of the key code under the tenant secret); plain key names are refused",
-                )
+        let mut out = Vec::with_capacity(n);
+        let (mut prev_input, mut prev_mouse): (Option<i64>, Option<i64>) = (None, None);
+        for (i, w) in batch.records.iter().enumerate() {
+            let r = keyprint_wire::convert::from_wire(w).map_err(|e| {
+                let code = if e.field.ends_with(".at_us") {
+                    ErrorCode::AbsurdTimestamp
+                } else {
+                    ErrorCode::InvalidField
+                };
+                ApiError::field(code, format!("records[{i}].{}", e.field), e.reason)
             })?;
-            if !(0..=MAX_TIME_US).contains(&k.press_us) {
-                return Err(ApiError::field(
-                    ErrorCode::AbsurdTimestamp,
-                    format!("keys[{i}].press_us"),
-                    format!("must be from 0 to {MAX_TIME_US} µs"),
-                ));
-            }
-            if k.release_us < k.press_us {
-                return Err(ApiError::field(
-                    ErrorCode::AbsurdTimestamp,
-                    format!("keys[{i}].release_us"),
-                    "released before pressed",
-                ));
-            }
-            if k.release_us - k.press_us > MAX_HOLD_US {
-                return Err(ApiError::field(
-                    ErrorCode::AbsurdTimestamp,
-                    format!("keys[{i}].release_us"),
-                    "hold longer than 60 s",
-                ));
-            }
-            check_step(|| format!("keys[{i}].press_us"), k.press_us, prev, "key")?;
-            prev = Some(k.press_us);
-            keys.push(KeyEvent {
-                key: KeyId::Hashed(h),
-                press_us: k.press_us,
-                release_us: k.release_us,
-            });
+            let prev = if matches!(r, Record::Mouse(_)) {
+                &mut prev_mouse
+            } else {
+                &mut prev_input
+            };
+            check_step(|| format!("records[{i}].at_us"), r.at_us(), *prev, "record")?;
+            *prev = Some(r.at_us());
+            out.push(r);
         }
-        let mut mouse = Vec::with_capacity(batch.mouse.len());
-        let mut prev: Option<i64> = None;
-        for (i, m) in batch.mouse.iter().enumerate() {
-            if !(0..=MAX_TIME_US).contains(&m.t_us) {
-                return Err(ApiError::field(
-                    ErrorCode::AbsurdTimestamp,
-                    format!("mouse[{i}].t_us"),
-                    format!("must be from 0 to {MAX_TIME_US} µs"),
-                ));
-            }
-            check_step(|| format!("mouse[{i}].t_us"), m.t_us, prev, "sample")?;
-            if !(m.x_px.abs() <= 1e6 && m.y_px.abs() <= 1e6) {
-                return Err(ApiError::field(
-                    ErrorCode::InvalidField,
-                    format!("mouse[{i}]"),
-                    "position beyond ±1e6 px",
-                ));
-            }
-            prev = Some(m.t_us);
-            mouse.push(MouseEvent {
-                t_us: m.t_us,
-                x_px: m.x_px,
-                y_px: m.y_px,
-                button: match m.button {
-                    WireButton::None => MouseButton::None,
-                    WireButton::Left => MouseButton::Left,
-                    WireButton::Right => MouseButton::Right,
-                    WireButton::Middle => MouseButton::Middle,
-                    WireButton::Wheel => MouseButton::Wheel,
-                },
-                kind: match m.kind {
-                    WireMouseKind::Move => MouseEventKind::Move,
-                    WireMouseKind::Press => MouseEventKind::Press,
-                    WireMouseKind::Release => MouseEventKind::Release,
-                    WireMouseKind::Drag => MouseEventKind::Drag,
-                    WireMouseKind::ScrollUp => MouseEventKind::ScrollUp,
-                    WireMouseKind::ScrollDown => MouseEventKind::ScrollDown,
-                },
-            });
-        }
-        Ok((keys, mouse))
+        Ok(out)
     }
 
     fn load_model(&self, tenant: &str, user: &str, idx: usize) -> Result<UserModel, ApiError> {
@@ -575,7 +518,7 @@ impl Service {
     /// A 4xx [`ApiError`] for bad input (nothing applied); `storage` when the commit failed (nothing
     /// applied, retry).
     pub fn ingest(&self, tenant: &str, batch: &IngestBatch) -> Result<IngestAck, ApiError> {
-        let (keys, mouse) = Self::convert(batch)?;
+        let records = Self::convert(batch)?;
         let rt = self.tenant_rt(tenant)?;
         let srt = lock(&rt.sessions)
             .entry(batch.session.clone())
@@ -622,11 +565,11 @@ impl Service {
                 device: batch.device.clone(),
                 started_ms: at_ms,
                 last_ms: at_ms,
-                keys: 0,
+                records: 0,
                 mouse: 0,
                 batches: 0,
                 alerts: 0,
-                last_key_us: None,
+                last_input_us: None,
                 last_mouse_us: None,
                 fusion: Default::default(),
             },
@@ -634,8 +577,8 @@ impl Service {
         if batch.batch_seq < row.batches {
             return Ok(IngestAck {
                 session: row.session.clone(),
-                stored_keys: 0,
-                stored_mouse: 0,
+                stored_records: 0,
+                ignored: 0,
                 duplicate: true,
                 samples: 0,
                 trust: row.fusion.view(p),
@@ -649,19 +592,18 @@ impl Service {
                 format!("expected batch_seq {}", row.batches),
             ));
         }
-        for (first, last, field) in [
-            (
-                keys.first().map(|k| k.press_us),
-                row.last_key_us,
-                "keys[0].press_us",
-            ),
-            (
-                mouse.first().map(|m| m.t_us),
-                row.last_mouse_us,
-                "mouse[0].t_us",
-            ),
+        let first_of = |mouse: bool| {
+            records
+                .iter()
+                .position(|r| matches!(r, Record::Mouse(_)) == mouse)
+                .map(|i| (i, records[i].at_us()))
+        };
+        for (first, last) in [
+            (first_of(false), row.last_input_us),
+            (first_of(true), row.last_mouse_us),
         ] {
-            if let (Some(f), Some(l)) = (first, last) {
+            if let (Some((i, f)), Some(l)) = (first, last) {
+                let field = format!("records[{i}].at_us");
                 if f < l {
                     return Err(ApiError::field(
                         ErrorCode::NonMonotonic,
@@ -682,7 +624,7 @@ impl Service {
         let mut obs = Vec::new();
         for (i, es) in s.engines.iter_mut().enumerate() {
             if let Some(es) = es {
-                for o in es.push(&keys, &mouse) {
+                for o in es.push(&records) {
                     obs.push((i, o));
                 }
             }
@@ -824,23 +766,41 @@ impl Service {
         }
         // Session row.
         row.last_ms = at_ms;
-        row.keys += keys.len() as u64;
-        row.mouse += mouse.len() as u64;
+        let n_mouse = records
+            .iter()
+            .filter(|r| matches!(r, Record::Mouse(_)))
+            .count() as u64;
+        row.records += records.len() as u64;
+        row.mouse += n_mouse;
         row.batches += 1;
         row.alerts += alerts.len() as u64;
-        if let Some(k) = keys.last() {
-            row.last_key_us = Some(k.press_us);
+        if let Some(r) = records
+            .iter()
+            .rev()
+            .find(|r| !matches!(r, Record::Mouse(_)))
+        {
+            row.last_input_us = Some(r.at_us());
         }
-        if let Some(m) = mouse.last() {
-            row.last_mouse_us = Some(m.t_us);
+        if let Some(r) = records.iter().rev().find(|r| matches!(r, Record::Mouse(_))) {
+            row.last_mouse_us = Some(r.at_us());
         }
+        let phrase_id = rt
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .phrase
+            .as_ref()
+            .map(|p| p.id.clone());
+        let ignored = records
+            .iter()
+            .filter(|r| matches!(r, Record::FixedText(f) if Some(&f.phrase) != phrase_id.as_ref()))
+            .count() as u64;
         let view = row.fusion.view(p);
         let commit = BatchCommit {
             session: row.clone(),
             seq: batch.batch_seq,
             at_ms,
-            keys,
-            mouse,
+            records: batch.records.clone(),
             point: TrustPoint {
                 batch_seq: batch.batch_seq,
                 at_ms,
@@ -858,7 +818,7 @@ impl Service {
             references: refs.into_iter().flatten().collect(),
             digests,
         };
-        let (n_keys, n_mouse) = (commit.keys.len() as u64, commit.mouse.len() as u64);
+        let n_records = commit.records.len() as u64;
         let new_digests = commit.digests.clone();
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let stored = match self.writer.send((commit, reply)) {
@@ -875,8 +835,8 @@ impl Service {
                 }
                 Ok(IngestAck {
                     session: row.session,
-                    stored_keys: n_keys,
-                    stored_mouse: n_mouse,
+                    stored_records: n_records,
+                    ignored,
                     duplicate: false,
                     samples: n_obs,
                     trust: view,
@@ -914,8 +874,7 @@ impl Service {
             device: r.device,
             started_ms: r.started_ms,
             last_ms: r.last_ms,
-            keys: r.keys,
-            mouse: r.mouse,
+            records: r.records,
             batches: r.batches,
             alerts: r.alerts,
         }

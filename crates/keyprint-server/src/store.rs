@@ -2,18 +2,21 @@
 //! ([`SqliteStore`]). A PostgreSQL backend implements the same trait later.
 //!
 //! Invariants every backend keeps:
-//! * [`Storage::commit_batch`] is atomic (one transaction: events, session row, trust point, alerts, outbox
+//! * [`Storage::commit_batch`] is atomic (one transaction: records, session row, trust point, alerts, outbox
 //!   rows, reference samples, digests) and durable when it returns `Ok` — SQLite runs in WAL mode with
 //!   `synchronous = FULL`, so the WAL is fsynced at every commit; the HTTP answer is sent only after.
-//! * Nothing typed is stored: key identities are keyed hashes (u64), samples are timing vectors (ms).
+//! * Nothing typed is stored: only the edge's content-free records (`keyprint_edge::Record`: timing vectors,
+//!   window summaries, mouse action features, verdicts, device events) — no key identity, no key order.
+//!   Reference samples are those records' vectors.
 //!
-//! Event encoding (one row per batch, little-endian): key events 24 bytes each (`u64 hash, i64 press_us,
-//! i64 release_us`); mouse events 26 bytes (`i64 t_us, f64 x_px, f64 y_px, u8 button, u8 kind`).
+//! Record encoding: one row per batch holding the JSON text of the batch's `keyprint_wire::WireRecord`s.
+//! The schema's version is SQLite's `user_version` ([`SCHEMA_VERSION`]); a data directory of another
+//! version (such as one holding per-event batches of earlier releases) is refused at start.
 
+use crate::engine::PhraseSetting;
 use crate::trust::{Channel, Fusion};
 use keyprint_core::detector::FeatureVector;
-use keyprint_core::event::{KeyEvent, KeyId, MouseButton, MouseEvent, MouseEventKind};
-use keyprint_wire::{Alert, Reason, ReasonCode, Role, TrustPoint};
+use keyprint_wire::{Alert, Reason, ReasonCode, Role, TrustPoint, WireRecord};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
@@ -36,8 +39,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct TenantRow {
     /// Tenant id.
     pub id: String,
-    /// Fixed phrase as key hashes.
-    pub phrase: Option<Vec<u64>>,
+    /// Fixed phrase (id and length).
+    pub phrase: Option<PhraseSetting>,
 }
 
 /// A stored API key (the secret only as an argon2 PHC string).
@@ -68,17 +71,17 @@ pub struct SessionRow {
     pub started_ms: i64,
     /// Last batch, Unix ms.
     pub last_ms: i64,
-    /// Key events stored.
-    pub keys: u64,
-    /// Mouse events stored.
+    /// Records stored.
+    pub records: u64,
+    /// Mouse-action records stored.
     pub mouse: u64,
     /// Batches stored (= next expected `batch_seq`).
     pub batches: u64,
     /// Alerts raised.
     pub alerts: u64,
-    /// Last key press time, µs.
-    pub last_key_us: Option<i64>,
-    /// Last mouse time, µs.
+    /// Time of the last accepted keystroke or device record, µs.
+    pub last_input_us: Option<i64>,
+    /// Time of the last accepted mouse record, µs.
     pub last_mouse_us: Option<i64>,
     /// Trust fusion state.
     pub fusion: Fusion,
@@ -115,10 +118,8 @@ pub struct BatchCommit {
     pub seq: u64,
     /// Wall clock, Unix ms.
     pub at_ms: i64,
-    /// Key events (hashed identities only).
-    pub keys: Vec<KeyEvent>,
-    /// Mouse events.
-    pub mouse: Vec<MouseEvent>,
+    /// The batch's records (checked, content-free).
+    pub records: Vec<WireRecord>,
     /// Trust after the batch.
     pub point: TrustPoint,
     /// Alerts raised.
@@ -161,7 +162,7 @@ pub trait Storage: Send {
     fn tenant(&mut self, id: &str) -> StoreResult<Option<TenantRow>>;
     /// Sets a tenant's fixed phrase. When the phrase changes, the tenant's fixed-text references and enrolments
     /// are discarded in the same transaction: they were measured on another phrase (other feature vectors).
-    fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()>;
+    fn set_phrase(&mut self, id: &str, phrase: &PhraseSetting) -> StoreResult<()>;
     /// Stores an API key.
     fn put_key(&mut self, key: &KeyRow) -> StoreResult<()>;
     /// Looks up an API key by id.
@@ -194,12 +195,8 @@ pub trait Storage: Send {
     /// Deletes everything of a user: sessions, events, history, alerts (and their outbox rows),
     /// references, digests. Returns (sessions, batches, alerts) deleted.
     fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)>;
-    /// Stored events of a session, in batch order.
-    fn events(
-        &mut self,
-        tenant: &str,
-        session: &str,
-    ) -> StoreResult<(Vec<KeyEvent>, Vec<MouseEvent>)>;
+    /// Stored records of a session, in batch order.
+    fn records(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<WireRecord>>;
     /// Outbox rows due at `now_ms`.
     fn outbox_due(&mut self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
     /// Marks an outbox row delivered.
@@ -215,17 +212,20 @@ pub struct SqliteStore {
     conn: Connection,
 }
 
+/// The storage schema's version (SQLite `user_version`): 2 = content-free records.
+pub const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, phrase BLOB);
 CREATE TABLE IF NOT EXISTS api_keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(tenant TEXT NOT NULL, session TEXT NOT NULL, user TEXT NOT NULL, device TEXT,
-  started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, keys INTEGER NOT NULL, mouse INTEGER NOT NULL,
-  batches INTEGER NOT NULL, alerts INTEGER NOT NULL, last_key_us INTEGER, last_mouse_us INTEGER,
+  started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, records INTEGER NOT NULL, mouse INTEGER NOT NULL,
+  batches INTEGER NOT NULL, alerts INTEGER NOT NULL, last_input_us INTEGER, last_mouse_us INTEGER,
   evidence REAL NOT NULL, scored INTEGER NOT NULL, alerted INTEGER NOT NULL, scoring INTEGER NOT NULL, reasons TEXT NOT NULL,
   PRIMARY KEY(tenant, session));
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(tenant, user);
 CREATE TABLE IF NOT EXISTS batches(tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
-  n_keys INTEGER NOT NULL, n_mouse INTEGER NOT NULL, keys BLOB NOT NULL, mouse BLOB NOT NULL, PRIMARY KEY(tenant, session, seq));
+  n_records INTEGER NOT NULL, records TEXT NOT NULL, PRIMARY KEY(tenant, session, seq));
 CREATE TABLE IF NOT EXISTS trust_history(tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
   trust REAL NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL, PRIMARY KEY(tenant, session, seq));
 CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, user TEXT NOT NULL, session TEXT NOT NULL,
@@ -254,7 +254,21 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "{}: schema version {version}, this keyprint needs {SCHEMA_VERSION} (earlier releases stored \
+                 per-key events, which this one never reads or keeps): start with a new data directory",
+                path.display()
+            )));
+        }
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore { conn })
     }
 }
@@ -275,69 +289,18 @@ fn role_parse(s: &str) -> Role {
     }
 }
 
-fn encode_keys(keys: &[KeyEvent]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(keys.len() * 24);
-    for k in keys {
-        let h = match k.key {
-            KeyId::Hashed(h) => h,
-            // The service converts every key to a hash before storage; a plain name never gets here.
-            KeyId::Code(_) => unreachable!("plain key names are rejected at the API"),
-        };
-        b.extend_from_slice(&h.to_le_bytes());
-        b.extend_from_slice(&k.press_us.to_le_bytes());
-        b.extend_from_slice(&k.release_us.to_le_bytes());
-    }
-    b
+/// A phrase setting as stored: `"<keys>\t<id>"` (ids are printable ASCII without spaces or tabs).
+fn encode_phrase(p: &PhraseSetting) -> Vec<u8> {
+    format!("{}\t{}", p.keys, p.id).into_bytes()
 }
 
-fn decode_keys(b: &[u8]) -> Vec<KeyEvent> {
-    b.chunks_exact(24)
-        .map(|c| KeyEvent {
-            key: KeyId::Hashed(u64::from_le_bytes(c[0..8].try_into().unwrap())),
-            press_us: i64::from_le_bytes(c[8..16].try_into().unwrap()),
-            release_us: i64::from_le_bytes(c[16..24].try_into().unwrap()),
-        })
-        .collect()
-}
-
-const BUTTONS: [MouseButton; 5] = [
-    MouseButton::None,
-    MouseButton::Left,
-    MouseButton::Right,
-    MouseButton::Middle,
-    MouseButton::Wheel,
-];
-const KINDS: [MouseEventKind; 6] = [
-    MouseEventKind::Move,
-    MouseEventKind::Press,
-    MouseEventKind::Release,
-    MouseEventKind::Drag,
-    MouseEventKind::ScrollUp,
-    MouseEventKind::ScrollDown,
-];
-
-fn encode_mouse(m: &[MouseEvent]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(m.len() * 26);
-    for e in m {
-        b.extend_from_slice(&e.t_us.to_le_bytes());
-        b.extend_from_slice(&e.x_px.to_le_bytes());
-        b.extend_from_slice(&e.y_px.to_le_bytes());
-        b.push(BUTTONS.iter().position(|x| *x == e.button).unwrap_or(0) as u8);
-        b.push(KINDS.iter().position(|x| *x == e.kind).unwrap_or(0) as u8);
-    }
-    b
-}
-
-fn decode_mouse(b: &[u8]) -> Vec<MouseEvent> {
-    b.chunks_exact(26)
-        .map(|c| MouseEvent {
-            t_us: i64::from_le_bytes(c[0..8].try_into().unwrap()),
-            x_px: f64::from_le_bytes(c[8..16].try_into().unwrap()),
-            y_px: f64::from_le_bytes(c[16..24].try_into().unwrap()),
-            button: BUTTONS[(c[24] as usize).min(4)],
-            kind: KINDS[(c[25] as usize).min(5)],
-        })
-        .collect()
+fn decode_phrase(b: &[u8]) -> Option<PhraseSetting> {
+    let s = std::str::from_utf8(b).ok()?;
+    let (k, id) = s.split_once('\t')?;
+    Some(PhraseSetting {
+        id: id.to_string(),
+        keys: k.parse().ok()?,
+    })
 }
 
 fn encode_sample(v: &[f64]) -> Vec<u8> {
@@ -374,11 +337,11 @@ fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
         device: r.get(3)?,
         started_ms: r.get(4)?,
         last_ms: r.get(5)?,
-        keys: r.get::<_, i64>(6)? as u64,
+        records: r.get::<_, i64>(6)? as u64,
         mouse: r.get::<_, i64>(7)? as u64,
         batches: r.get::<_, i64>(8)? as u64,
         alerts: r.get::<_, i64>(9)? as u64,
-        last_key_us: r.get(10)?,
+        last_input_us: r.get(10)?,
         last_mouse_us: r.get(11)?,
         fusion: Fusion {
             scored: r.get::<_, i64>(13)? as u64,
@@ -402,7 +365,7 @@ fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
-const SESSION_COLS: &str = "tenant, session, user, device, started_ms, last_ms, keys, mouse, batches, alerts, last_key_us, last_mouse_us, evidence, scored, alerted, scoring, reasons";
+const SESSION_COLS: &str = "tenant, session, user, device, started_ms, last_ms, records, mouse, batches, alerts, last_input_us, last_mouse_us, evidence, scored, alerted, scoring, reasons";
 
 fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     let reasons: String = r.get(7)?;
@@ -432,11 +395,11 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
                 s.device,
                 s.started_ms,
                 s.last_ms,
-                s.keys as i64,
+                s.records as i64,
                 s.mouse as i64,
                 s.batches as i64,
                 s.alerts as i64,
-                s.last_key_us,
+                s.last_input_us,
                 s.last_mouse_us,
                 s.fusion
                     .channels
@@ -450,16 +413,14 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
             ],
         )?;
     tx.execute(
-            "INSERT INTO batches(tenant, session, seq, at_ms, n_keys, n_mouse, keys, mouse) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            "INSERT INTO batches(tenant, session, seq, at_ms, n_records, records) VALUES (?1,?2,?3,?4,?5,?6)",
             params![
                 s.tenant,
                 s.session,
                 c.seq as i64,
                 c.at_ms,
-                c.keys.len() as i64,
-                c.mouse.len() as i64,
-                encode_keys(&c.keys),
-                encode_mouse(&c.mouse)
+                c.records.len() as i64,
+                serde_json::to_string(&c.records).map_err(|e| StoreError(e.to_string()))?
             ],
         )?;
     let p = &c.point;
@@ -545,18 +506,14 @@ impl Storage for SqliteStore {
                 let p: Option<Vec<u8>> = r.get(1)?;
                 Ok(TenantRow {
                     id: r.get(0)?,
-                    phrase: p.map(|b| {
-                        b.chunks_exact(8)
-                            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-                            .collect()
-                    }),
+                    phrase: p.as_deref().and_then(decode_phrase),
                 })
             })
             .optional()?)
     }
 
-    fn set_phrase(&mut self, id: &str, phrase: &[u64]) -> StoreResult<()> {
-        let b: Vec<u8> = phrase.iter().flat_map(|h| h.to_le_bytes()).collect();
+    fn set_phrase(&mut self, id: &str, phrase: &PhraseSetting) -> StoreResult<()> {
+        let b: Vec<u8> = encode_phrase(phrase);
         let tx = self.conn.transaction()?;
         let old: Option<Vec<u8>> = tx
             .query_row("SELECT phrase FROM tenants WHERE id = ?1", [id], |r| {
@@ -779,21 +736,18 @@ impl Storage for SqliteStore {
         Ok((s as u64, b as u64, a as u64))
     }
 
-    fn events(
-        &mut self,
-        tenant: &str,
-        session: &str,
-    ) -> StoreResult<(Vec<KeyEvent>, Vec<MouseEvent>)> {
+    fn records(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<WireRecord>> {
         let mut st = self.conn.prepare(
-            "SELECT keys, mouse FROM batches WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
+            "SELECT records FROM batches WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
         )?;
-        let (mut k, mut m) = (Vec::new(), Vec::new());
+        let mut out = Vec::new();
         let mut rows = st.query([tenant, session])?;
         while let Some(r) = rows.next()? {
-            k.extend(decode_keys(&r.get::<_, Vec<u8>>(0)?));
-            m.extend(decode_mouse(&r.get::<_, Vec<u8>>(1)?));
+            let v: Vec<WireRecord> = serde_json::from_str(&r.get::<_, String>(0)?)
+                .map_err(|e| StoreError(format!("stored records: {e}")))?;
+            out.extend(v);
         }
-        Ok((k, m))
+        Ok(out)
     }
 
     fn outbox_due(&mut self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
@@ -841,21 +795,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_encoding_round_trips() {
-        let k = vec![KeyEvent {
-            key: KeyId::Hashed(u64::MAX - 3),
-            press_us: -5,
-            release_us: 1 << 40,
-        }];
-        assert_eq!(decode_keys(&encode_keys(&k)), k);
-        let m = vec![MouseEvent {
-            t_us: 7,
-            x_px: 1.5,
-            y_px: -2.0,
-            button: MouseButton::Wheel,
-            kind: MouseEventKind::ScrollDown,
-        }];
-        assert_eq!(decode_mouse(&encode_mouse(&m)), m);
+    fn encodings_round_trip_and_old_schemas_are_refused() {
         assert_eq!(decode_sample(&encode_sample(&[1.0, 2.5])), vec![1.0, 2.5]);
+        let p = PhraseSetting {
+            id: "pw-2026".into(),
+            keys: 11,
+        };
+        assert_eq!(decode_phrase(&encode_phrase(&p)), Some(p));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE batches(keys BLOB);").unwrap();
+        }
+        let e = SqliteStore::open(&path).err().expect("old schema refused");
+        assert!(e.0.contains("schema version 0"), "{e}");
+        // A fresh file is created at the current version and opens again.
+        let path = dir.path().join("new.db");
+        drop(SqliteStore::open(&path).unwrap());
+        assert!(SqliteStore::open(&path).is_ok());
     }
 }

@@ -17,7 +17,8 @@
 //! another. Confidence is `1 − λ_c^n_c` of the channel that sets the trust (`n_c` its actions). Reasons are
 //! the channels whose evidence is against the owner (`E_c < 0`), largest first, with `−E_c` as their weight.
 //! An alert fires when trust falls below the threshold while the deciding channel has at least
-//! `min_samples` actions; it re-arms once trust is back above `threshold + rearm`.
+//! `min_samples` actions — except the injection channel, whose evidence is the device's verdict, a decision
+//! already taken over every keystroke it saw; it re-arms once trust is back above `threshold + rearm`.
 
 use keyprint_wire::{Reason, ReasonCode, TrustState};
 use std::collections::BTreeMap;
@@ -120,9 +121,9 @@ impl Fusion {
             }
             Crossing::None
         } else if t < p.threshold
-            && self
-                .deciding()
-                .is_some_and(|(_, c)| c.actions >= p.min_samples)
+            && self.deciding().is_some_and(|(code, c)| {
+                *code == ReasonCode::Injection || c.actions >= p.min_samples
+            })
         {
             self.alerted = true;
             Crossing::Alert

@@ -1,8 +1,8 @@
 //! Crash test: `kill -9` the server process during ingest, restart it on the same directory, and check
-//! that every acknowledged event is still there (and that nothing half-applied is).
+//! that every acknowledged record is still there (and that nothing half-applied is).
 
-use keyprint_client::{Client, KeyHasher, SessionBatcher};
-use keyprint_core::event::{KeyEvent, KeyId};
+use keyprint_client::{Client, SessionBatcher};
+use keyprint_edge::{ActionKind, MouseActionRecord, Record};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -28,41 +28,41 @@ fn spawn(dir: &std::path::Path, init: bool) -> (Child, String, Option<String>) {
     }
 }
 
-/// The events of batch `seq` of session `s` (deterministic, so the test can check them after restart).
-fn batch_events(s: usize, seq: u64, n: usize) -> Vec<KeyEvent> {
+/// The records of batch `seq` of session `s` (deterministic, so the test can check them after restart):
+/// mouse-action records with distinct feature values.
+fn batch_records(s: usize, seq: u64, n: usize) -> Vec<Record> {
     let base = 1_000_000 + seq as i64 * 1_000_000;
     (0..n)
         .map(|i| {
-            let t = base + i as i64 * 1_000;
-            KeyEvent::new(
-                KeyId::code(format!("Key{}", (b'A' + ((i + s) % 26) as u8) as char)),
-                t,
-                t + 500,
-            )
-            .unwrap()
+            Record::Mouse(MouseActionRecord {
+                at_us: base + i as i64 * 1_000,
+                kind: ActionKind::MouseMove,
+                features: (0..keyprint_mouse::N_FEATURES)
+                    .map(|f| (s * 7 + i + f) as f64 + seq as f64 * 0.5)
+                    .collect(),
+            })
         })
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_events_survive_kill_9() {
+async fn acknowledged_records_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url, token) = spawn(dir.path(), true);
     let token = token.unwrap();
-    let hasher = KeyHasher::new(b"crash-test secret");
     let acked: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
     const PER_BATCH: usize = 200;
     let mut tasks = Vec::new();
     for s in 0..4usize {
-        let (c, h, acked) = (Client::new(&url, &token), hasher.clone(), acked.clone());
+        let (c, acked) = (Client::new(&url, &token), acked.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = c;
             c.attempts = 1;
-            let mut b = SessionBatcher::new(h, "u", &format!("crash-{s}"), None, PER_BATCH);
+            let mut b = SessionBatcher::new("u", &format!("crash-{s}"), None, PER_BATCH);
             for seq in 0.. {
                 let mut full = None;
-                for e in batch_events(s, seq, PER_BATCH) {
-                    full = b.push_key(&e).or(full);
+                for r in batch_records(s, seq, PER_BATCH) {
+                    full = b.push(&r).or(full);
                 }
                 let batch = full.expect("a full batch");
                 match c.send(&batch).await {
@@ -111,7 +111,7 @@ async fn acknowledged_events_survive_kill_9() {
             .await
             .unwrap();
         let stored_batches = v["info"]["batches"].as_u64().unwrap_or(0);
-        let stored_keys = v["info"]["keys"].as_u64().unwrap_or(0);
+        let stored_records = v["info"]["records"].as_u64().unwrap_or(0);
         // Every acknowledged batch is stored; at most one more (committed, answer lost in the kill).
         let want = mine.iter().max().map_or(0, |m| m + 1);
         assert!(
@@ -119,15 +119,14 @@ async fn acknowledged_events_survive_kill_9() {
             "session {s}: {stored_batches} stored, {want} acknowledged"
         );
         // Whole batches only.
-        assert_eq!(stored_keys, stored_batches * PER_BATCH as u64);
+        assert_eq!(stored_records, stored_batches * PER_BATCH as u64);
         // A resent acknowledged batch is recognised, not applied twice.
         if let Some(&q) = mine.last() {
-            let mut b =
-                SessionBatcher::new(hasher.clone(), "u", &format!("crash-{s}"), None, PER_BATCH);
+            let mut b = SessionBatcher::new("u", &format!("crash-{s}"), None, PER_BATCH);
             let mut batch = None;
             for seq in 0..=q {
-                for e in batch_events(s, seq, PER_BATCH) {
-                    batch = b.push_key(&e).or(batch);
+                for r in batch_records(s, seq, PER_BATCH) {
+                    batch = b.push(&r).or(batch);
                 }
             }
             let ack = admin.send(&batch.unwrap()).await.unwrap();
@@ -136,20 +135,17 @@ async fn acknowledged_events_survive_kill_9() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    // The stored events are exactly the sent ones (hashed), in order.
+    // The stored records are exactly the sent ones, in order.
     let store_path = dir.path().join("keyprint.db");
     let mut st = keyprint_server::store::SqliteStore::open(&store_path).unwrap();
     use keyprint_server::store::Storage;
     for s in 0..4usize {
-        let (keys, _) = st.events("acme", &format!("crash-{s}")).unwrap();
-        let n = keys.len() / PER_BATCH;
-        let expect: Vec<KeyEvent> = (0..n as u64)
-            .flat_map(|q| batch_events(s, q, PER_BATCH))
-            .map(|e| KeyEvent {
-                key: hasher.hash_key(&e.key),
-                ..e
-            })
+        let stored = st.records("acme", &format!("crash-{s}")).unwrap();
+        let n = stored.len() / PER_BATCH;
+        let expect: Vec<keyprint_wire::WireRecord> = (0..n as u64)
+            .flat_map(|q| batch_records(s, q, PER_BATCH))
+            .map(|r| keyprint_wire::convert::to_wire(&r))
             .collect();
-        assert_eq!(keys, expect, "session {s}");
+        assert_eq!(stored, expect, "session {s}");
     }
 }

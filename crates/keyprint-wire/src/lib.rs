@@ -11,82 +11,133 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Largest number of events (keys + mouse) in one ingest batch; more is `batch_too_large` (413).
-pub const MAX_BATCH_EVENTS: usize = 20_000;
+/// Largest number of records in one ingest batch; more is `batch_too_large` (413).
+pub const MAX_BATCH_RECORDS: usize = 5_000;
 /// Largest request body in bytes; more is `body_too_large` (413).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// One keystroke as sent by a client: the key's identity is a keyed hash, never its name.
+/// A fixed-phrase typing as its timing vector (`keyprint_edge::FixedTextSample`); no key identity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WireKey {
-    /// 16 lower- or upper-case hex digits: the first 8 bytes (big-endian) of HMAC-SHA256(tenant secret,
-    /// W3C `KeyboardEvent.code`), as computed by `keyprint-client`. A plain name is `plain_key_name` (422).
-    pub key_hash: String,
-    /// Key-down time, µs on the session's monotonic clock.
-    pub press_us: i64,
-    /// Key-up time, µs; must be `>= press_us`.
-    pub release_us: i64,
+pub struct WireFixedText {
+    /// Press time of the phrase's last key, µs on the session's monotonic clock.
+    pub at_us: i64,
+    /// Phrase id (the tenant's current phrase: see [`FixedTextPhrase`]).
+    pub phrase: String,
+    /// `3n − 2` values, ms: `H.k1, DD.k1.k2, UD.k1.k2, …, H.kn`; `DD = H + UD` must hold.
+    pub vector: Vec<f64>,
 }
 
-/// Mouse button (see `keyprint_core::MouseButton`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WireButton {
-    /// No button.
-    None,
-    /// Primary.
-    Left,
-    /// Secondary.
-    Right,
-    /// Middle.
-    Middle,
-    /// Scroll wheel.
-    Wheel,
-}
-
-/// Mouse sample kind (see `keyprint_core::MouseEventKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WireMouseKind {
-    /// Move, no button.
-    Move,
-    /// Button down.
-    Press,
-    /// Button up.
-    Release,
-    /// Move with a button held.
-    Drag,
-    /// Wheel up.
-    ScrollUp,
-    /// Wheel down.
-    ScrollDown,
-}
-
-/// One mouse sample as sent by a client.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// A free-text window summary (`keyprint_edge::WindowSummary`, vocabulary in `docs/EDGE.md`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WireMouse {
-    /// Time, µs on the session's monotonic clock.
-    pub t_us: i64,
-    /// Pointer x, px.
-    pub x_px: f64,
-    /// Pointer y, px.
-    pub y_px: f64,
-    /// Button.
-    pub button: WireButton,
-    /// Kind.
-    pub kind: WireMouseKind,
+pub struct WireWindow {
+    /// Press time of the window's last key, µs.
+    pub at_us: i64,
+    /// Vocabulary version (must equal `keyprint_edge::vocab::VOCAB_VERSION`).
+    pub vocab: u32,
+    /// Keys summarised (20 to 10,000).
+    pub keys: u32,
+    /// `keyprint_edge::vocab::SUMMARY_DIM` entries; `null` where absent.
+    pub values: Vec<Option<f64>>,
 }
 
-/// `POST /v1/events`: one batch of events of one session. The tenant comes from the API key.
+/// Mouse action kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireActionKind {
+    /// MouseMove.
+    MouseMove,
+    /// PointClick.
+    PointClick,
+    /// DragDrop.
+    DragDrop,
+}
+
+/// One mouse action's features (`keyprint_mouse::action_features`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireMouseAction {
+    /// End time of the action, µs.
+    pub at_us: i64,
+    /// Kind.
+    pub kind: WireActionKind,
+    /// `keyprint_mouse::N_FEATURES` finite values.
+    pub features: Vec<f64>,
+}
+
+/// The on-device injection verdict (`keyprint_edge::InjectionRecord`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireInjection {
+    /// Press time of the keystroke at which the rule fired, µs.
+    pub at_us: i64,
+    /// 1-based index of that keystroke in the session.
+    pub keystroke: u64,
+    /// Rule name (`keyprint_injection::Reason::name`).
+    pub rule: String,
+    /// Detector score (finite).
+    pub score: f64,
+}
+
+/// Device attach or detach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireDeviceAction {
+    /// Enumerated.
+    Attach,
+    /// Removed.
+    Detach,
+}
+
+/// A device event (`keyprint_edge::DeviceRecord`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireDevice {
+    /// When, µs.
+    pub at_us: i64,
+    /// Attach or detach.
+    pub action: WireDeviceAction,
+    /// Bus, 1 to 32 printable ASCII characters.
+    pub bus: String,
+    /// USB vendor id, 4 hex digits.
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// USB product id, 4 hex digits.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Virtual or synthetic source.
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+/// One content-free record; JSON `{"fixed_text": {…}}`, `{"free_text": {…}}`, `{"mouse": {…}}`,
+/// `{"injection": {…}}` or `{"device": {…}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireRecord {
+    /// A fixed-phrase typing.
+    FixedText(WireFixedText),
+    /// A free-text window summary.
+    FreeText(WireWindow),
+    /// A mouse action.
+    Mouse(WireMouseAction),
+    /// An injection verdict.
+    Injection(WireInjection),
+    /// A device event.
+    Device(WireDevice),
+}
+
+/// `POST /v1/records`: one batch of content-free records of one session. The tenant comes from the API key.
 ///
-/// Rules (each violation is a 4xx [`ErrorBody`] and nothing of the batch is applied): `keys` sorted by
-/// `press_us` and `mouse` by `t_us`, each not earlier than the session's last accepted event of its kind;
-/// no hold longer than 60 s, no gap longer than 24 h, no negative time; at most [`MAX_BATCH_EVENTS`] events;
-/// a session belongs to one user. `batch_seq` numbers a session's batches from 0: resending an already
-/// stored `batch_seq` is answered `200` with `duplicate: true` and changes nothing (safe client retries);
-/// a gap or an older number is `stale_batch` (409).
+/// Rules (each violation is a 4xx [`ErrorBody`] naming the record and field, and nothing of the batch is
+/// applied): every record fits the edge specification (`docs/EDGE.md`: lengths, vocabulary version, finite
+/// and possible values); mouse records in `at_us` order, all other records in `at_us` order, each not
+/// earlier than the session's last accepted record of its stream; no gap longer than 24 h, no negative
+/// time; at most [`MAX_BATCH_RECORDS`] records; a session belongs to one user. `batch_seq` numbers a
+/// session's batches from 0: resending an already stored `batch_seq` is answered `200` with
+/// `duplicate: true` and changes nothing (safe client retries); a gap or an older number is `stale_batch`
+/// (409).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBatch {
@@ -99,12 +150,9 @@ pub struct IngestBatch {
     pub device: Option<String>,
     /// Batch number within the session, from 0.
     pub batch_seq: u64,
-    /// Keystrokes.
+    /// The records, in the order the edge emitted them.
     #[serde(default)]
-    pub keys: Vec<WireKey>,
-    /// Mouse samples.
-    #[serde(default)]
-    pub mouse: Vec<WireMouse>,
+    pub records: Vec<WireRecord>,
 }
 
 /// Why trust fell: one named reason with the evidence behind it.
@@ -160,10 +208,10 @@ pub struct Trust {
 pub struct IngestAck {
     /// The session.
     pub session: String,
-    /// Key events stored (durably, before this answer was sent).
-    pub stored_keys: u64,
-    /// Mouse events stored.
-    pub stored_mouse: u64,
+    /// Records stored (durably, before this answer was sent).
+    pub stored_records: u64,
+    /// Fixed-text records of a phrase other than the tenant's current one: stored, not scored.
+    pub ignored: u64,
     /// True when this `batch_seq` had already been stored (nothing applied again).
     pub duplicate: bool,
     /// Samples (probes or enrolment samples) the engines completed in this batch.
@@ -223,10 +271,8 @@ pub struct SessionInfo {
     pub started_ms: i64,
     /// Last batch, Unix ms.
     pub last_ms: i64,
-    /// Key events stored.
-    pub keys: u64,
-    /// Mouse events stored.
-    pub mouse: u64,
+    /// Records stored.
+    pub records: u64,
     /// Batches stored.
     pub batches: u64,
     /// Alerts raised.
@@ -301,13 +347,16 @@ pub struct NewKey {
     pub token: String,
 }
 
-/// `PUT /v1/tenant/fixed-text` (admin): the fixed phrase (e.g. a password) as keyed hashes, in typing order,
-/// modifiers excluded. The fixed-text engine segments key streams into typings of this phrase.
+/// `PUT /v1/tenant/fixed-text` (admin): which fixed phrase the devices segment (the phrase itself is
+/// configured on the devices and never sent): its public id and its length. Fixed-text records of this id
+/// with `3·keys − 2` values are scored; a new id restarts every user's fixed-text enrolment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixedTextPhrase {
-    /// Key hashes (16 hex digits each), at least 2.
-    pub key_hashes: Vec<String>,
+    /// Phrase id, 1 to 64 printable ASCII characters.
+    pub id: String,
+    /// Keys in the phrase (modifiers excluded), 2 to 256.
+    pub keys: u32,
 }
 
 /// Answer to `DELETE /v1/users/{user}` (admin).
@@ -317,7 +366,7 @@ pub struct Purged {
     pub user: String,
     /// Sessions deleted.
     pub sessions: u64,
-    /// Event batches deleted.
+    /// Record batches deleted.
     pub batches: u64,
     /// Alerts deleted.
     pub alerts: u64,
@@ -331,13 +380,11 @@ pub enum ErrorCode {
     MalformedJson,
     /// A field is missing, unknown or of the wrong type.
     InvalidField,
-    /// A key identity is a plain name, not a 16-hex-digit keyed hash.
-    PlainKeyName,
     /// Events go back in time (within the batch or against the session's last event).
     NonMonotonic,
     /// A timestamp is negative, a hold longer than 60 s, or a gap longer than 24 h.
     AbsurdTimestamp,
-    /// More than [`MAX_BATCH_EVENTS`] events.
+    /// More than [`MAX_BATCH_RECORDS`] records.
     BatchTooLarge,
     /// Body larger than [`MAX_BODY_BYTES`].
     BodyTooLarge,
@@ -369,7 +416,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson => 400,
-            InvalidField | PlainKeyName | NonMonotonic | AbsurdTimestamp => 422,
+            InvalidField | NonMonotonic | AbsurdTimestamp => 422,
             BatchTooLarge | BodyTooLarge => 413,
             SessionUserMismatch | StaleBatch => 409,
             Unauthorized => 401,
@@ -384,10 +431,9 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
-        ErrorCode::PlainKeyName,
         ErrorCode::NonMonotonic,
         ErrorCode::AbsurdTimestamp,
         ErrorCode::BatchTooLarge,
@@ -417,17 +463,7 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-/// Parses 16 hex digits into a key hash; `None` for anything else (such as a plain key name).
-pub fn parse_key_hash(s: &str) -> Option<u64> {
-    (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(s, 16).ok())
-        .flatten()
-}
-
-/// Formats a key hash as 16 lower-case hex digits.
-pub fn format_key_hash(h: u64) -> String {
-    format!("{h:016x}")
-}
+pub mod convert;
 
 #[cfg(test)]
 mod tests {
@@ -443,11 +479,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_and_plain_names_rejected() {
-        let bad = r#"{"user":"u","session":"s","batch_seq":0,"keys":[{"key":"KeyA","press_us":1,"release_us":2}]}"#;
-        assert!(serde_json::from_str::<IngestBatch>(bad).is_err());
-        assert_eq!(parse_key_hash("KeyA"), None);
-        assert_eq!(parse_key_hash("00000000000000ff"), Some(255));
-        assert_eq!(parse_key_hash(&format_key_hash(u64::MAX)), Some(u64::MAX));
+    fn unknown_fields_and_raw_key_events_rejected() {
+        // The per-event format of old: refused, whatever the key field holds.
+        let old = r#"{"user":"u","session":"s","batch_seq":0,"keys":[{"key_hash":"00000000000000ff","press_us":1,"release_us":2}]}"#;
+        assert!(serde_json::from_str::<IngestBatch>(old).is_err());
+        let extra = r#"{"user":"u","session":"s","batch_seq":0,"records":[{"free_text":{"at_us":1,"vocab":1,"keys":20,"values":[],"key":"KeyA"}}]}"#;
+        assert!(serde_json::from_str::<IngestBatch>(extra).is_err());
+        let ok = r#"{"user":"u","session":"s","batch_seq":0,"records":[{"injection":{"at_us":1,"keystroke":3,"rule":"machine-chord","score":1.0}}]}"#;
+        assert!(serde_json::from_str::<IngestBatch>(ok).is_ok());
     }
 }

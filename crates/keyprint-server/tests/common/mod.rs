@@ -1,8 +1,9 @@
 //! Shared helpers of the HTTP tests: a server on loopback with bundled CMU sessions to replay.
 #![allow(dead_code)]
 
-use keyprint_client::{Client, KeyHasher, SessionBatcher};
+use keyprint_client::{Client, SessionBatcher};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
+use keyprint_edge::{Edge, EdgeConfig, Phrase};
 use keyprint_server::demo::typings_to_events;
 use keyprint_server::outbox::Sinks;
 use keyprint_server::{CMU_DEMO, Running, ServeConfig, cmu_subjects, start};
@@ -14,7 +15,7 @@ pub struct Env {
     pub admin: Client,
     pub ingest: Client,
     pub read: Client,
-    pub hasher: KeyHasher,
+    pub edge_config: EdgeConfig,
     pub owner: Vec<Vec<f64>>,
     pub other: Vec<Vec<f64>>,
     pub clock_us: i64,
@@ -66,9 +67,18 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
     let admin = Client::new(&server.url(), &admin_key.token);
     let ingest = Client::new(&server.url(), &post_key(&admin, "ingest").await.token);
     let read = Client::new(&server.url(), &post_key(&admin, "read").await.token);
-    let hasher = KeyHasher::new(b"acme tenant secret for tests");
     let layout = FixedTextLayout::cmu_strong_password();
-    let phrase = keyprint_client::fixed_text_phrase(&hasher, &layout);
+    let phrase = keyprint_wire::FixedTextPhrase {
+        id: "cmu-phrase".into(),
+        keys: layout.keys().len() as u32,
+    };
+    let edge_config = EdgeConfig {
+        phrase: Some(Phrase {
+            id: "cmu-phrase".into(),
+            keys: layout.keys().to_vec(),
+        }),
+        ..EdgeConfig::default()
+    };
     let (s, v) = raw(
         &admin,
         reqwest::Method::PUT,
@@ -83,7 +93,7 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
         admin,
         ingest,
         read,
-        hasher,
+        edge_config,
         owner: subjects[0].1.clone(),
         other: subjects[1].1.clone(),
         clock_us: 1_000_000,
@@ -101,18 +111,20 @@ impl Env {
         let layout = FixedTextLayout::cmu_strong_password();
         let events = typings_to_events(&layout, typings, self.clock_us, ms_to_us(1500.0));
         self.clock_us = events.last().unwrap().last().unwrap().release_us + 1_000_000;
-        let mut b = SessionBatcher::new(self.hasher.clone(), user, session, None, 10_000);
+        let mut b = SessionBatcher::new(user, session, None, 5_000);
+        let mut edge = Edge::new(self.edge_config.clone()).unwrap();
         let mut out = Vec::new();
         for t in events {
+            let mut records = Vec::new();
             for e in &t {
-                b.push_key(e);
+                edge.key(e, &mut records);
             }
-            out.push(
-                self.ingest
-                    .send(&b.flush().unwrap())
-                    .await
-                    .expect("accepted"),
-            );
+            for r in &records {
+                b.push(r);
+            }
+            if let Some(batch) = b.flush() {
+                out.push(self.ingest.send(&batch).await.expect("accepted"));
+            }
         }
         out
     }
