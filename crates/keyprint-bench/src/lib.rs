@@ -11,4 +11,5 @@ pub mod balabit;
 pub mod cmu;
 pub mod injection;
 pub mod plot;
+pub mod privacy;
 pub mod table;

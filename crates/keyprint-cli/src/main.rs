@@ -50,6 +50,8 @@ enum BenchCmd {
     Aalto(keyprint_bench::aalto::AaltoArgs),
     /// Balabit mouse-dynamics challenge: one-class and random-forest models, global AUC, ANIA/ANGA.
     Balabit(keyprint_bench::balabit::BalabitArgs),
+    /// Privacy: letters and words an attacker reads back from what the server stores (old wire vs content-free).
+    Privacy(keyprint_bench::privacy::PrivacyArgs),
 }
 
 /// Restores the default SIGPIPE action, so that `keyprint … | head` ends quietly like other Unix tools instead
@@ -77,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
+        Cmd::Bench(BenchCmd::Privacy(a)) => keyprint_bench::privacy::run(&a).map(|_| ()),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),

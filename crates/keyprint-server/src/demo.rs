@@ -419,12 +419,12 @@ pub async fn run(
         for (i, unit) in units.iter().enumerate() {
             let mut records = Vec::new();
             if let Some(t0) = payload_start
-                && unit.first().is_some_and(|e| e.press_us == t0)
+                && i == n_typings
             {
-                // The injector enumerates as a USB keyboard half a second before it types.
+                // The injector enumerates as a USB keyboard (the rendering's time 0) before it types.
                 edge.device(
                     DeviceRecord {
-                        at_us: t0 - 500_000,
+                        at_us: t0,
                         action: DeviceAction::Attach,
                         bus: "usb".into(),
                         vendor: Some("03eb".into()),
