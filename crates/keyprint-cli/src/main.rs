@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod injection_cmd;
+mod net_cmd;
 mod service_cmds;
 
 /// keyprint — continuous behavioral authentication (keystroke and mouse dynamics, injection detection).
@@ -38,6 +39,9 @@ enum Cmd {
     Loadtest(service_cmds::LoadArgs),
     /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service.
     ReplayEval(service_cmds::ReplayEvalArgs),
+    /// Device network-behavior profiling on Zeek logs: scan, learn baselines, watch live logs.
+    #[command(subcommand)]
+    Net(net_cmd::NetCmd),
 }
 
 #[derive(Subcommand)]
@@ -84,5 +88,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::Users(a) => service_cmds::users(&a),
         Cmd::Loadtest(a) => service_cmds::loadtest(&a),
         Cmd::ReplayEval(a) => service_cmds::replay_eval(&a),
+        Cmd::Net(c) => {
+            if net_cmd::run(&c)? {
+                std::process::exit(net_cmd::EXIT_FOUND);
+            }
+            Ok(())
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The algorithmic test looks at the registered label (the label left of the public suffix), as
 //! domain-generation algorithms generate that label. It is algorithmic when it is at least
-//! [`MIN_DGA_LEN`] characters long and any of: the longest run of consonants is ≥ 5 (`xjwqpmk…`); the
+//! [`MIN_DGA_LEN`] characters long and any of: the longest run of consonants is ≥ 6 (`xjwqpmk…`); the
 //! Shannon entropy of its characters is ≥ 3.5 bits/char with fewer than 30 % vowels; or it mixes digits
 //! and letters with 20–80 % digits. English-like labels (`googleapis`, `wikimedia`, `akamaiedge`) pass;
 //! hash-like CDN labels can fail, which is why the engine asks for several such names per device before
@@ -101,7 +101,7 @@ pub fn name_features(name: &str) -> Option<NameFeatures> {
     let digit_ratio = chars.iter().filter(|c| c.is_ascii_digit()).count() as f64 / n;
     let vowel_ratio = chars.iter().filter(|&&c| is_vowel(c)).count() as f64 / n;
     let algorithmic = chars.len() >= MIN_DGA_LEN
-        && (best >= 5
+        && (best >= 6
             || (entropy_bits >= 3.5 && vowel_ratio < 0.3)
             || (0.2..=0.8).contains(&digit_ratio));
     Some(NameFeatures {
