@@ -8,7 +8,8 @@
 //!   set to `T` (Zeek's `policy/frameworks/intel/whitelist`) makes the indicator an exception that
 //!   suppresses matches. As in Zeek, a `DOMAIN` indicator matches that exact name only.
 //! - **Plain blocklists** (e.g. maltrail's `trails/static/…` files): one domain or address (or CIDR
-//!   subnet) a line, `#` comments and blank lines ignored. A domain matches itself and its subdomains,
+//!   subnet) a line, `#` comments and blank lines ignored; `http://host/path` lines are URL indicators,
+//!   `http://host` and `addr:port` lines their host (the port is ignored, counted as `port_ignored`). A domain matches itself and its subdomains,
 //!   as maltrail uses them. The indicator's source is the list's name.
 //!
 //! Names are compared lower-case without a trailing dot.
@@ -269,6 +270,35 @@ impl IntelSet {
             let l = raw.split('#').next().unwrap_or("").trim();
             if l.is_empty() {
                 continue;
+            }
+            // maltrail also lists `http://host/path` URLs and `addr:port` trails: a URL with a path is
+            // a URL indicator; a bare `http://host` or `addr:port` is its host (the port is ignored).
+            let no_scheme = l
+                .strip_prefix("http://")
+                .or_else(|| l.strip_prefix("https://"));
+            if let Some(rest) = no_scheme
+                && rest.trim_end_matches('/').contains('/')
+            {
+                let ind = Indicator {
+                    value: rest.to_string(),
+                    kind: IndicatorType::Url,
+                    source: name.to_string(),
+                    desc: None,
+                    subdomains: false,
+                };
+                match self.insert(ind) {
+                    Ok(()) => report.accepted += 1,
+                    Err(reason) => report.reject(name, i as u64 + 1, None, reason),
+                }
+                continue;
+            }
+            let mut l = no_scheme.unwrap_or(l).trim_end_matches('/');
+            if let Some((host, port)) = l.rsplit_once(':')
+                && host.parse::<std::net::Ipv4Addr>().is_ok()
+                && port.parse::<u16>().is_ok()
+            {
+                l = host;
+                report.repair("port_ignored");
             }
             let (kind, value) = if l.parse::<IpAddr>().is_ok() {
                 (IndicatorType::Addr, l.to_string())

@@ -4,7 +4,8 @@
 //! The algorithmic test looks at the registered label (the label left of the public suffix), as
 //! domain-generation algorithms generate that label. It is algorithmic when it is at least
 //! [`MIN_DGA_LEN`] characters long and any of: the longest run of consonants is ≥ 6 (`xjwqpmk…`); the
-//! Shannon entropy of its characters is ≥ 3.5 bits/char with fewer than 30 % vowels; or it mixes digits
+//! Shannon entropy of its characters is ≥ 3.5 bits/char with fewer than 30 % vowels; it is ≥ 12 characters
+//! long with fewer than 22 % vowels (English text has about 40 %, uniformly random letters 23 %); or it mixes digits
 //! and letters with 20–80 % digits. English-like labels (`googleapis`, `wikimedia`, `akamaiedge`) pass;
 //! hash-like CDN labels can fail, which is why the engine asks for several such names per device before
 //! it reports (see [`crate::Settings::dga_min_names`]). Reverse-lookup (`*.arpa`), `.local` and
@@ -103,6 +104,7 @@ pub fn name_features(name: &str) -> Option<NameFeatures> {
     let algorithmic = chars.len() >= MIN_DGA_LEN
         && (best >= 6
             || (entropy_bits >= 3.5 && vowel_ratio < 0.3)
+            || (chars.len() >= 12 && vowel_ratio < 0.22)
             || (0.2..=0.8).contains(&digit_ratio));
     Some(NameFeatures {
         label: label.to_string(),

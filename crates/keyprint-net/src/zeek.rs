@@ -418,7 +418,7 @@ fn parse_tsv(file: &str, lines: &[Line<'_>], out: &mut ParsedLog) -> Result<(), 
                 "#empty_field" => h.empty = unescape(value).into_owned(),
                 "#unset_field" => h.unset = unescape(value).into_owned(),
                 "#path" => out.kind = LogKind::from_name(value.trim()),
-                "#open" | "#close" => {}
+                k if k.starts_with("#open") || k.starts_with("#close") => {}
                 "#fields" | "#types" => {
                     let (cols, fired) = split_columns(value, &h.sep);
                     if fired {
