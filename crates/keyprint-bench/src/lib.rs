@@ -10,5 +10,6 @@ pub mod aalto;
 pub mod balabit;
 pub mod cmu;
 pub mod injection;
+pub mod net;
 pub mod plot;
 pub mod table;

@@ -54,6 +54,8 @@ enum BenchCmd {
     Aalto(keyprint_bench::aalto::AaltoArgs),
     /// Balabit mouse-dynamics challenge: one-class and random-forest models, global AUC, ANIA/ANGA.
     Balabit(keyprint_bench::balabit::BalabitArgs),
+    /// Network profiling on real Zeek captures: findings per capture, labelled precision/recall, throughput.
+    Net(keyprint_bench::net::NetArgs),
 }
 
 /// Restores the default SIGPIPE action, so that `keyprint … | head` ends quietly like other Unix tools instead
@@ -81,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
+        Cmd::Bench(BenchCmd::Net(a)) => keyprint_bench::net::run(&a),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),

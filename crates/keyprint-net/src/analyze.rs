@@ -17,7 +17,9 @@
 //! | `volume` | (baseline only) bytes of a connection ≥ `volume_min_bytes` and robust z ≥ `volume_min_z` | 0.4 |
 //!
 //! With the default `min_score` of 50, a device-independent rule alone reports, while baseline departures
-//! must add up (a new destination on a new port: 51). Multicast, broadcast and unspecified peers are
+//! must add up (a new destination on a new port: 51). Baseline departures are not judged for multicast
+//! and broadcast peers. A horizontal scan's targets are the hosts probed in its window and the hosts the
+//! device first contacted on that port in it. Multicast, broadcast and unspecified peers are
 //! never beacon or scan targets; nor are the infrastructure ports 53, 67, 68, 123, 137, 138, 1900, 5353,
 //! 5355 beacon candidates (DNS tunnelling is a DNS-anomaly matter).
 
@@ -530,6 +532,9 @@ impl Analyzer {
                 let Some(b) = self.baselines.get(c.orig_h) else {
                     continue;
                 };
+                if !routable(c.resp_h) {
+                    continue;
+                }
                 let name = names.get(&(c.orig_h, c.resp_h)).cloned();
                 let ev = || one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone());
                 let known_name = name.as_deref().is_some_and(|n| b.knows_name(n));
@@ -726,9 +731,19 @@ impl Analyzer {
                     .copied()
                     .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
                     .collect();
+                // Targets: hosts probed in the window, and hosts the device first contacted (on this
+                // port) in the window; hosts it already talked to before are ordinary traffic.
+                let mut first_seen: HashMap<IpAddr, f64> = HashMap::new();
+                for &i in &idx {
+                    let c = &logs.conn[i];
+                    let e = first_seen.entry(c.resp_h).or_insert(c.ts);
+                    *e = e.min(c.ts);
+                }
                 let hosts: BTreeSet<String> = inside
                     .iter()
-                    .map(|&i| logs.conn[i].resp_h.to_string())
+                    .map(|&i| &logs.conn[i])
+                    .filter(|c| c.is_probe() || first_seen[&c.resp_h] >= from)
+                    .map(|c| c.resp_h.to_string())
                     .collect();
                 add(
                     device,

@@ -76,8 +76,12 @@ pub struct Conn {
 impl Conn {
     /// True when the attempt exchanged no payload and did not complete normally: Zeek states `S0`, `REJ`,
     /// `RSTOS0`, `RSTRH`, `SH`, `SHR`, `OTH` without reply packets, or any state with zero payload bytes in
-    /// both directions. A port scanner's probes look like this; most ordinary connections do not.
+    /// both directions; for ICMP, a request without reply bytes. A port scanner's probes look like this; most ordinary connections do not.
     pub fn is_probe(&self) -> bool {
+        if self.proto == Proto::Icmp {
+            // An echo (or timestamp, mask) request that got no payload back.
+            return self.resp_bytes.unwrap_or(0) == 0;
+        }
         let no_payload = self.orig_bytes.unwrap_or(0) == 0 && self.resp_bytes.unwrap_or(0) == 0;
         match self.conn_state.as_deref() {
             Some("S0" | "REJ" | "RSTOS0" | "RSTRH" | "SH" | "SHR") => true,

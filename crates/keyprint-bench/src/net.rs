@@ -1,0 +1,598 @@
+//! `keyprint bench net`: keyprint-net on the real Zeek captures of `network-logs/`.
+//!
+//! 1. **Per capture** (`slips/*`): every finding with its reasons, without and with intel files.
+//! 2. **Labelled evaluation**, built from real logs and labelled by construction (deterministic: every
+//!    choice is drawn from a splitmix64 generator seeded with `--seed`). For each mixed capture (`test9`,
+//!    `test10`) as benign background — minus Slips' planted test rows (uid `Cscan…`), which part 1 shows —
+//!    devices are ranked by connection count and, in the second half of the capture's time span, we merge:
+//!    - the horizontal scan capture's `tcp/80` flows, re-timed and re-addressed to a device drawn among
+//!      the three most active (bad pairs: that device × every host it contacted);
+//!    - the vertical scan capture's flows to `45.33.32.156`, likewise (bad pair: device × that host);
+//!    - a blocklisted domain (drawn from the non-onion domains of `blocklists/maltrail-alphav.txt`): a
+//!      DNS lookup by the most active device to its usual resolver, answered with an address drawn from
+//!      203.0.113.0/24, then three connections to that address copying the shape (protocol, port,
+//!      service, state, duration, bytes) of one of the device's real TCP flows, with a TLS row carrying
+//!      the domain as SNI when the port is 443 (bad pairs: device × domain, device × address);
+//!    - a periodic beacon re-timed from a real TCP flow of a drawn device: 12 attempts to an address drawn
+//!      from 198.51.100.0/24, period `clamp(span / 14, 10 s, 60 s)` with ±10 % uniform jitter, every
+//!      fourth attempt failed (`S0`, no bytes) (bad pair: device × address).
+//!
+//!    A flagged pair is (device, host or name) for every target of every finding. Precision and recall
+//!    are computed over pairs, without and with the intel file, and without and with a baseline learned
+//!    on the first half of the background (then only the second half is scanned).
+//! 3. **Beaconing, keyprint vs RITA** on the injected beacon of each scenario.
+//! 4. **Throughput**: conn rows per second for parse + analyze (`scan`) beside a parse-only pass over
+//!    the same files, in memory, repeated `--repeat` times.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use keyprint_net::beacon::{regularity, rita_score};
+use keyprint_net::fs::read_dir;
+use keyprint_net::zeek::{LogKind, parse_log};
+use keyprint_net::{
+    Analyzer, Baselines, Conn, Dns, Finding, IntelSet, Logs, Peer, Proto, Settings, Ssl,
+};
+
+/// Flags of `keyprint bench net`.
+#[derive(clap::Args, Debug)]
+pub struct NetArgs {
+    /// The unpacked data sets (holding `network-logs/`), or `network-logs/` itself.
+    #[arg(long, env = "KEYPRINT_DATASETS")]
+    pub data: PathBuf,
+    /// Seed of the labelled set's construction.
+    #[arg(long, default_value_t = 13)]
+    pub seed: u64,
+    /// Repetitions of the throughput passes.
+    #[arg(long, default_value_t = 300)]
+    pub repeat: usize,
+}
+
+/// splitmix64 (Steele, Lea & Flood 2014): small, seedable, the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const CAPTURES: &[&str] = &[
+    "port-scans/horizontal",
+    "port-scans/vertical",
+    "test13-malicious-dhcpscan-zeek-dir",
+    "test9-mixed-zeek-dir",
+    "test10-mixed-zeek-dir",
+];
+
+fn net_dir(data: &Path) -> PathBuf {
+    let nested = data.join("network-logs");
+    if nested.is_dir() {
+        nested
+    } else {
+        data.to_path_buf()
+    }
+}
+
+fn analyzer(intel: &IntelSet, baselines: Baselines) -> Analyzer {
+    Analyzer::new(
+        Settings::default().check().expect("defaults are valid"),
+        intel.clone(),
+        baselines,
+    )
+}
+
+fn kinds(f: &Finding) -> String {
+    f.reasons
+        .iter()
+        .map(|r| r.kind.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs the benchmark and prints every table.
+pub fn run(a: &NetArgs) -> anyhow::Result<()> {
+    let dir = net_dir(&a.data);
+    let slips = dir.join("slips");
+    anyhow::ensure!(
+        slips.is_dir(),
+        "{}: no slips/ captures (unpack the data sets first)",
+        dir.display()
+    );
+    let list_path = dir.join("blocklists/maltrail-alphav.txt");
+    let list = std::fs::read(&list_path).with_context(|| list_path.display().to_string())?;
+    // The evaluation's intel: the ransomware blocklist. Part 1 adds Zeek's btest example Intel file,
+    // whose made-up indicators (upload.wikimedia.org, meta.wikimedia.org) test10's real traffic matches.
+    let mut intel = IntelSet::new();
+    intel.add_file("maltrail-alphav.txt", &list)?;
+    let mut intel_all = intel.clone();
+    let zeek_intel = dir.join("zeek-btest-baselines/intel-input-example.intel.dat");
+    if let Ok(b) = std::fs::read(&zeek_intel) {
+        intel_all.add_file("intel-input-example.intel.dat", &b)?;
+    }
+    println!(
+        "intel: maltrail-alphav.txt ({} indicators); part 1 adds Zeek's btest intel-input-example.intel.dat ({} in all)\n",
+        intel.len(),
+        intel_all.len()
+    );
+
+    // 1. Per capture.
+    println!("== 1. Findings per real capture (no baseline; default settings) ==");
+    let mut captures = Vec::new();
+    for c in CAPTURES {
+        let read = read_dir(&slips.join(c)).with_context(|| c.to_string())?;
+        let (acc, rej, failed) = read.totals();
+        let plain = analyzer(&IntelSet::new(), Baselines::default()).analyze(&read.logs);
+        let with = analyzer(&intel_all, Baselines::default()).analyze(&read.logs);
+        println!(
+            "{c}: {} conn, {} dns, {} ssl, {} dhcp rows ({acc} accepted, {rej} rejected, {failed} files failed); {} findings, {} with intel",
+            read.logs.conn.len(),
+            read.logs.dns.len(),
+            read.logs.ssl.len(),
+            read.logs.dhcp.len(),
+            plain.findings.len(),
+            with.findings.len()
+        );
+        for f in &with.findings {
+            let detail = &f.reasons[0].detail;
+            let short: String = detail.chars().take(110).collect();
+            let only = if plain
+                .findings
+                .iter()
+                .any(|p| p.device == f.device && p.peer == f.peer)
+            {
+                ""
+            } else {
+                " (intel only)"
+            };
+            println!(
+                "    {:5.1} {} -> {}{only}  [{}] {}",
+                f.score,
+                f.device,
+                f.peer,
+                kinds(f),
+                short
+            );
+        }
+        captures.push((c.to_string(), read.logs));
+    }
+
+    // 2. Labelled evaluation.
+    println!("\n== 2. Labelled evaluation (seed {}) ==", a.seed);
+    let horiz = &captures[0].1;
+    let vert = &captures[1].1;
+    let domains: Vec<String> = String::from_utf8_lossy(&list)
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('#')
+                && !l.ends_with(".onion")
+                && !l.contains(['/', ':'])
+        })
+        .filter(|l| l.parse::<IpAddr>().is_err())
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(!domains.is_empty(), "no domain in the blocklist");
+    let mut rng = Rng(a.seed);
+    let mut scenarios = Vec::new();
+    for (name, bg) in captures.iter().filter(|(n, _)| n.contains("mixed")) {
+        scenarios.push(build(name, bg.clone(), horiz, vert, &domains, &mut rng));
+    }
+    for s in &scenarios {
+        println!(
+            "{}: background {} conn / {} dns rows ({} planted Slips rows removed); injected {} conn, {} dns, {} ssl rows; {} bad pairs",
+            s.name,
+            s.background_conn,
+            s.background_dns,
+            s.removed,
+            s.injected.0,
+            s.injected.1,
+            s.injected.2,
+            s.bad.len()
+        );
+        println!("    {}", s.notes.join("; "));
+    }
+    println!(
+        "\n{:<26} {:>4} {:>4} {:>4} {:>9} {:>7}",
+        "configuration", "TP", "FP", "FN", "precision", "recall"
+    );
+    let empty = IntelSet::new();
+    for (label, use_intel, use_base) in [
+        ("no intel, no baseline", false, false),
+        ("intel, no baseline", true, false),
+        ("no intel, baseline", false, true),
+        ("intel, baseline", true, true),
+    ] {
+        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+        let mut fps = Vec::new();
+        for s in &scenarios {
+            let (logs, base) = if use_base {
+                (&s.second_half, Baselines::learn(&s.first_half))
+            } else {
+                (&s.all, Baselines::default())
+            };
+            let an = analyzer(if use_intel { &intel } else { &empty }, base).analyze(logs);
+            let flagged = flagged_pairs(&an.findings);
+            tp += flagged.keys().filter(|p| s.bad.contains(*p)).count();
+            for (p, why) in &flagged {
+                if !s.bad.contains(p) {
+                    fp += 1;
+                    fps.push(format!("{}: {} -> {} [{}]", s.name, p.0, p.1, why));
+                }
+            }
+            fn_ += s.bad.iter().filter(|p| !flagged.contains_key(*p)).count();
+        }
+        let prec = if tp + fp > 0 {
+            tp as f64 / (tp + fp) as f64
+        } else {
+            f64::NAN
+        };
+        let rec = if tp + fn_ > 0 {
+            tp as f64 / (tp + fn_) as f64
+        } else {
+            f64::NAN
+        };
+        println!("{label:<26} {tp:>4} {fp:>4} {fn_:>4} {prec:>9.3} {rec:>7.3}");
+        for f in fps.iter().take(8) {
+            println!("      false positive: {f}");
+        }
+        if fps.len() > 8 {
+            println!("      … {} more false positives", fps.len() - 8);
+        }
+    }
+
+    // 3. keyprint vs RITA on the injected beacons.
+    println!("\n== 3. Beaconing: keyprint's rCV beside RITA's score, on the injected beacon ==");
+    for s in &scenarios {
+        let an = analyzer(&empty, Baselines::default()).analyze(&s.all);
+        let (dev, addr, port) = s.beacon;
+        let Some(b) = an.beacons.iter().find(|b| b.device == dev && matches!(b.peer, Peer::Endpoint { addr: a, port: p, .. } if a == addr && p == port)) else {
+            println!("{}: beacon series not found", s.name);
+            continue;
+        };
+        let ts: Vec<f64> = s.beacon_ts.clone();
+        let span = s.all.time_span().map_or(0.0, |(x, y)| y - x);
+        let st = Settings::default();
+        let first_k = (3..=ts.len()).find(|&k| {
+            regularity(&ts[..k], st.beacon_merge_gap_s).is_some_and(|r| {
+                r.events >= st.beacon_min_events
+                    && r.rcv <= st.beacon_max_rcv
+                    && r.median_interval_s >= st.beacon_min_interval_s
+            })
+        });
+        let rita = b.rita.expect("12 attempts");
+        let higher = an
+            .beacons
+            .iter()
+            .filter(|o| o.rita.is_some_and(|r| r.score >= rita.score))
+            .count()
+            - 1;
+        let rita6 = rita_score(&ts[..6], &[0.0; 6], span).map_or(f64::NAN, |r| r.score);
+        println!(
+            "{}: {} -> {}:{} period {:.0} s; keyprint rCV {:.3} over {} events, flagged after attempt {} ({:.0} s); RITA score {:.3} (ts {:.3}, ds {:.3}, duration {:.3}), {:.3} after 6 attempts; {} other series score ≥ it under RITA (of {})",
+            s.name,
+            dev,
+            addr,
+            port,
+            s.beacon_period_s,
+            b.regularity.map_or(f64::NAN, |r| r.rcv),
+            b.regularity.map_or(0, |r| r.events),
+            first_k.map_or("never".into(), |k| k.to_string()),
+            first_k.map_or(f64::NAN, |k| ts[k - 1] - ts[0]),
+            rita.score,
+            rita.ts_score,
+            rita.ds_score,
+            rita.dur_score,
+            rita6,
+            higher,
+            an.beacons.len() - 1
+        );
+    }
+
+    // 4. Throughput.
+    println!(
+        "\n== 4. Throughput (in memory, {} repetitions) ==",
+        a.repeat
+    );
+    let mut files: Vec<(String, usize, Vec<u8>)> = Vec::new();
+    for (i, c) in CAPTURES.iter().enumerate() {
+        for e in std::fs::read_dir(slips.join(c))? {
+            let p = e?.path();
+            let name = p.to_string_lossy().into_owned();
+            if !matches!(LogKind::from_name(&name), LogKind::Other(_)) {
+                files.push((name, i, std::fs::read(&p)?));
+            }
+        }
+    }
+    let mut rows = 0usize;
+    let t = Instant::now();
+    for _ in 0..a.repeat {
+        for (name, _, b) in &files {
+            rows += parse_log(name, b).map_or(0, |p| p.logs.conn.len());
+        }
+    }
+    let parse_s = t.elapsed().as_secs_f64();
+    let an = analyzer(&intel, Baselines::default());
+    let mut rows2 = 0usize;
+    let mut found = 0usize;
+    let t = Instant::now();
+    for _ in 0..a.repeat {
+        for i in 0..CAPTURES.len() {
+            let mut logs = Logs::default();
+            for (name, _, b) in files.iter().filter(|f| f.1 == i) {
+                if let Ok(p) = parse_log(name, b) {
+                    logs.extend(p.logs);
+                }
+            }
+            rows2 += logs.conn.len();
+            found += an.analyze(&logs).findings.len();
+        }
+    }
+    let scan_s = t.elapsed().as_secs_f64();
+    println!(
+        "parse only : {rows} conn rows in {parse_s:.3} s = {:.0} conn rows/s",
+        rows as f64 / parse_s
+    );
+    println!(
+        "scan       : {rows2} conn rows in {scan_s:.3} s = {:.0} conn rows/s (parse + all rules + intel; {} findings per pass)",
+        rows2 as f64 / scan_s,
+        found / a.repeat.max(1)
+    );
+    Ok(())
+}
+
+/// (device, host-or-name) pairs of findings, with the reasons that flagged each.
+fn flagged_pairs(findings: &[Finding]) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for f in findings {
+        let mut hosts: BTreeSet<String> = f.targets.iter().cloned().collect();
+        match &f.peer {
+            Peer::Endpoint { addr, .. } | Peer::Host(addr) => {
+                hosts.insert(addr.to_string());
+            }
+            Peer::Name(n) => {
+                hosts.insert(n.clone());
+            }
+            Peer::Port { .. } => {}
+        }
+        for h in hosts {
+            out.entry((f.device.to_string(), h))
+                .or_insert_with(|| kinds(f));
+        }
+    }
+    out
+}
+
+struct Scenario {
+    name: String,
+    all: Logs,
+    first_half: Logs,
+    second_half: Logs,
+    bad: BTreeSet<(String, String)>,
+    background_conn: usize,
+    background_dns: usize,
+    removed: usize,
+    injected: (usize, usize, usize),
+    beacon: (IpAddr, IpAddr, u16),
+    beacon_ts: Vec<f64>,
+    beacon_period_s: f64,
+    notes: Vec<String>,
+}
+
+fn build(
+    name: &str,
+    mut bg: Logs,
+    horiz: &Logs,
+    vert: &Logs,
+    domains: &[String],
+    rng: &mut Rng,
+) -> Scenario {
+    let before = bg.conn.len();
+    bg.conn.retain(|c| !c.uid.starts_with("Cscan"));
+    let removed = before - bg.conn.len();
+    let (t0, t1) = bg.time_span().unwrap_or((0.0, 1.0));
+    let span = (t1 - t0).max(1.0);
+    let mid = t0 + span / 2.0;
+    let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+    for c in &bg.conn {
+        *counts.entry(c.orig_h).or_default() += 1;
+    }
+    let mut devices: Vec<(usize, IpAddr)> = counts
+        .into_iter()
+        .filter(|(a, n)| *n >= 3 && !a.is_unspecified() && !is_link_local(*a))
+        .map(|(a, n)| (n, a))
+        .collect();
+    devices.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let top: Vec<IpAddr> = devices.iter().take(3).map(|d| d.1).collect();
+    let victim = top[0];
+    let pick = |rng: &mut Rng| top[rng.below(top.len())];
+    let mut inj = Logs::default();
+    let mut bad = BTreeSet::new();
+    let mut notes = Vec::new();
+
+    // Horizontal scan flows.
+    let scanner = pick(rng);
+    let h: Vec<&Conn> = horiz
+        .conn
+        .iter()
+        .filter(|c| c.proto == Proto::Tcp && c.resp_p == 80)
+        .collect();
+    let h0 = h.iter().map(|c| c.ts).fold(f64::INFINITY, f64::min);
+    let shift = mid + rng.uniform() * span * 0.25 - h0;
+    for (k, c) in h.iter().enumerate() {
+        let mut c = (*c).clone();
+        c.ts += shift;
+        c.orig_h = scanner;
+        c.uid = format!("KPH{k}");
+        bad.insert((scanner.to_string(), c.resp_h.to_string()));
+        inj.conn.push(c);
+    }
+    notes.push(format!(
+        "horizontal scan from {scanner} ({} flows)",
+        h.len()
+    ));
+
+    // Vertical scan flows.
+    let vscanner = pick(rng);
+    let target: IpAddr = Ipv4Addr::new(45, 33, 32, 156).into();
+    let v: Vec<&Conn> = vert.conn.iter().filter(|c| c.resp_h == target).collect();
+    let v0 = v.iter().map(|c| c.ts).fold(f64::INFINITY, f64::min);
+    let shift = mid + rng.uniform() * span * 0.25 - v0;
+    for (k, c) in v.iter().enumerate() {
+        let mut c = (*c).clone();
+        c.ts += shift;
+        c.orig_h = vscanner;
+        c.uid = format!("KPV{k}");
+        inj.conn.push(c);
+    }
+    bad.insert((vscanner.to_string(), target.to_string()));
+    notes.push(format!("vertical scan from {vscanner} ({} flows)", v.len()));
+
+    // A blocklisted domain: lookup and connections shaped like one of the victim's real flows.
+    let domain = domains[rng.below(domains.len())].clone();
+    let addr: IpAddr = Ipv4Addr::new(203, 0, 113, 1 + rng.below(250) as u8).into();
+    let mut resolvers: HashMap<IpAddr, usize> = HashMap::new();
+    for d in bg
+        .dns
+        .iter()
+        .filter(|d| d.orig_h == victim && d.resp_p == 53)
+    {
+        *resolvers.entry(d.resp_h).or_default() += 1;
+    }
+    let resolver = resolvers
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or_else(
+            || {
+                bg.dns
+                    .first()
+                    .map_or(Ipv4Addr::new(192, 0, 2, 53).into(), |d| d.resp_h)
+            },
+            |r| r.0,
+        );
+    let shapes: Vec<&Conn> = bg
+        .conn
+        .iter()
+        .filter(|c| c.orig_h == victim && c.proto == Proto::Tcp && c.orig_bytes.unwrap_or(0) > 0)
+        .collect();
+    let shape = shapes[rng.below(shapes.len())].clone();
+    let t = mid + rng.uniform() * span * 0.4;
+    inj.dns.push(Dns {
+        ts: t,
+        uid: "KPD0".into(),
+        orig_h: victim,
+        resp_h: resolver,
+        resp_p: 53,
+        query: Some(domain.clone()),
+        qtype_name: Some("A".into()),
+        rcode_name: Some("NOERROR".into()),
+        answers: vec![addr.to_string()],
+    });
+    for k in 0..3 {
+        let mut c = shape.clone();
+        c.ts = t + 0.2 + span * 0.1 * k as f64;
+        c.resp_h = addr;
+        c.uid = format!("KPB{k}");
+        if c.resp_p == 443 {
+            inj.ssl.push(Ssl {
+                ts: c.ts + 0.01,
+                uid: c.uid.clone(),
+                orig_h: victim,
+                resp_h: addr,
+                resp_p: 443,
+                server_name: Some(domain.clone()),
+            });
+        }
+        inj.conn.push(c);
+    }
+    bad.insert((victim.to_string(), domain.clone()));
+    bad.insert((victim.to_string(), addr.to_string()));
+    notes.push(format!("{victim} looks up {domain} via {resolver} -> {addr}, 3 connections shaped like {}:{} ({} B out)",
+        shape.resp_h, shape.resp_p, shape.orig_bytes.unwrap_or(0)));
+
+    // A beacon re-timed from one real flow.
+    let bdev = pick(rng);
+    let bshapes: Vec<&Conn> = bg
+        .conn
+        .iter()
+        .filter(|c| c.orig_h == bdev && c.proto == Proto::Tcp)
+        .collect();
+    let bshapes = if bshapes.is_empty() {
+        shapes.clone()
+    } else {
+        bshapes
+    };
+    let bshape = bshapes[rng.below(bshapes.len())].clone();
+    let baddr: IpAddr = Ipv4Addr::new(198, 51, 100, 1 + rng.below(250) as u8).into();
+    let period = (span / 14.0).clamp(10.0, 60.0);
+    let start = mid + rng.uniform() * span * 0.05;
+    let mut beacon_ts = Vec::new();
+    for k in 0..12 {
+        let mut c = bshape.clone();
+        c.orig_h = bdev;
+        c.resp_h = baddr;
+        c.ts = start + period * (k as f64 + 0.2 * rng.uniform() - 0.1);
+        c.uid = format!("KPC{k}");
+        if k % 4 == 3 {
+            c.conn_state = Some("S0".into());
+            c.orig_bytes = Some(0);
+            c.resp_bytes = Some(0);
+            c.resp_pkts = Some(0);
+            c.duration_s = None;
+        }
+        beacon_ts.push(c.ts);
+        inj.conn.push(c);
+    }
+    bad.insert((bdev.to_string(), baddr.to_string()));
+    notes.push(format!(
+        "beacon {bdev} -> {baddr}:{} every {period:.0} s ±10 %, 12 attempts, 3 failed",
+        bshape.resp_p
+    ));
+
+    let injected = (inj.conn.len(), inj.dns.len(), inj.ssl.len());
+    let mut first_half = bg.clone();
+    first_half.retain_time(f64::NEG_INFINITY, mid);
+    let mut second_half = bg.clone();
+    second_half.retain_time(mid, f64::INFINITY);
+    second_half.extend(inj.clone());
+    let background_conn = bg.conn.len();
+    let background_dns = bg.dns.len();
+    let mut all = bg;
+    all.extend(inj);
+    Scenario {
+        name: name.to_string(),
+        all,
+        first_half,
+        second_half,
+        bad,
+        background_conn,
+        background_dns,
+        removed,
+        injected,
+        beacon: (bdev, baddr, bshape.resp_p),
+        beacon_ts,
+        beacon_period_s: period,
+        notes,
+    }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_link_local(),
+        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
