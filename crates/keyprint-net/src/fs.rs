@@ -99,7 +99,8 @@ pub fn read_dir(dir: &Path) -> std::io::Result<DirRead> {
 /// each [`Follower::poll`] returns the complete lines written since the last poll. Rotation (Zeek renames
 /// `conn.log` to `conn.<time>.log` and starts a new one) is noticed by the file's identity (inode) or a
 /// shrinking size; the rest of a renamed file, when it is still in the folder, is read before the new
-/// file.
+/// file. Limit: a file truncated in place and rewritten past the old end between two polls is not
+/// noticed (its identity and size give no sign); Zeek's own rotation renames, so it does not do that.
 #[derive(Debug)]
 pub struct Follower {
     dir: PathBuf,
