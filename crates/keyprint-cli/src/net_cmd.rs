@@ -287,7 +287,8 @@ impl Poster {
         if let Some(k) = &self.key {
             req = req.bearer_auth(k);
         }
-        match self.rt.block_on(req.send()) {
+        // `send` arms its timeout on the runtime's timer, so it must run inside the runtime.
+        match self.rt.block_on(async move { req.send().await }) {
             Ok(r) if r.status().is_success() => {}
             Ok(r) => eprintln!("POST {}: HTTP {}", self.url, r.status()),
             Err(e) => eprintln!("POST {}: {e}", self.url),
