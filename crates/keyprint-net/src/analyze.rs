@@ -713,24 +713,13 @@ impl Analyzer {
                 .or_default()
                 .push(i);
         }
-        let conn_ts = |i: &usize| logs.conn[*i].ts;
         for ((device, proto, port), idx) in sorted(horiz) {
-            if let Some((n, from, to)) = widest_window(
-                &idx,
-                &conn_ts,
-                |i| {
-                    logs.conn[i]
-                        .is_probe()
-                        .then(|| logs.conn[i].resp_h.to_string())
-                },
-                st.scan_window_s,
-            ) && n >= st.scan_min_targets
-            {
-                let inside: Vec<usize> = idx
-                    .iter()
-                    .copied()
-                    .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
-                    .collect();
+            let probed = |i: usize| {
+                logs.conn[i]
+                    .is_probe()
+                    .then(|| logs.conn[i].resp_h.to_string())
+            };
+            if let Some((n, from, to, inside)) = probe_window(logs, &idx, probed, st) {
                 // Targets: hosts probed in the window, and hosts the device first contacted (on this
                 // port) in the window; hosts it already talked to before are ordinary traffic.
                 let mut first_seen: HashMap<IpAddr, f64> = HashMap::new();
@@ -767,22 +756,12 @@ impl Analyzer {
             }
         }
         for ((device, host, proto), idx) in sorted(vert) {
-            if let Some((n, from, to)) = widest_window(
-                &idx,
-                &conn_ts,
-                |i| {
-                    logs.conn[i]
-                        .is_probe()
-                        .then(|| logs.conn[i].resp_p.to_string())
-                },
-                st.scan_window_s,
-            ) && n >= st.scan_min_targets
-            {
-                let inside: Vec<usize> = idx
-                    .iter()
-                    .copied()
-                    .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
-                    .collect();
+            let probed = |i: usize| {
+                logs.conn[i]
+                    .is_probe()
+                    .then(|| logs.conn[i].resp_p.to_string())
+            };
+            if let Some((n, from, to, inside)) = probe_window(logs, &idx, probed, st) {
                 let ports: BTreeSet<u16> = inside.iter().map(|&i| logs.conn[i].resp_p).collect();
                 add(
                     device,
@@ -1001,6 +980,26 @@ fn sorted<K: Ord, V>(m: HashMap<K, V>) -> Vec<(K, V)> {
     let mut v: Vec<(K, V)> = m.into_iter().collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
+}
+
+/// The scan rules' window: the `scan_window_s` window with the most distinct probed keys (hosts or
+/// ports), when it reaches `scan_min_targets`: `(count, first ts, last ts, connections in it)`.
+fn probe_window(
+    logs: &Logs,
+    idx: &[usize],
+    key: impl Fn(usize) -> Option<String>,
+    st: &Settings,
+) -> Option<(usize, f64, f64, Vec<usize>)> {
+    let (n, from, to) = widest_window(idx, &|i: &usize| logs.conn[*i].ts, key, st.scan_window_s)?;
+    if n < st.scan_min_targets {
+        return None;
+    }
+    let inside = idx
+        .iter()
+        .copied()
+        .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
+        .collect();
+    Some((n, from, to, inside))
 }
 
 fn scan_strength(n: usize, min: usize) -> f64 {

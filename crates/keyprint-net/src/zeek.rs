@@ -703,58 +703,113 @@ fn name(r: &dyn RowView, f: &'static str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The fields every per-connection log shares: `ts`, `uid`, `id.orig_h`, `id.resp_h`, `id.resp_p`.
+struct Ids {
+    ts: f64,
+    uid: String,
+    orig_h: IpAddr,
+    resp_h: IpAddr,
+    resp_p: u16,
+}
+
+fn ids(row: &dyn RowView) -> FieldResult<Ids> {
+    Ok(Ids {
+        ts: req_ts(row)?,
+        uid: opt_string(row, "uid").unwrap_or_default(),
+        orig_h: req_addr(row, "id.orig_h")?,
+        resp_h: req_addr(row, "id.resp_h")?,
+        resp_p: port(row, "id.resp_p")?,
+    })
+}
+
 fn build(file: &str, line: &Line<'_>, row: &dyn RowView, out: &mut ParsedLog) {
     let res: FieldResult<()> = (|| {
         match out.kind {
-            LogKind::Conn => out.logs.conn.push(Conn {
-                ts: req_ts(row)?,
-                uid: opt_string(row, "uid").unwrap_or_default(),
-                orig_h: req_addr(row, "id.orig_h")?,
-                orig_p: port(row, "id.orig_p")?,
-                resp_h: req_addr(row, "id.resp_h")?,
-                resp_p: port(row, "id.resp_p")?,
-                proto: Proto::parse(&req(row, "proto")?),
-                service: opt_string(row, "service").filter(|s| !s.is_empty()),
-                duration_s: opt_f64(row, "duration")?,
-                orig_bytes: opt_u64(row, "orig_bytes")?,
-                resp_bytes: opt_u64(row, "resp_bytes")?,
-                conn_state: opt_string(row, "conn_state"),
-                resp_pkts: opt_u64(row, "resp_pkts")?,
-                label: opt_string(row, "label"),
-            }),
-            LogKind::Dns => out.logs.dns.push(Dns {
-                ts: req_ts(row)?,
-                uid: opt_string(row, "uid").unwrap_or_default(),
-                orig_h: req_addr(row, "id.orig_h")?,
-                resp_h: req_addr(row, "id.resp_h")?,
-                resp_p: port(row, "id.resp_p")?,
-                query: name(row, "query"),
-                qtype_name: opt_string(row, "qtype_name"),
-                rcode_name: opt_string(row, "rcode_name"),
-                answers: row
-                    .list("answers")
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|a| a.trim_end_matches('.').to_ascii_lowercase())
-                    .collect(),
-            }),
-            LogKind::Ssl => out.logs.ssl.push(Ssl {
-                ts: req_ts(row)?,
-                uid: opt_string(row, "uid").unwrap_or_default(),
-                orig_h: req_addr(row, "id.orig_h")?,
-                resp_h: req_addr(row, "id.resp_h")?,
-                resp_p: port(row, "id.resp_p")?,
-                server_name: name(row, "server_name"),
-            }),
-            LogKind::Http => out.logs.http.push(Http {
-                ts: req_ts(row)?,
-                uid: opt_string(row, "uid").unwrap_or_default(),
-                orig_h: req_addr(row, "id.orig_h")?,
-                resp_h: req_addr(row, "id.resp_h")?,
-                resp_p: port(row, "id.resp_p")?,
-                host: name(row, "host"),
-                uri: opt_string(row, "uri"),
-            }),
+            LogKind::Conn => {
+                let Ids {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                } = ids(row)?;
+                out.logs.conn.push(Conn {
+                    ts,
+                    uid,
+                    orig_h,
+                    orig_p: port(row, "id.orig_p")?,
+                    resp_h,
+                    resp_p,
+                    proto: Proto::parse(&req(row, "proto")?),
+                    service: opt_string(row, "service").filter(|s| !s.is_empty()),
+                    duration_s: opt_f64(row, "duration")?,
+                    orig_bytes: opt_u64(row, "orig_bytes")?,
+                    resp_bytes: opt_u64(row, "resp_bytes")?,
+                    conn_state: opt_string(row, "conn_state"),
+                    resp_pkts: opt_u64(row, "resp_pkts")?,
+                    label: opt_string(row, "label"),
+                });
+            }
+            LogKind::Dns => {
+                let Ids {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                } = ids(row)?;
+                out.logs.dns.push(Dns {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                    query: name(row, "query"),
+                    qtype_name: opt_string(row, "qtype_name"),
+                    rcode_name: opt_string(row, "rcode_name"),
+                    answers: row
+                        .list("answers")
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| a.trim_end_matches('.').to_ascii_lowercase())
+                        .collect(),
+                });
+            }
+            LogKind::Ssl => {
+                let Ids {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                } = ids(row)?;
+                out.logs.ssl.push(Ssl {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                    server_name: name(row, "server_name"),
+                });
+            }
+            LogKind::Http => {
+                let Ids {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                } = ids(row)?;
+                out.logs.http.push(Http {
+                    ts,
+                    uid,
+                    orig_h,
+                    resp_h,
+                    resp_p,
+                    host: name(row, "host"),
+                    uri: opt_string(row, "uri"),
+                });
+            }
             LogKind::Dhcp => out.logs.dhcp.push(Dhcp {
                 ts: req_ts(row)?,
                 client_addr: opt_addr(row, "client_addr")?,

@@ -250,13 +250,13 @@ fn dga_names_mixed_with_normal_ones_are_singled_out() {
     }
     let mut b = LogBuilder::default();
     let mut t = 0.0;
-    for round in 0..3 {
+    for d in dga.iter().take(3) {
         for n in NORMAL {
             t += 7.0;
             b.dns(t, DEV, RES, n, "NOERROR", &["192.0.2.200"]);
         }
         t += 3.0;
-        b.dns(t, DEV, RES, &dga[round], "NXDOMAIN", &[]);
+        b.dns(t, DEV, RES, d, "NXDOMAIN", &[]);
     }
     b.dns(t + 1.0, DEV, RES, &dga[3], "NXDOMAIN", &[]);
     b.dns(t + 2.0, DEV, RES, &dga[4], "NOERROR", &["192.0.2.201"]);

@@ -23,6 +23,7 @@ pub struct LogBuilder {
 
 impl LogBuilder {
     /// A completed TCP connection with payload.
+    #[allow(clippy::too_many_arguments)]
     pub fn conn(
         &mut self,
         ts: f64,
@@ -114,7 +115,7 @@ pub fn camera_day(b: &mut LogBuilder, t0: f64) {
     let mut t = t0;
     let mut k = 0u64;
     while t < t0 + 86_400.0 {
-        if k % 12 == 0 {
+        if k.is_multiple_of(12) {
             b.dns(
                 t - 0.05,
                 CAMERA,
