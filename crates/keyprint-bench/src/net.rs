@@ -219,6 +219,7 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
     ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         let mut fps = Vec::new();
+        let mut fns = Vec::new();
         for s in &scenarios {
             let (logs, base) = if use_base {
                 (&s.second_half, Baselines::learn(&s.first_half))
@@ -234,7 +235,10 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
                     fps.push(format!("{}: {} -> {} [{}]", s.name, p.0, p.1, why));
                 }
             }
-            fn_ += s.bad.iter().filter(|p| !flagged.contains_key(*p)).count();
+            for p in s.bad.iter().filter(|p| !flagged.contains_key(*p)) {
+                fn_ += 1;
+                fns.push(format!("{}: {} -> {}", s.name, p.0, p.1));
+            }
         }
         let prec = if tp + fp > 0 {
             tp as f64 / (tp + fp) as f64
@@ -252,6 +256,12 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
         }
         if fps.len() > 8 {
             println!("      … {} more false positives", fps.len() - 8);
+        }
+        for f in fns.iter().take(8) {
+            println!("      missed: {f}");
+        }
+        if fns.len() > 8 {
+            println!("      … {} more missed", fns.len() - 8);
         }
     }
 
