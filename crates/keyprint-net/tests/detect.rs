@@ -341,3 +341,52 @@ fn settings_are_checked() {
     .unwrap_err();
     assert_eq!(e.name, "beacon_min_events");
 }
+
+#[test]
+fn intel_matches_tls_sni_http_host_and_url_naming_the_source() {
+    use keyprint_net::zeek::parse_log;
+    let ssl = r#"{"ts":10.0,"uid":"S1","id.orig_h":"10.1.1.10","id.orig_p":5000,"id.resp_h":"192.0.2.50","id.resp_p":443,"server_name":"cdn.bad.example"}"#;
+    let http = concat!(
+        r#"{"ts":11.0,"uid":"H1","id.orig_h":"10.1.1.10","id.orig_p":5001,"id.resp_h":"192.0.2.51","id.resp_p":80,"host":"files.example.org","uri":"/drop/stage2.bin"}"#,
+        "\n",
+        r#"{"ts":12.0,"uid":"H2","id.orig_h":"10.1.1.10","id.orig_p":5002,"id.resp_h":"192.0.2.52","id.resp_p":80,"host":"files.example.org","uri":"/index.html"}"#,
+        "\n",
+    );
+    let mut logs = parse_log("ssl.log", ssl.as_bytes()).unwrap().logs;
+    logs.extend(parse_log("http.log", http.as_bytes()).unwrap().logs);
+    let mut intel = IntelSet::new();
+    intel
+        .add_file(
+            "feed.intel",
+            b"#fields\tindicator\tindicator_type\tmeta.source\n\
+              bad.example\tIntel::DOMAIN\tfeedA\n\
+              files.example.org/drop/\tIntel::URL\tfeedU\n",
+        )
+        .unwrap();
+    // Zeek DOMAIN is exact: cdn.bad.example is not bad.example. A blocklist entry covers subdomains.
+    intel.add_blocklist("list.txt", "bad.example\n");
+    let f = Analyzer::new(
+        Settings::default().check().unwrap(),
+        intel,
+        Baselines::default(),
+    )
+    .analyze(&logs)
+    .findings;
+    assert_eq!(f.len(), 2, "{f:#?}");
+    let sni = f
+        .iter()
+        .find(|x| x.peer.to_string() == "192.0.2.50:443")
+        .unwrap();
+    assert!(
+        sni.reasons[0].detail.contains("TLS SNI cdn.bad.example")
+            && sni.reasons[0].detail.contains("source list.txt")
+    );
+    let url = f
+        .iter()
+        .find(|x| x.peer.to_string() == "192.0.2.51:80")
+        .unwrap();
+    assert!(
+        url.reasons[0].detail.contains("/drop/stage2.bin")
+            && url.reasons[0].detail.contains("feedU")
+    );
+}
