@@ -220,6 +220,7 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         let mut fps = Vec::new();
         let mut fns = Vec::new();
+        let mut per_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for s in &scenarios {
             let (logs, base) = if use_base {
                 (&s.second_half, Baselines::learn(&s.first_half))
@@ -228,16 +229,22 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
             };
             let an = analyzer(if use_intel { &intel } else { &empty }, base).analyze(logs);
             let flagged = flagged_pairs(&an.findings);
-            tp += flagged.keys().filter(|p| s.bad.contains(*p)).count();
+            tp += flagged.keys().filter(|p| s.bad.contains_key(*p)).count();
             for (p, why) in &flagged {
-                if !s.bad.contains(p) {
+                if !s.bad.contains_key(p) {
                     fp += 1;
                     fps.push(format!("{}: {} -> {} [{}]", s.name, p.0, p.1, why));
                 }
             }
-            for p in s.bad.iter().filter(|p| !flagged.contains_key(*p)) {
-                fn_ += 1;
-                fns.push(format!("{}: {} -> {}", s.name, p.0, p.1));
+            for (p, kind) in &s.bad {
+                let e = per_kind.entry(*kind).or_insert((0, 0));
+                e.1 += 1;
+                if flagged.contains_key(p) {
+                    e.0 += 1;
+                } else {
+                    fn_ += 1;
+                    fns.push(format!("{}: {} -> {} ({kind})", s.name, p.0, p.1));
+                }
             }
         }
         let prec = if tp + fp > 0 {
@@ -250,7 +257,14 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
         } else {
             f64::NAN
         };
-        println!("{label:<26} {tp:>4} {fp:>4} {fn_:>4} {prec:>9.3} {rec:>7.3}");
+        let kinds_line: Vec<String> = per_kind
+            .iter()
+            .map(|(k, (f, n))| format!("{k} {f}/{n}"))
+            .collect();
+        println!(
+            "{label:<26} {tp:>4} {fp:>4} {fn_:>4} {prec:>9.3} {rec:>7.3}   found: {}",
+            kinds_line.join(", ")
+        );
         for f in fps.iter().take(8) {
             println!("      false positive: {f}");
         }
@@ -392,7 +406,8 @@ struct Scenario {
     all: Logs,
     first_half: Logs,
     second_half: Logs,
-    bad: BTreeSet<(String, String)>,
+    /// Bad pairs and what was injected there (`horizontal`, `vertical`, `blocklisted`, `beacon`).
+    bad: BTreeMap<(String, String), &'static str>,
     background_conn: usize,
     background_dns: usize,
     removed: usize,
@@ -431,7 +446,7 @@ fn build(
     let victim = top[0];
     let pick = |rng: &mut Rng| top[rng.below(top.len())];
     let mut inj = Logs::default();
-    let mut bad = BTreeSet::new();
+    let mut bad = BTreeMap::new();
     let mut notes = Vec::new();
 
     // Horizontal scan flows.
@@ -448,7 +463,7 @@ fn build(
         c.ts += shift;
         c.orig_h = scanner;
         c.uid = format!("KPH{k}");
-        bad.insert((scanner.to_string(), c.resp_h.to_string()));
+        bad.insert((scanner.to_string(), c.resp_h.to_string()), "horizontal");
         inj.conn.push(c);
     }
     notes.push(format!(
@@ -469,7 +484,7 @@ fn build(
         c.uid = format!("KPV{k}");
         inj.conn.push(c);
     }
-    bad.insert((vscanner.to_string(), target.to_string()));
+    bad.insert((vscanner.to_string(), target.to_string()), "vertical");
     notes.push(format!("vertical scan from {vscanner} ({} flows)", v.len()));
 
     // A blocklisted domain: lookup and connections shaped like one of the victim's real flows.
@@ -529,8 +544,8 @@ fn build(
         }
         inj.conn.push(c);
     }
-    bad.insert((victim.to_string(), domain.clone()));
-    bad.insert((victim.to_string(), addr.to_string()));
+    bad.insert((victim.to_string(), domain.clone()), "blocklisted");
+    bad.insert((victim.to_string(), addr.to_string()), "blocklisted");
     notes.push(format!("{victim} looks up {domain} via {resolver} -> {addr}, 3 connections shaped like {}:{} ({} B out)",
         shape.resp_h, shape.resp_p, shape.orig_bytes.unwrap_or(0)));
 
@@ -567,7 +582,7 @@ fn build(
         beacon_ts.push(c.ts);
         inj.conn.push(c);
     }
-    bad.insert((bdev.to_string(), baddr.to_string()));
+    bad.insert((bdev.to_string(), baddr.to_string()), "beacon");
     notes.push(format!(
         "beacon {bdev} -> {baddr}:{} every {period:.0} s ±10 %, 12 attempts, 3 failed",
         bshape.resp_p
