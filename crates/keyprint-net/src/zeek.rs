@@ -1,7 +1,8 @@
 //! Zeek log readers (no I/O: they take a file's bytes and its name): Zeek's TSV format (`#separator`,
 //! `#set_separator`, `#empty_field`, `#unset_field`, `#path`, `#fields`, `#types` header lines, `\xHH`
 //! escapes, `-` for unset, `(empty)` for an empty set) and Zeek's JSON format (one object a line), with or
-//! without Stratosphere's label columns.
+//! without Stratosphere's label columns. `ts` is epoch seconds, or an ISO 8601 UTC time as Zeek's JSON writer
+//! gives with `LogAscii::json_timestamps = JSON::TS_ISO8601`.
 //!
 //! What real captures do, and what this reader does about it (each repair is counted in the
 //! [`ReadReport`] under the rule's name):
@@ -653,8 +654,42 @@ fn num_f64(f: &'static str, v: &str) -> FieldResult<f64> {
 
 fn req_ts(r: &dyn RowView) -> FieldResult<f64> {
     let v = req(r, "ts")?;
-    // Zeek's ISO 8601 JSON timestamps (`LogAscii::json_timestamps`) are not supported: say so.
+    if let Some(t) = iso8601(&v) {
+        return Ok(t);
+    }
     num_f64("ts", &v)
+}
+
+/// Zeek's ISO 8601 JSON timestamps (`LogAscii::json_timestamps = JSON::TS_ISO8601`), UTC only:
+/// `2020-10-06T17:32:46.785668Z` → seconds since the Unix epoch.
+pub fn iso8601(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':');
+    let (hh, mm) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || hh > 23
+        || mm > 59
+        || !(0.0..61.0).contains(&sec)
+    {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hh * 3600 + mm * 60) as f64 + sec)
 }
 
 fn opt_f64(r: &dyn RowView, f: &'static str) -> FieldResult<Option<f64>> {

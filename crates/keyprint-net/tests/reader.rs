@@ -373,3 +373,26 @@ fn zeek_intel_files_and_plain_blocklists() {
     assert!(err.to_string().contains("meta.source"));
     assert!(intel.add_file("x.bin", &[0xff, 0xfe, 0x00]).is_err());
 }
+
+#[test]
+fn iso8601_json_timestamps_are_read() {
+    // 1601998366.785668 is 2020-10-06T15:32:46.785668Z.
+    let line = r#"{"ts":"2020-10-06T15:32:46.785668Z","id.orig_h":"10.0.0.5","id.orig_p":1,"id.resp_h":"10.0.0.9","id.resp_p":80,"proto":"tcp"}"#;
+    let p = parse_log("conn.log", line.as_bytes()).unwrap();
+    assert!(
+        (p.logs.conn[0].ts - 1_601_998_366.785_668).abs() < 1e-6,
+        "{}",
+        p.logs.conn[0].ts
+    );
+    assert_eq!(
+        keyprint_net::zeek::iso8601("1970-01-01T00:00:00Z"),
+        Some(0.0)
+    );
+    assert_eq!(
+        keyprint_net::zeek::iso8601("2024-02-29T12:00:00Z"),
+        Some(1_709_208_000.0)
+    );
+    let bad = r#"{"ts":"2020-13-06T15:32:46Z","id.orig_h":"10.0.0.5","id.orig_p":1,"id.resp_h":"10.0.0.9","id.resp_p":80,"proto":"tcp"}"#;
+    let p = parse_log("conn.log", bad.as_bytes()).unwrap();
+    assert_eq!(p.report.rejected[0].field.as_deref(), Some("ts"));
+}
