@@ -49,6 +49,10 @@ pub struct NetArgs {
     /// Repetitions of the throughput passes.
     #[arg(long, default_value_t = 300)]
     pub repeat: usize,
+    /// Also write the labelled set: one folder per scenario with Zeek JSON logs (`conn.log`, `dns.log`,
+    /// `ssl.log`, readable by `keyprint net scan`) and `labels.csv` (`device,peer,kind`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// splitmix64 (Steele, Lea & Flood 2014): small, seedable, the same everywhere.
@@ -205,6 +209,13 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
             s.bad.len()
         );
         println!("    {}", s.notes.join("; "));
+    }
+    if let Some(out) = &a.out {
+        for s in &scenarios {
+            let d = out.join(&s.name);
+            write_scenario(&d, s).with_context(|| d.display().to_string())?;
+            println!("wrote {}", d.display());
+        }
     }
     println!(
         "\n{:<26} {:>4} {:>4} {:>4} {:>9} {:>7}",
@@ -620,4 +631,49 @@ fn is_link_local(a: IpAddr) -> bool {
         IpAddr::V4(v) => v.is_link_local(),
         IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
     }
+}
+
+/// Writes a scenario's merged logs as Zeek JSON (field names as Zeek writes them) and its labels.
+fn write_scenario(dir: &Path, s: &Scenario) -> anyhow::Result<()> {
+    use serde_json::json;
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let mut conn = String::new();
+    for c in &s.all.conn {
+        let v = json!({
+            "ts": c.ts, "uid": c.uid, "id.orig_h": c.orig_h.to_string(), "id.orig_p": c.orig_p,
+            "id.resp_h": c.resp_h.to_string(), "id.resp_p": c.resp_p, "proto": c.proto.as_str(),
+            "service": c.service, "duration": c.duration_s, "orig_bytes": c.orig_bytes,
+            "resp_bytes": c.resp_bytes, "conn_state": c.conn_state, "resp_pkts": c.resp_pkts,
+        });
+        writeln!(conn, "{v}")?;
+    }
+    let mut dns = String::new();
+    for d in &s.all.dns {
+        let v = json!({
+            "ts": d.ts, "uid": d.uid, "id.orig_h": d.orig_h.to_string(), "id.resp_h": d.resp_h.to_string(),
+            "id.resp_p": d.resp_p, "query": d.query, "qtype_name": d.qtype_name, "rcode_name": d.rcode_name,
+            "answers": d.answers,
+        });
+        writeln!(dns, "{v}")?;
+    }
+    let mut ssl = String::new();
+    for x in &s.all.ssl {
+        let v = json!({
+            "ts": x.ts, "uid": x.uid, "id.orig_h": x.orig_h.to_string(), "id.resp_h": x.resp_h.to_string(),
+            "id.resp_p": x.resp_p, "server_name": x.server_name,
+        });
+        writeln!(ssl, "{v}")?;
+    }
+    let mut labels = String::from("device,peer,kind\n");
+    for ((dev, peer), kind) in &s.bad {
+        writeln!(labels, "{dev},{peer},{kind}")?;
+    }
+    std::fs::write(dir.join("conn.log"), conn)?;
+    std::fs::write(dir.join("dns.log"), dns)?;
+    if !ssl.is_empty() {
+        std::fs::write(dir.join("ssl.log"), ssl)?;
+    }
+    std::fs::write(dir.join("labels.csv"), labels)?;
+    Ok(())
 }
