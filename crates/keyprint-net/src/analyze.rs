@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `threat_intel` | an address, DNS query or answer, TLS SNI, HTTP `Host` or URL, or an address a listed name resolved to, matches an indicator ([`IntelSet`]) | 0.95 |
 //! | `beaconing` | ≥ `beacon_min_events` attempts to one `addr:port/proto`, median interval ≥ `beacon_min_interval_s`, rCV ≤ `beacon_max_rcv` ([`crate::beacon`]) | 0.55–0.90 (halved for a peer in the device's baseline) |
-//! | `port_scan` | horizontal: ≥ `scan_min_targets` distinct hosts probed on one `proto/port` within `scan_window_s`; vertical: ≥ `scan_min_targets` distinct ports probed on one host (probe = [`Conn::is_probe`]) | 0.60–0.95 |
+//! | `port_scan` | horizontal: ≥ `scan_min_targets` distinct hosts probed on one `proto/port` within `scan_window_s`; vertical: ≥ `scan_min_targets` distinct ports probed on one host (probe = [`Conn::is_probe`]); reported over the tightest of 60 s, 600 s, `scan_window_s` that shows it | 0.60–0.95 |
 //! | `dns_anomaly` | ≥ `dga_min_names` distinct algorithmic-looking names from one device ([`crate::names`]); or ≥ `nxdomain_burst` distinct NXDOMAIN names within `nxdomain_window_s` | 0.55–0.95 |
 //! | `dhcp_scan` | one client requesting ≥ `dhcp_min_requests` distinct addresses | 0.8 |
 //! | `new_destination` | (baseline only) a peer address whose name is unknown too, or a name whose registered domain is unknown | 0.35 |
@@ -982,24 +982,31 @@ fn sorted<K: Ord, V>(m: HashMap<K, V>) -> Vec<(K, V)> {
     v
 }
 
-/// The scan rules' window: the `scan_window_s` window with the most distinct probed keys (hosts or
-/// ports), when it reaches `scan_min_targets`: `(count, first ts, last ts, connections in it)`.
+/// The scan rules' window, at the tightest time scale that shows the scan: windows of 60 s, 600 s and
+/// `scan_window_s` are tried in turn (those not longer than `scan_window_s`), and the first whose busiest
+/// window holds `scan_min_targets` distinct probed keys (hosts or ports) is reported:
+/// `(count, first ts, last ts, connections in it)`. A fast scan is thus reported over its burst, not over
+/// an hour that also holds the device's ordinary failed connections; a slow one over the long window.
 fn probe_window(
     logs: &Logs,
     idx: &[usize],
     key: impl Fn(usize) -> Option<String>,
     st: &Settings,
 ) -> Option<(usize, f64, f64, Vec<usize>)> {
-    let (n, from, to) = widest_window(idx, &|i: &usize| logs.conn[*i].ts, key, st.scan_window_s)?;
-    if n < st.scan_min_targets {
-        return None;
+    let scales = [60.0, 600.0, st.scan_window_s];
+    for w in scales.into_iter().filter(|&w| w <= st.scan_window_s) {
+        let (n, from, to) = widest_window(idx, &|i: &usize| logs.conn[*i].ts, &key, w)?;
+        if n < st.scan_min_targets {
+            continue;
+        }
+        let inside = idx
+            .iter()
+            .copied()
+            .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
+            .collect();
+        return Some((n, from, to, inside));
     }
-    let inside = idx
-        .iter()
-        .copied()
-        .filter(|&i| (from..=to).contains(&logs.conn[i].ts))
-        .collect();
-    Some((n, from, to, inside))
+    None
 }
 
 fn scan_strength(n: usize, min: usize) -> f64 {
