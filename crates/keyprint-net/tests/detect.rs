@@ -390,3 +390,50 @@ fn intel_matches_tls_sni_http_host_and_url_naming_the_source() {
             && url.reasons[0].detail.contains("feedU")
     );
 }
+
+#[test]
+fn a_fast_scan_is_reported_over_its_burst_not_over_the_hour() {
+    let mut b = LogBuilder::default();
+    // The device's own failed connections, spread over 40 minutes, and browsing on port 80.
+    for k in 0..5 {
+        b.conn_state(
+            600.0 * k as f64,
+            DEV,
+            &format!("198.51.100.{}", k + 1),
+            80,
+            "tcp",
+            "-",
+            0,
+            0,
+            "S0",
+        );
+        b.conn(
+            600.0 * k as f64 + 30.0,
+            DEV,
+            &format!("198.51.100.{}", k + 50),
+            80,
+            "http",
+            300,
+            9000,
+        );
+    }
+    // A burst: eight hosts in four seconds.
+    for k in 0..8 {
+        b.conn_state(
+            2000.0 + 0.5 * k as f64,
+            DEV,
+            &format!("192.0.2.{}", k + 1),
+            80,
+            "tcp",
+            "-",
+            0,
+            0,
+            "S0",
+        );
+    }
+    let f = analyze(&b.logs());
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(f[0].last_ts - f[0].first_ts < 5.0);
+    assert_eq!(f[0].targets.len(), 8, "{:?}", f[0].targets);
+    assert!(f[0].targets.iter().all(|t| t.starts_with("192.0.2.")));
+}
