@@ -194,7 +194,7 @@ pub fn run(a: &NetArgs) -> anyhow::Result<()> {
     let mut rng = Rng(a.seed);
     let mut scenarios = Vec::new();
     for (name, bg) in captures.iter().filter(|(n, _)| n.contains("mixed")) {
-        scenarios.push(build(name, bg.clone(), horiz, vert, &domains, &mut rng));
+        scenarios.push(build(name, bg.clone(), horiz, vert, &domains, &mut rng)?);
     }
     for s in &scenarios {
         println!(
@@ -436,7 +436,7 @@ fn build(
     vert: &Logs,
     domains: &[String],
     rng: &mut Rng,
-) -> Scenario {
+) -> anyhow::Result<Scenario> {
     let before = bg.conn.len();
     bg.conn.retain(|c| !c.uid.starts_with("Cscan"));
     let removed = before - bg.conn.len();
@@ -454,6 +454,10 @@ fn build(
         .collect();
     devices.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let top: Vec<IpAddr> = devices.iter().take(3).map(|d| d.1).collect();
+    anyhow::ensure!(
+        !top.is_empty(),
+        "{name}: no device with 3 or more connections to build on"
+    );
     let victim = top[0];
     let pick = |rng: &mut Rng| top[rng.below(top.len())];
     let mut inj = Logs::default();
@@ -525,6 +529,10 @@ fn build(
         .iter()
         .filter(|c| c.orig_h == victim && c.proto == Proto::Tcp && c.orig_bytes.unwrap_or(0) > 0)
         .collect();
+    anyhow::ensure!(
+        !shapes.is_empty(),
+        "{name}: device {victim} has no TCP flow with payload to copy"
+    );
     let shape = shapes[rng.below(shapes.len())].clone();
     let t = mid + rng.uniform() * span * 0.4;
     inj.dns.push(Dns {
@@ -609,7 +617,7 @@ fn build(
     let background_dns = bg.dns.len();
     let mut all = bg;
     all.extend(inj);
-    Scenario {
+    Ok(Scenario {
         name: name.to_string(),
         all,
         first_half,
@@ -623,7 +631,7 @@ fn build(
         beacon_ts,
         beacon_period_s: period,
         notes,
-    }
+    })
 }
 
 fn is_link_local(a: IpAddr) -> bool {
