@@ -437,3 +437,20 @@ fn a_fast_scan_is_reported_over_its_burst_not_over_the_hour() {
     assert_eq!(f[0].targets.len(), 8, "{:?}", f[0].targets);
     assert!(f[0].targets.iter().all(|t| t.starts_with("192.0.2.")));
 }
+
+#[test]
+fn a_beacon_with_fifty_percent_jitter_evades_the_default_limit() {
+    // A known limit: uniform ±50 % jitter gives rCV ≈ 0.37, above the 0.25 limit.
+    let mut seed = 99;
+    let mut b = LogBuilder::default();
+    let mut ts = Vec::new();
+    let mut t = 0.0;
+    for _ in 0..40 {
+        ts.push(t);
+        b.conn(t, DEV, C2, 443, "ssl", 200, 200);
+        t += 60.0 * (0.5 + uniform(&mut seed));
+    }
+    let r = regularity(&ts, 1.0).unwrap();
+    assert!(r.rcv > 0.25 && r.rcv < 0.6, "{r:?}");
+    assert!(analyze(&b.logs()).is_empty());
+}

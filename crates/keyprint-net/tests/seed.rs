@@ -116,3 +116,52 @@ fn a_new_destination_on_a_new_port_departs_from_the_baseline_without_intel() {
     let kinds: Vec<&str> = findings[0].reasons.iter().map(|r| r.kind.name()).collect();
     assert_eq!(kinds, ["new_destination", "new_port"]);
 }
+
+#[test]
+fn hour_of_day_and_volume_departures_are_named_but_need_company_to_be_reported() {
+    // A camera seen only between 08:00 and 17:59 UTC.
+    let day = 1_700_006_400.0; // 2023-11-15T00:00:00Z
+    let mut learn = LogBuilder::default();
+    for h in 8..18 {
+        for k in 0..6 {
+            learn.conn(
+                day + h as f64 * 3600.0 + k as f64 * 600.0,
+                CAMERA,
+                CLOUD,
+                443,
+                "ssl",
+                50_000 + k * 100,
+                900,
+            );
+        }
+    }
+    let base = Baselines::learn(&learn.logs());
+    // At 03:00, a 40 MB upload to its usual cloud.
+    let mut night = LogBuilder::default();
+    night.conn(
+        day + 86_400.0 + 3.0 * 3600.0,
+        CAMERA,
+        CLOUD,
+        443,
+        "ssl",
+        40_000_000,
+        900,
+    );
+    let strict = Analyzer::new(
+        Settings::default().check().unwrap(),
+        IntelSet::new(),
+        base.clone(),
+    );
+    assert!(strict.analyze(&night.logs()).findings.is_empty());
+    let s = Settings {
+        min_score: 10.0,
+        ..Settings::default()
+    };
+    let f = Analyzer::new(s.check().unwrap(), IntelSet::new(), base)
+        .analyze(&night.logs())
+        .findings;
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let kinds: Vec<&str> = f[0].reasons.iter().map(|r| r.kind.name()).collect();
+    assert_eq!(kinds, ["volume", "unusual_hour"]);
+    assert!(f[0].reasons[1].detail.contains("03:00 UTC"));
+}
