@@ -10,7 +10,9 @@
 //!   `test10-mixed-zeek-dir/conn.log` starts with `\t#separator`); a data row with one extra, empty
 //!   leading column is shifted back.
 //! - `three_space_columns`: Stratosphere's labelled logs separate their last columns (`tunnel_parents`,
-//!   `label`, `detailed-label`) with three spaces instead of the separator, in `#fields`, `#types` and rows.
+//!   `label`, `detailed-label`) with three spaces instead of the separator, in `#fields`, `#types` and rows
+//!   (in rows only when the separator alone does not give the header's column count, so a value holding three
+//!   spaces stays whole).
 //! - `comment_line`: a `#` line that is no Zeek directive (e.g. btest's `### BTest baseline …`) is skipped.
 //! - `header_block`: a second header block in one file (concatenated logs) replaces the first.
 //!
@@ -485,7 +487,17 @@ fn parse_tsv(file: &str, lines: &[Line<'_>], out: &mut ParsedLog) -> Result<(), 
             );
             continue;
         }
-        let (mut cols, fired) = split_columns(text, &h.sep);
+        // Split on the separator; only when that does not give the header's count, try Stratosphere's
+        // three-space columns (a value may hold three spaces of its own, e.g. a user agent).
+        let mut cols: Vec<&str> = text.split(h.sep.as_str()).collect();
+        let mut fired = false;
+        if cols.len() != fields.len() {
+            let (spaced, f) = split_columns(text, &h.sep);
+            if spaced.len() == fields.len() || spaced.len() == fields.len() + 1 {
+                cols = spaced;
+                fired = f;
+            }
+        }
         if cols.len() == fields.len() + 1 && cols.first() == Some(&"") {
             cols.remove(0);
             out.report.repair("leading_whitespace");

@@ -396,3 +396,16 @@ fn iso8601_json_timestamps_are_read() {
     let p = parse_log("conn.log", bad.as_bytes()).unwrap();
     assert_eq!(p.report.rejected[0].field.as_deref(), Some("ts"));
 }
+
+#[test]
+fn three_spaces_inside_a_value_are_kept_when_the_columns_already_match() {
+    let text = format!(
+        "{}1.0\tH1\t10.0.0.5\t5000\t10.0.0.1\t80\tweird   host.example\t/a   b\n",
+        "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\thost\turi\n\
+         #types\ttime\tstring\taddr\tport\taddr\tport\tstring\tstring\n"
+    );
+    let p = parse_log("http.log", text.as_bytes()).unwrap();
+    assert!(p.report.rejected.is_empty(), "{:?}", p.report.rejected);
+    assert_eq!(p.logs.http[0].uri.as_deref(), Some("/a   b"));
+    assert!(!p.report.repaired.contains_key("three_space_columns"));
+}
