@@ -12,7 +12,8 @@
 //! hosts or ports in a time window; per-host state). keyprint adds what none of them keeps: a baseline of
 //! what *this* device normally talks to, and a beacon statistic that speaks after six attempts.
 //!
-//! Invariants: no I/O outside [`fs`]; no serde outside [`json`]; the reader never panics and names every
+//! Invariants: no I/O outside [`fs`]; no serde derive outside [`json`] (the JSON log reader in [`zeek`]
+//! reads untyped `serde_json::Value`s); the reader never panics and names every
 //! rejected row by file, line and field.
 //!
 //! ```
