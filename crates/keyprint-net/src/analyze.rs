@@ -353,36 +353,28 @@ impl Analyzer {
             baselines,
         }
     }
-
     /// Runs every rule over `logs`.
     pub fn analyze(&self, logs: &Logs) -> Analysis {
-        let mut acc: HashMap<(IpAddr, Peer), Acc> = HashMap::new();
-        let mut add = |device: IpAddr,
-                       peer: Peer,
-                       kind: ReasonKind,
-                       strength: f64,
-                       detail: String,
-                       ev: Evidence| {
-            let a = acc.entry((device, peer)).or_insert_with(|| Acc {
-                first: f64::INFINITY,
-                last: f64::NEG_INFINITY,
-                ..Acc::default()
-            });
-            let r = a.reasons.entry(kind).or_insert((0.0, String::new(), 0));
-            if strength > r.0 {
-                r.0 = strength;
-                r.1 = detail;
-            }
-            r.2 += 1;
-            a.first = a.first.min(ev.first);
-            a.last = a.last.max(ev.last);
-            a.flows.extend(ev.flows);
-            a.targets.extend(ev.targets);
-            if a.name.is_none() {
-                a.name = ev.name;
-            }
-        };
         let names = resolve_names(logs);
+        let mut col = Collector::default();
+        self.intel_rules(logs, &names, &mut col);
+        self.baseline_rules(logs, &names, &mut col);
+        let beacons = self.beacon_rules(logs, &names, &mut col);
+        self.scan_rules(logs, &names, &mut col);
+        self.dns_rules(logs, &mut col);
+        self.dhcp_rules(logs, &mut col);
+        Analysis {
+            findings: col.finish(self.settings.min_score),
+            beacons,
+        }
+    }
+
+    /// `threat_intel`: addresses, names the device resolved them from, DNS queries and answers, TLS SNI,
+    /// HTTP `Host` and URL.
+    fn intel_rules(&self, logs: &Logs, names: &Names, col: &mut Collector) {
+        if self.intel.is_empty() {
+            return;
+        }
         let uid_conn: HashMap<&str, usize> = logs
             .conn
             .iter()
@@ -391,235 +383,224 @@ impl Analyzer {
             .map(|(i, c)| (c.uid.as_str(), i))
             .collect();
         let conn_flow = |uid: &str| uid_conn.get(uid).map(|&i| (CONN, i));
-        let ep = |c: &Conn| Peer::Endpoint {
-            addr: c.resp_h,
-            port: c.resp_p,
-            proto: c.proto,
-        };
-        let one =
-            |ts: f64, flow: Option<(u8, usize)>, target: String, name: Option<String>| Evidence {
-                first: ts,
-                last: ts,
-                flows: flow.into_iter().collect(),
-                targets: vec![target],
-                name,
-            };
 
-        // Threat intel on connections (addresses, and names the device resolved them from).
-        if !self.intel.is_empty() {
-            for (i, c) in logs.conn.iter().enumerate() {
-                let name = names.get(&(c.orig_h, c.resp_h)).cloned();
-                if let Some(ind) = self.intel.match_addr(c.resp_h) {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::ThreatIntel,
-                        0.95,
-                        format!("connection to listed address: {}", describe(ind)),
-                        one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone()),
-                    );
-                } else if let Some(n) = &name
-                    && let Some(ind) = self.intel.match_name(n)
-                {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::ThreatIntel,
-                        0.95,
-                        format!(
-                            "connection to {}, resolved from listed name {n}: {}",
-                            c.resp_h,
-                            describe(ind)
-                        ),
-                        one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone()),
-                    );
-                }
+        for (i, c) in logs.conn.iter().enumerate() {
+            let name = names.get(&(c.orig_h, c.resp_h)).cloned();
+            if let Some(ind) = self.intel.match_addr(c.resp_h) {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::ThreatIntel,
+                    0.95,
+                    format!("connection to listed address: {}", describe(ind)),
+                    one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone()),
+                );
+            } else if let Some(n) = &name
+                && let Some(ind) = self.intel.match_name(n)
+            {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::ThreatIntel,
+                    0.95,
+                    format!(
+                        "connection to {}, resolved from listed name {n}: {}",
+                        c.resp_h,
+                        describe(ind)
+                    ),
+                    one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone()),
+                );
             }
-            for (j, d) in logs.dns.iter().enumerate() {
-                let Some(q) = &d.query else { continue };
-                let hit = self
-                    .intel
-                    .match_name(q)
-                    .map(|ind| format!("DNS query for listed name {q}: {}", describe(ind)))
-                    .or_else(|| {
-                        d.answers.iter().find_map(|a| {
-                            self.intel.match_name(a).map(|ind| {
-                                format!("DNS answer {a} for {q} is listed: {}", describe(ind))
-                            })
+        }
+        for (j, d) in logs.dns.iter().enumerate() {
+            let Some(q) = &d.query else { continue };
+            let hit = self
+                .intel
+                .match_name(q)
+                .map(|ind| format!("DNS query for listed name {q}: {}", describe(ind)))
+                .or_else(|| {
+                    d.answers.iter().find_map(|a| {
+                        self.intel.match_name(a).map(|ind| {
+                            format!("DNS answer {a} for {q} is listed: {}", describe(ind))
                         })
-                    });
-                if let Some(detail) = hit {
-                    add(
-                        d.orig_h,
-                        Peer::Name(q.clone()),
-                        ReasonKind::ThreatIntel,
-                        0.95,
-                        detail,
-                        one(d.ts, Some((DNS, j)), q.clone(), Some(q.clone())),
-                    );
-                }
-            }
-            for s in &logs.ssl {
-                let Some(n) = &s.server_name else { continue };
-                if let Some(ind) = self.intel.match_name(n) {
-                    let peer = Peer::Endpoint {
-                        addr: s.resp_h,
-                        port: s.resp_p,
-                        proto: Proto::Tcp,
-                    };
-                    add(
-                        s.orig_h,
-                        peer,
-                        ReasonKind::ThreatIntel,
-                        0.95,
-                        format!("TLS SNI {n} is listed: {}", describe(ind)),
-                        one(
-                            s.ts,
-                            conn_flow(&s.uid),
-                            s.resp_h.to_string(),
-                            Some(n.clone()),
-                        ),
-                    );
-                }
-            }
-            for h in &logs.http {
-                let host = h.host.clone().unwrap_or_default();
-                let hit = self
-                    .intel
-                    .match_url(&host, h.uri.as_deref().unwrap_or(""))
-                    .map(|ind| {
-                        format!(
-                            "HTTP URL {host}{} is listed: {}",
-                            h.uri.as_deref().unwrap_or(""),
-                            describe(ind)
-                        )
                     })
-                    .or_else(|| {
-                        self.intel
-                            .match_name(&host)
-                            .filter(|_| !host.is_empty())
-                            .map(|ind| format!("HTTP Host {host} is listed: {}", describe(ind)))
-                    });
-                if let Some(detail) = hit {
-                    let peer = Peer::Endpoint {
-                        addr: h.resp_h,
-                        port: h.resp_p,
-                        proto: Proto::Tcp,
-                    };
-                    add(
-                        h.orig_h,
-                        peer,
-                        ReasonKind::ThreatIntel,
-                        0.95,
-                        detail,
-                        one(
-                            h.ts,
-                            conn_flow(&h.uid),
-                            h.resp_h.to_string(),
-                            Some(host.clone()),
-                        ),
-                    );
-                }
+                });
+            if let Some(detail) = hit {
+                col.add(
+                    d.orig_h,
+                    Peer::Name(q.clone()),
+                    ReasonKind::ThreatIntel,
+                    0.95,
+                    detail,
+                    one(d.ts, Some((DNS, j)), q.clone(), Some(q.clone())),
+                );
             }
         }
+        for s in &logs.ssl {
+            let Some(n) = &s.server_name else { continue };
+            if let Some(ind) = self.intel.match_name(n) {
+                let peer = Peer::Endpoint {
+                    addr: s.resp_h,
+                    port: s.resp_p,
+                    proto: Proto::Tcp,
+                };
+                col.add(
+                    s.orig_h,
+                    peer,
+                    ReasonKind::ThreatIntel,
+                    0.95,
+                    format!("TLS SNI {n} is listed: {}", describe(ind)),
+                    one(
+                        s.ts,
+                        conn_flow(&s.uid),
+                        s.resp_h.to_string(),
+                        Some(n.clone()),
+                    ),
+                );
+            }
+        }
+        for h in &logs.http {
+            let host = h.host.clone().unwrap_or_default();
+            let hit = self
+                .intel
+                .match_url(&host, h.uri.as_deref().unwrap_or(""))
+                .map(|ind| {
+                    format!(
+                        "HTTP URL {host}{} is listed: {}",
+                        h.uri.as_deref().unwrap_or(""),
+                        describe(ind)
+                    )
+                })
+                .or_else(|| {
+                    self.intel
+                        .match_name(&host)
+                        .filter(|_| !host.is_empty())
+                        .map(|ind| format!("HTTP Host {host} is listed: {}", describe(ind)))
+                });
+            if let Some(detail) = hit {
+                let peer = Peer::Endpoint {
+                    addr: h.resp_h,
+                    port: h.resp_p,
+                    proto: Proto::Tcp,
+                };
+                col.add(
+                    h.orig_h,
+                    peer,
+                    ReasonKind::ThreatIntel,
+                    0.95,
+                    detail,
+                    one(
+                        h.ts,
+                        conn_flow(&h.uid),
+                        h.resp_h.to_string(),
+                        Some(host.clone()),
+                    ),
+                );
+            }
+        }
+    }
 
-        // Baseline departures.
-        if !self.baselines.devices.is_empty() {
-            let bytes_z = |b: &crate::baseline::DeviceBaseline, x: f64| {
-                (x - b.bytes_median) / (1.4826 * b.bytes_mad + 1.0)
+    /// Baseline departures: `new_destination`, `new_port`, `unusual_hour`, `volume`.
+    fn baseline_rules(&self, logs: &Logs, names: &Names, col: &mut Collector) {
+        if self.baselines.devices.is_empty() {
+            return;
+        }
+        let bytes_z = |b: &crate::baseline::DeviceBaseline, x: f64| {
+            (x - b.bytes_median) / (1.4826 * b.bytes_mad + 1.0)
+        };
+        for (i, c) in logs.conn.iter().enumerate() {
+            let Some(b) = self.baselines.get(c.orig_h) else {
+                continue;
             };
-            for (i, c) in logs.conn.iter().enumerate() {
-                let Some(b) = self.baselines.get(c.orig_h) else {
-                    continue;
-                };
-                if !routable(c.resp_h) {
-                    continue;
-                }
-                let name = names.get(&(c.orig_h, c.resp_h)).cloned();
-                let ev = || one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone());
-                let known_name = name.as_deref().is_some_and(|n| b.knows_name(n));
-                if !b.peers.contains(&c.resp_h) && !known_name {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::NewDestination,
-                        0.35,
-                        format!(
-                            "{}{} never contacted in the baseline ({} connections, {} peers learned)",
-                            c.resp_h,
-                            name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
-                            b.connections,
-                            b.peers.len()
-                        ),
-                        ev(),
-                    );
-                }
-                if !b.ports.contains(&(c.proto, c.resp_p)) {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::NewPort,
-                        0.25,
-                        format!(
-                            "{}/{} never used in the baseline ({} protocol/port pairs learned)",
-                            c.resp_p,
-                            c.proto.as_str(),
-                            b.ports.len()
-                        ),
-                        ev(),
-                    );
-                }
-                let h = hour_of(c.ts);
-                if b.hours[h] == 0 {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::UnusualHour,
-                        0.15,
-                        format!(
-                            "activity at {h:02}:00 UTC, an hour with no connection in the baseline"
-                        ),
-                        ev(),
-                    );
-                }
-                let x = (c.orig_bytes.unwrap_or(0) + c.resp_bytes.unwrap_or(0)) as f64;
-                let z = bytes_z(b, x);
-                if x >= self.settings.volume_min_bytes as f64 && z >= self.settings.volume_min_z {
-                    add(
-                        c.orig_h,
-                        ep(c),
-                        ReasonKind::Volume,
-                        0.4,
-                        format!(
-                            "{x:.0} bytes in one connection, robust z {z:.1} (baseline median {:.0}, MAD {:.0})",
-                            b.bytes_median, b.bytes_mad
-                        ),
-                        ev(),
-                    );
-                }
+            if !routable(c.resp_h) {
+                continue;
             }
-            for (j, d) in logs.dns.iter().enumerate() {
-                let (Some(b), Some(q)) = (self.baselines.get(d.orig_h), &d.query) else {
-                    continue;
-                };
-                if !b.knows_name(q) {
-                    add(
-                        d.orig_h,
-                        Peer::Name(q.clone()),
-                        ReasonKind::NewDestination,
-                        0.35,
-                        format!(
-                            "name {q} (domain {}) never looked up in the baseline ({} names learned)",
-                            crate::names::registered_domain(q),
-                            b.names.len()
-                        ),
-                        one(d.ts, Some((DNS, j)), q.clone(), Some(q.clone())),
-                    );
-                }
+            let name = names.get(&(c.orig_h, c.resp_h)).cloned();
+            let ev = || one(c.ts, Some((CONN, i)), c.resp_h.to_string(), name.clone());
+            let known_name = name.as_deref().is_some_and(|n| b.knows_name(n));
+            if !b.peers.contains(&c.resp_h) && !known_name {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::NewDestination,
+                    0.35,
+                    format!(
+                        "{}{} never contacted in the baseline ({} connections, {} peers learned)",
+                        c.resp_h,
+                        name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+                        b.connections,
+                        b.peers.len()
+                    ),
+                    ev(),
+                );
+            }
+            if !b.ports.contains(&(c.proto, c.resp_p)) {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::NewPort,
+                    0.25,
+                    format!(
+                        "{}/{} never used in the baseline ({} protocol/port pairs learned)",
+                        c.resp_p,
+                        c.proto.as_str(),
+                        b.ports.len()
+                    ),
+                    ev(),
+                );
+            }
+            let h = hour_of(c.ts);
+            if b.hours[h] == 0 {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::UnusualHour,
+                    0.15,
+                    format!(
+                        "activity at {h:02}:00 UTC, an hour with no connection in the baseline"
+                    ),
+                    ev(),
+                );
+            }
+            let x = (c.orig_bytes.unwrap_or(0) + c.resp_bytes.unwrap_or(0)) as f64;
+            let z = bytes_z(b, x);
+            if x >= self.settings.volume_min_bytes as f64 && z >= self.settings.volume_min_z {
+                col.add(
+                    c.orig_h,
+                    ep(c),
+                    ReasonKind::Volume,
+                    0.4,
+                    format!(
+                        "{x:.0} bytes in one connection, robust z {z:.1} (baseline median {:.0}, MAD {:.0})",
+                        b.bytes_median, b.bytes_mad
+                    ),
+                    ev(),
+                );
             }
         }
+        for (j, d) in logs.dns.iter().enumerate() {
+            let (Some(b), Some(q)) = (self.baselines.get(d.orig_h), &d.query) else {
+                continue;
+            };
+            if !b.knows_name(q) {
+                col.add(
+                    d.orig_h,
+                    Peer::Name(q.clone()),
+                    ReasonKind::NewDestination,
+                    0.35,
+                    format!(
+                        "name {q} (domain {}) never looked up in the baseline ({} names learned)",
+                        crate::names::registered_domain(q),
+                        b.names.len()
+                    ),
+                    one(d.ts, Some((DNS, j)), q.clone(), Some(q.clone())),
+                );
+            }
+        }
+    }
 
-        // Beaconing: one series per (device, endpoint), failed attempts included.
+    /// `beaconing`, and both beacon statistics of every candidate series.
+    fn beacon_rules(&self, logs: &Logs, names: &Names, col: &mut Collector) -> Vec<BeaconStats> {
         let mut series: HashMap<(IpAddr, Peer), Vec<usize>> = HashMap::new();
         for (i, c) in logs.conn.iter().enumerate() {
             if routable(c.resp_h) && !INFRA_PORTS.contains(&c.resp_p) && c.proto != Proto::Icmp {
@@ -662,7 +643,7 @@ impl Analyzer {
                 }
                 let failed = idx.iter().filter(|&&i| logs.conn[i].is_probe()).count();
                 let name = names.get(&(device, addr)).cloned();
-                add(
+                col.add(
                     device,
                     peer,
                     ReasonKind::Beaconing,
@@ -697,8 +678,12 @@ impl Analyzer {
                 rita,
             });
         }
+        beacons
+    }
 
-        // Scans.
+    /// `port_scan`: horizontal and vertical.
+    fn scan_rules(&self, logs: &Logs, names: &Names, col: &mut Collector) {
+        let st = &self.settings;
         let mut horiz: HashMap<(IpAddr, Proto, u16), Vec<usize>> = HashMap::new();
         let mut vert: HashMap<(IpAddr, IpAddr, Proto), Vec<usize>> = HashMap::new();
         for (i, c) in logs.conn.iter().enumerate() {
@@ -734,7 +719,7 @@ impl Analyzer {
                     .filter(|c| c.is_probe() || first_seen[&c.resp_h] >= from)
                     .map(|c| c.resp_h.to_string())
                     .collect();
-                add(
+                col.add(
                     device,
                     Peer::Port { port, proto },
                     ReasonKind::PortScan,
@@ -763,7 +748,7 @@ impl Analyzer {
             };
             if let Some((n, from, to, inside)) = probe_window(logs, &idx, probed, st) {
                 let ports: BTreeSet<u16> = inside.iter().map(|&i| logs.conn[i].resp_p).collect();
-                add(
+                col.add(
                     device,
                     Peer::Host(host),
                     ReasonKind::PortScan,
@@ -784,8 +769,11 @@ impl Analyzer {
                 );
             }
         }
+    }
 
-        // DNS anomalies: algorithmic-looking names; bursts of NXDOMAIN.
+    /// `dns_anomaly`: algorithmic-looking names; bursts of NXDOMAIN.
+    fn dns_rules(&self, logs: &Logs, col: &mut Collector) {
+        let st = &self.settings;
         let mut by_dev: HashMap<IpAddr, Vec<usize>> = HashMap::new();
         for (j, d) in logs.dns.iter().enumerate() {
             by_dev.entry(d.orig_h).or_default().push(j);
@@ -811,7 +799,7 @@ impl Analyzer {
                         + 0.05 * (n - st.dga_min_names).min(6) as f64
                         + if nx { 0.1 } else { 0.0 };
                     let ts: Vec<f64> = js.iter().map(|&j| logs.dns[j].ts).collect();
-                    add(
+                    col.add(
                         device,
                         Peer::Name(q.to_string()),
                         ReasonKind::DnsAnomaly,
@@ -853,7 +841,7 @@ impl Analyzer {
                     .iter()
                     .filter_map(|&j| logs.dns[j].query.clone())
                     .collect();
-                add(
+                col.add(
                     device,
                     Peer::Endpoint {
                         addr: resolver,
@@ -876,8 +864,11 @@ impl Analyzer {
                 );
             }
         }
+    }
 
-        // DHCP scans: one client requesting many addresses.
+    /// `dhcp_scan`: one client requesting many addresses.
+    fn dhcp_rules(&self, logs: &Logs, col: &mut Collector) {
+        let st = &self.settings;
         let mut dhcp: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (k, d) in logs.dhcp.iter().enumerate() {
             let client = d
@@ -902,7 +893,7 @@ impl Analyzer {
                     .server_addr
                     .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::BROADCAST));
                 let ts: Vec<f64> = idx.iter().map(|&k| logs.dhcp[k].ts).collect();
-                add(
+                col.add(
                     device,
                     Peer::Endpoint {
                         addr: server,
@@ -926,8 +917,51 @@ impl Analyzer {
                 );
             }
         }
+    }
+}
 
-        let mut findings: Vec<Finding> = acc
+type Names = HashMap<(IpAddr, IpAddr), String>;
+
+/// Evidence merged per (device, peer).
+#[derive(Default)]
+struct Collector {
+    acc: HashMap<(IpAddr, Peer), Acc>,
+}
+
+impl Collector {
+    fn add(
+        &mut self,
+        device: IpAddr,
+        peer: Peer,
+        kind: ReasonKind,
+        strength: f64,
+        detail: String,
+        ev: Evidence,
+    ) {
+        let a = self.acc.entry((device, peer)).or_insert_with(|| Acc {
+            first: f64::INFINITY,
+            last: f64::NEG_INFINITY,
+            ..Acc::default()
+        });
+        let r = a.reasons.entry(kind).or_insert((0.0, String::new(), 0));
+        if strength > r.0 {
+            r.0 = strength;
+            r.1 = detail;
+        }
+        r.2 += 1;
+        a.first = a.first.min(ev.first);
+        a.last = a.last.max(ev.last);
+        a.flows.extend(ev.flows);
+        a.targets.extend(ev.targets);
+        if a.name.is_none() {
+            a.name = ev.name;
+        }
+    }
+
+    /// Findings scoring at least `min_score`, highest first.
+    fn finish(self, min_score: f64) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = self
+            .acc
             .into_iter()
             .map(|((device, peer), a)| {
                 let mut reasons: Vec<Reason> = a
@@ -964,7 +998,7 @@ impl Analyzer {
                     targets,
                 }
             })
-            .filter(|f| f.score >= st.min_score)
+            .filter(|f| f.score >= min_score)
             .collect();
         findings.sort_by(|a, b| {
             b.score
@@ -972,7 +1006,26 @@ impl Analyzer {
                 .then(a.device.cmp(&b.device))
                 .then(a.peer.cmp(&b.peer))
         });
-        Analysis { findings, beacons }
+        findings
+    }
+}
+
+fn ep(c: &Conn) -> Peer {
+    Peer::Endpoint {
+        addr: c.resp_h,
+        port: c.resp_p,
+        proto: c.proto,
+    }
+}
+
+/// Evidence of one record.
+fn one(ts: f64, flow: Option<(u8, usize)>, target: String, name: Option<String>) -> Evidence {
+    Evidence {
+        first: ts,
+        last: ts,
+        flows: flow.into_iter().collect(),
+        targets: vec![target],
+        name,
     }
 }
 
