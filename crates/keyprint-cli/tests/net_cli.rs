@@ -202,3 +202,47 @@ fn watch_prints_findings_as_json_lines() {
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
     );
 }
+
+#[test]
+fn bench_net_finds_the_injected_attacks_on_the_real_captures() {
+    let Some(data) = std::env::var_os("KEYPRINT_DATASETS") else {
+        eprintln!("skipped: KEYPRINT_DATASETS unset");
+        return;
+    };
+    let out = keyprint()
+        .args(["bench", "net", "--repeat", "1", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Part 1: the scan captures are flagged with their reasons.
+    assert!(
+        text.contains("10.0.2.112 -> *:80/tcp  [port_scan]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("192.168.1.9 -> 45.33.32.156:*  [port_scan]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("192.168.1.30 -> 192.168.1.1:67  [dhcp_scan]"),
+        "{text}"
+    );
+    // Part 2: every configuration finds the beacons and the vertical scans; intel finds the blocklisted pairs.
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("found: ")).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    for r in &rows {
+        assert!(
+            r.contains("beacon 2/2") && r.contains("vertical 2/2"),
+            "{r}"
+        );
+        if r.starts_with("intel") {
+            assert!(r.contains("blocklisted 4/4"), "{r}");
+        }
+    }
+}
