@@ -20,7 +20,7 @@
 //! must add up (a new destination on a new port: 51). Baseline departures are not judged for multicast
 //! and broadcast peers. A horizontal scan's targets are the hosts probed in its window and the hosts the
 //! device first contacted on that port in it. Multicast, broadcast and unspecified peers are
-//! never beacon or scan targets; nor are the infrastructure ports 53, 67, 68, 123, 137, 138, 1900, 5353,
+//! never beacon or scan targets; ICMP is no beacon candidate, nor are the infrastructure ports 53, 67, 68, 123, 137, 138, 1900, 5353,
 //! 5355 beacon candidates (DNS tunnelling is a DNS-anomaly matter).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
