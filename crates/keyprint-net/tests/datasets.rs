@@ -129,3 +129,24 @@ fn zeek_intel_input_files_from_the_btest_suite() {
     let r = intel.add_file("maltrail-alphav.txt", &list).unwrap();
     assert!(r.accepted > 10 && r.rejected.is_empty(), "{:?}", r.rejected);
 }
+
+#[test]
+fn the_mixed_captures_raise_only_slips_planted_scans() {
+    let Some(d) = logs_dir() else { return };
+    // test9: office traffic of one workstation — nothing device-independent fires.
+    let f = scan(&d.join("slips/test9-mixed-zeek-dir"));
+    assert!(f.is_empty(), "{f:#?}");
+    // test10: Slips planted a TCP sweep (192.0.2.10) and an ICMP echo sweep (192.0.2.33) among real traffic.
+    let f = scan(&d.join("slips/test10-mixed-zeek-dir"));
+    let mut got: Vec<String> = f
+        .iter()
+        .map(|x| format!("{} {}", x.device, x.peer))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["192.0.2.10 *:1337/tcp", "192.0.2.33 *:0/icmp"],
+        "{f:#?}"
+    );
+    assert!(f.iter().all(|x| x.reasons[0].kind == ReasonKind::PortScan));
+}
