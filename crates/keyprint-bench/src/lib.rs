@@ -10,6 +10,7 @@ pub mod aalto;
 pub mod balabit;
 pub mod cmu;
 pub mod injection;
+pub mod net;
 pub mod plot;
 pub mod privacy;
 pub mod table;

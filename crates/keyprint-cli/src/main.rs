@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod injection_cmd;
+mod net_cmd;
 mod service_cmds;
 
 /// keyprint — continuous behavioral authentication (keystroke and mouse dynamics, injection detection).
@@ -38,6 +39,9 @@ enum Cmd {
     Loadtest(service_cmds::LoadArgs),
     /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service.
     ReplayEval(service_cmds::ReplayEvalArgs),
+    /// Device network-behavior profiling on Zeek logs: scan, learn baselines, watch live logs.
+    #[command(subcommand)]
+    Net(net_cmd::NetCmd),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +56,8 @@ enum BenchCmd {
     Balabit(keyprint_bench::balabit::BalabitArgs),
     /// Privacy: letters and words an attacker reads back from what the server stores (old wire vs content-free).
     Privacy(keyprint_bench::privacy::PrivacyArgs),
+    /// Network profiling on real Zeek captures: findings per capture, labelled precision/recall, throughput.
+    Net(keyprint_bench::net::NetArgs),
 }
 
 /// Restores the default SIGPIPE action, so that `keyprint … | head` ends quietly like other Unix tools instead
@@ -80,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Aalto(a)) => keyprint_bench::aalto::run(&a),
         Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
         Cmd::Bench(BenchCmd::Privacy(a)) => keyprint_bench::privacy::run(&a).map(|_| ()),
+        Cmd::Bench(BenchCmd::Net(a)) => keyprint_bench::net::run(&a),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),
@@ -87,5 +94,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::Users(a) => service_cmds::users(&a),
         Cmd::Loadtest(a) => service_cmds::loadtest(&a),
         Cmd::ReplayEval(a) => service_cmds::replay_eval(&a),
+        Cmd::Net(c) => {
+            if net_cmd::run(&c)? {
+                std::process::exit(net_cmd::EXIT_FOUND);
+            }
+            Ok(())
+        }
     }
 }
