@@ -119,6 +119,13 @@ async fn ingest(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body)
     Ok(json(&ack))
 }
 
+async fn net_finding(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?;
+    let f: keyprint_wire::NetFinding = body_json(&headers, body).await?;
+    let alert = blocking(move || svc.net_finding(&tenant, &f)).await?;
+    Ok((StatusCode::CREATED, json(&alert)).into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionsQuery {
@@ -220,6 +227,7 @@ async fn method_not_allowed(method: axum::http::Method) -> ApiError {
 pub fn router(svc: Arc<Service>) -> Router {
     Router::new()
         .route("/v1/records", post(ingest))
+        .route("/v1/net/findings", post(net_finding))
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{session}", get(session))
         .route("/v1/alerts", get(alerts))

@@ -852,6 +852,104 @@ impl Service {
         }
     }
 
+    /// Stores a network finding (`keyprint net watch`) as an alert for the device — user `device:<addr>`,
+    /// session `net:<addr>`, trust `100 − score`, reasons mapped to [`ReasonCode`]s — and queues it for every
+    /// sink, durably before answering.
+    ///
+    /// # Errors
+    /// `invalid_field` naming the field for a device id that is empty, too long or has control characters, a
+    /// score outside 0–100, no reason, an unknown reason name, a strength outside 0–1 or non-finite times;
+    /// storage errors.
+    pub fn net_finding(
+        &self,
+        tenant: &str,
+        f: &keyprint_wire::NetFinding,
+    ) -> Result<Alert, ApiError> {
+        let bad = |field: &str, why: &str| ApiError::field(ErrorCode::InvalidField, field, why);
+        for (name, v) in [("device", &f.device), ("peer", &f.peer)] {
+            if v.is_empty() || v.len() > MAX_ID_LEN || v.chars().any(char::is_control) {
+                return Err(bad(
+                    name,
+                    "must be 1 to 128 characters without control characters",
+                ));
+            }
+        }
+        if !(0.0..=100.0).contains(&f.score) {
+            return Err(bad("score", "must be from 0 to 100"));
+        }
+        if !(f.first_ts.is_finite()
+            && f.last_ts.is_finite()
+            && f.first_ts >= 0.0
+            && f.last_ts >= f.first_ts)
+        {
+            return Err(bad(
+                "last_ts",
+                "times must be finite, non-negative and first_ts ≤ last_ts",
+            ));
+        }
+        if f.reasons.is_empty() {
+            return Err(bad("reasons", "at least one reason"));
+        }
+        let mut reasons = Vec::new();
+        for (i, r) in f.reasons.iter().enumerate() {
+            let code = match r.reason.as_str() {
+                "threat_intel" => ReasonCode::ThreatIntel,
+                "beaconing" => ReasonCode::Beaconing,
+                "new_destination" => ReasonCode::NewDestination,
+                "port_scan" | "dhcp_scan" => ReasonCode::PortScan,
+                "dns_anomaly" => ReasonCode::DnsAnomaly,
+                "new_port" | "unusual_hour" | "volume" => ReasonCode::NetworkAnomaly,
+                other => {
+                    return Err(bad(
+                        &format!("reasons[{i}].reason"),
+                        &format!("unknown reason {other:?}"),
+                    ));
+                }
+            };
+            if !(0.0..=1.0).contains(&r.strength) {
+                return Err(bad(
+                    &format!("reasons[{i}].strength"),
+                    "must be from 0 to 1",
+                ));
+            }
+            if r.detail.len() > 4096 || r.detail.chars().any(|c| c.is_control()) {
+                return Err(bad(
+                    &format!("reasons[{i}].detail"),
+                    "at most 4096 characters, no control characters",
+                ));
+            }
+            // Strength s as evidence: −ln(1 − s), the log-odds a rule of that strength carries.
+            reasons.push(keyprint_wire::Reason {
+                code,
+                evidence: -(1.0 - r.strength.min(0.999)).ln(),
+                detail: format!("{} → {}: {}", f.device, f.peer, r.detail),
+            });
+        }
+        let at_ms = now_ms();
+        let alert = Alert {
+            id: 0,
+            user: format!("device:{}", f.device),
+            session: format!("net:{}", f.device),
+            at_ms,
+            event_us: (f.last_ts * 1e6).min(i64::MAX as f64) as i64,
+            trust: 100.0 - f.score,
+            threshold: self.cfg.fusion.threshold,
+            reasons,
+        };
+        let stored = lock(&self.store).insert_alerts(
+            tenant,
+            &[NewAlert {
+                alert,
+                sinks: self.cfg.sinks.clone(),
+            }],
+            at_ms,
+        )?;
+        stored
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "alert not stored"))
+    }
+
     fn alert(&self, row: &SessionRow, event_us: i64) -> Alert {
         let p = &self.cfg.fusion;
         Alert {

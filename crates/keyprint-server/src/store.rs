@@ -197,6 +197,14 @@ pub trait Storage: Send {
     fn purge_user(&mut self, tenant: &str, user: &str) -> StoreResult<(u64, u64, u64)>;
     /// Stored records of a session, in batch order.
     fn records(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<WireRecord>>;
+    /// Stores alerts that belong to no session batch (network findings) with their outbox rows, in one
+    /// transaction, durable when it returns.
+    fn insert_alerts(
+        &mut self,
+        tenant: &str,
+        alerts: &[NewAlert],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Alert>>;
     /// Outbox rows due at `now_ms`.
     fn outbox_due(&mut self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
     /// Marks an outbox row delivered.
@@ -381,6 +389,44 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
+/// Inserts alerts and their outbox rows (due at `now_ms`) inside an open transaction; returns them with ids.
+fn insert_alerts_tx(
+    tx: &Connection,
+    tenant: &str,
+    alerts: &[NewAlert],
+    now_ms: i64,
+) -> StoreResult<Vec<Alert>> {
+    let mut out = Vec::new();
+    for a in alerts {
+        let al = &a.alert;
+        tx.execute(
+                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![
+                    tenant,
+                    al.user,
+                    al.session,
+                    al.at_ms,
+                    al.event_us,
+                    al.trust,
+                    al.threshold,
+                    reasons_json(&al.reasons)
+                ],
+            )?;
+        let id = tx.last_insert_rowid();
+        let mut stored = al.clone();
+        stored.id = id;
+        let payload = serde_json::json!({"tenant": tenant, "alert": stored}).to_string();
+        for sink in &a.sinks {
+            tx.execute(
+                "INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (?1,?2,?3,?4)",
+                params![id, sink, payload, now_ms],
+            )?;
+        }
+        out.push(stored);
+    }
+    Ok(out)
+}
+
 /// Writes one batch's changes inside an open transaction or savepoint.
 fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
     let s = &c.session;
@@ -436,34 +482,7 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
                 serde_json::to_string(&p.reasons).unwrap_or_default()
             ],
         )?;
-    let mut out = Vec::new();
-    for a in &c.alerts {
-        let al = &a.alert;
-        tx.execute(
-                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![
-                    s.tenant,
-                    al.user,
-                    al.session,
-                    al.at_ms,
-                    al.event_us,
-                    al.trust,
-                    al.threshold,
-                    reasons_json(&al.reasons)
-                ],
-            )?;
-        let id = tx.last_insert_rowid();
-        let mut stored = al.clone();
-        stored.id = id;
-        let payload = serde_json::json!({"tenant": s.tenant, "alert": stored}).to_string();
-        for sink in &a.sinks {
-            tx.execute(
-                "INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (?1,?2,?3,?4)",
-                params![id, sink, payload, c.at_ms],
-            )?;
-        }
-        out.push(stored);
-    }
+    let out = insert_alerts_tx(tx, &s.tenant, &c.alerts, c.at_ms)?;
     for r in &c.references {
         for (sample, upd) in &r.add {
             tx.execute(
@@ -734,6 +753,18 @@ impl Storage for SqliteStore {
         }
         tx.commit()?;
         Ok((s as u64, b as u64, a as u64))
+    }
+
+    fn insert_alerts(
+        &mut self,
+        tenant: &str,
+        alerts: &[NewAlert],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Alert>> {
+        let tx = self.conn.transaction()?;
+        let out = insert_alerts_tx(&tx, tenant, alerts, now_ms)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     fn records(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<WireRecord>> {

@@ -457,6 +457,7 @@ async fn rate_limit_and_openapi() {
         "/v1/users/{user}",
         "/v1/keys",
         "/v1/tenant/fixed-text",
+        "/v1/net/findings",
     ] {
         assert!(v["paths"][p].is_object(), "{p} missing from openapi.json");
     }
@@ -536,4 +537,88 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
         Some(serde_json::Value::Bool(true)),
         "{users}"
     );
+}
+
+/// `keyprint net watch` findings become device alerts through the same outbox and sinks; bad ones are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_findings_become_device_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sinks = Sinks {
+        file: Some(dir.path().join("alerts.jsonl")),
+        ..Sinks::default()
+    };
+    let e = env(dir.path(), sinks, |_| {}).await;
+    let finding = serde_json::json!({
+        "device": "10.0.0.7", "peer": "198.51.100.9:443", "peer_name": "hosting-global-it-ss.com",
+        "score": 95.0,
+        "reasons": [{"reason": "threat_intel", "strength": 0.95,
+                     "detail": "hosting-global-it-ss.com on maltrail-alphav-excerpt.txt"}],
+        "first_ts": 1700000000.5, "last_ts": 1700000010.0, "flows": 2,
+        "targets": ["198.51.100.9", "hosting-global-it-ss.com"]
+    });
+    let (s, v) = raw(
+        &e.ingest,
+        Method::POST,
+        "/v1/net/findings",
+        Some(&finding.to_string()),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["user"], "device:10.0.0.7");
+    assert_eq!(v["reasons"][0]["code"], "threat_intel");
+    assert!(
+        v["reasons"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("maltrail-alphav")
+    );
+    let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    assert_eq!(alerts.as_array().unwrap().len(), 1);
+    for _ in 0..100 {
+        if std::fs::read_to_string(dir.path().join("alerts.jsonl"))
+            .is_ok_and(|f| f.contains("threat_intel"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let file = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(
+        file.contains("device:10.0.0.7") && file.contains("threat_intel"),
+        "{file}"
+    );
+    // Bad findings: located, nothing stored.
+    for (patch, field) in [
+        (serde_json::json!({"score": 101.0}), "score"),
+        (serde_json::json!({"reasons": []}), "reasons"),
+        (
+            serde_json::json!({"reasons": [{"reason": "made_up", "strength": 0.5, "detail": ""}]}),
+            "reasons[0].reason",
+        ),
+        (serde_json::json!({"device": "a\u{1b}[31m"}), "device"),
+        (serde_json::json!({"last_ts": 1.0}), "last_ts"),
+    ] {
+        let mut f = finding.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        let (s, v) = raw(
+            &e.ingest,
+            Method::POST,
+            "/v1/net/findings",
+            Some(&f.to_string()),
+        )
+        .await;
+        assert_eq!((s, v["field"].as_str().unwrap_or("")), (422, field), "{v}");
+    }
+    let (s, _) = raw(
+        &e.read,
+        Method::POST,
+        "/v1/net/findings",
+        Some(&finding.to_string()),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    assert_eq!(alerts.as_array().unwrap().len(), 1);
 }

@@ -155,6 +155,47 @@ pub struct IngestBatch {
     pub records: Vec<WireRecord>,
 }
 
+/// One reason of a network finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetReason {
+    /// `threat_intel`, `beaconing`, `port_scan`, `dns_anomaly`, `dhcp_scan`, `new_destination`, `new_port`,
+    /// `unusual_hour` or `volume`.
+    pub reason: String,
+    /// Strength in `[0, 1]`.
+    pub strength: f64,
+    /// What the rule saw.
+    pub detail: String,
+}
+
+/// `POST /v1/net/findings` (ingest role): one finding of `keyprint net watch`, stored as an alert for the
+/// device and delivered through the same outbox and sinks as every alert. Same JSON as `keyprint net scan
+/// --json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetFinding {
+    /// Device address (1 to 128 characters, no control characters).
+    pub device: String,
+    /// Peer (`addr:port`, a name, `*:port/proto`, `addr:*`).
+    pub peer: String,
+    /// Name of the peer, when known.
+    #[serde(default)]
+    pub peer_name: Option<String>,
+    /// Score 0–100, higher = more suspicious.
+    pub score: f64,
+    /// Reasons, strongest first (at least one).
+    pub reasons: Vec<NetReason>,
+    /// First evidence time, Unix seconds (Zeek `ts`).
+    pub first_ts: f64,
+    /// Last evidence time, Unix seconds.
+    pub last_ts: f64,
+    /// Log records behind the finding.
+    pub flows: u64,
+    /// Hosts or names covered.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
 /// Why trust fell: one named reason with the evidence behind it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,6 +208,18 @@ pub enum ReasonCode {
     Injection,
     /// A sample identical to one seen before for this user (a replayed recording).
     Replay,
+    /// A network peer named by threat intelligence (`keyprint net`).
+    ThreatIntel,
+    /// Regular connection attempts to one peer (`keyprint net`).
+    Beaconing,
+    /// A destination outside the device's learned baseline (`keyprint net`).
+    NewDestination,
+    /// A horizontal or vertical port scan, or a DHCP scan (`keyprint net`).
+    PortScan,
+    /// Algorithmic-looking names or bursts of failed lookups (`keyprint net`).
+    DnsAnomaly,
+    /// Another departure from the device's network baseline (port, hour, volume).
+    NetworkAnomaly,
 }
 
 /// One reason with its weight.
