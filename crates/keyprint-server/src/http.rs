@@ -126,6 +126,20 @@ async fn net_finding(State(svc): State<Arc<Service>>, headers: HeaderMap, body: 
     Ok((StatusCode::CREATED, json(&alert)).into_response())
 }
 
+/// `PUT /v1/tenant/retention` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retention {
+    days: u32,
+}
+
+async fn set_retention(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let req: Retention = body_json(&headers, body).await?;
+    blocking(move || svc.set_retention(&tenant, req.days)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionsQuery {
@@ -235,6 +249,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/v1/users/{user}", delete(purge))
         .route("/v1/keys", post(create_key))
         .route("/v1/tenant/fixed-text", put(set_phrase))
+        .route("/v1/tenant/retention", put(set_retention))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)

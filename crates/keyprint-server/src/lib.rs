@@ -484,11 +484,24 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let dispatcher = tokio::spawn(outbox::run_dispatcher(
+    let outbox = tokio::spawn(outbox::run_dispatcher(
         service.clone(),
         Arc::new(cfg.sinks.clone()),
         Duration::from_millis(100),
     ));
+    // Retention: at start, then hourly.
+    let svc = service.clone();
+    let retention = tokio::spawn(async move {
+        loop {
+            let s = svc.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || s.enforce_retention(service::now_ms())).await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+    let dispatcher = tokio::spawn(async move {
+        let _ = tokio::join!(outbox, retention);
+    });
     Ok(Running {
         addr,
         service,

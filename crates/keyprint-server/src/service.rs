@@ -950,6 +950,52 @@ impl Service {
             .ok_or_else(|| ApiError::new(ErrorCode::Internal, "alert not stored"))
     }
 
+    /// Sets the tenant's retention in days (1 to 3650): records, trust history and alerts older than that
+    /// are deleted by [`Service::enforce_retention`].
+    ///
+    /// # Errors
+    /// `invalid_field` (`days`) outside 1..=3650; storage errors.
+    pub fn set_retention(&self, tenant: &str, days: u32) -> Result<(), ApiError> {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "days",
+                "must be from 1 to 3650",
+            ));
+        }
+        let mut st = lock(&self.store);
+        st.create_tenant(tenant)?;
+        st.set_retention(tenant, days)?;
+        Ok(())
+    }
+
+    /// Deletes, for every tenant, what is older than its retention at wall-clock `now_ms`; in-memory session
+    /// state of the tenants touched is dropped so it reloads from storage. Run hourly by `keyprint serve`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<crate::store::Expired, ApiError> {
+        let mut total = crate::store::Expired::default();
+        let tenants = lock(&self.store).tenant_ids()?;
+        for t in tenants {
+            let days = lock(&self.store)
+                .tenant(&t)?
+                .map_or(crate::store::DEFAULT_RETENTION_DAYS, |r| r.retention_days);
+            let cutoff = now_ms - days as i64 * 86_400_000;
+            let e = lock(&self.store).expire(&t, cutoff)?;
+            if e.sessions > 0 {
+                if let Some(rt) = lock(&self.tenants).get(&t) {
+                    lock(&rt.sessions).clear();
+                }
+            }
+            total.batches += e.batches;
+            total.trust_points += e.trust_points;
+            total.alerts += e.alerts;
+            total.sessions += e.sessions;
+        }
+        Ok(total)
+    }
+
     fn alert(&self, row: &SessionRow, event_us: i64) -> Alert {
         let p = &self.cfg.fusion;
         Alert {

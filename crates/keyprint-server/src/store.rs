@@ -41,6 +41,24 @@ pub struct TenantRow {
     pub id: String,
     /// Fixed phrase (id and length).
     pub phrase: Option<PhraseSetting>,
+    /// Retention of records, trust history and alerts, days.
+    pub retention_days: u32,
+}
+
+/// Default retention, days (records, trust history, alerts; templates stay until purge).
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// What one retention pass deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Record batches.
+    pub batches: u64,
+    /// Trust-history points.
+    pub trust_points: u64,
+    /// Alerts (with their outbox rows).
+    pub alerts: u64,
+    /// Sessions whose last batch was older than the cut-off.
+    pub sessions: u64,
 }
 
 /// A stored API key (the secret only as an argon2 PHC string).
@@ -163,6 +181,13 @@ pub trait Storage: Send {
     /// Sets a tenant's fixed phrase. When the phrase changes, the tenant's fixed-text references and enrolments
     /// are discarded in the same transaction: they were measured on another phrase (other feature vectors).
     fn set_phrase(&mut self, id: &str, phrase: &PhraseSetting) -> StoreResult<()>;
+    /// Sets a tenant's retention (days).
+    fn set_retention(&mut self, id: &str, days: u32) -> StoreResult<()>;
+    /// Every tenant id.
+    fn tenant_ids(&mut self) -> StoreResult<Vec<String>>;
+    /// Deletes a tenant's records, trust points, alerts (and their outbox rows) and sessions older than
+    /// `cutoff_ms` (wall clock, Unix ms), in one transaction. Templates and replay digests stay.
+    fn expire(&mut self, tenant: &str, cutoff_ms: i64) -> StoreResult<Expired>;
     /// Stores an API key.
     fn put_key(&mut self, key: &KeyRow) -> StoreResult<()>;
     /// Looks up an API key by id.
@@ -224,7 +249,7 @@ pub struct SqliteStore {
 pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, phrase BLOB);
+CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, phrase BLOB, retention_days INTEGER NOT NULL DEFAULT 90);
 CREATE TABLE IF NOT EXISTS api_keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(tenant TEXT NOT NULL, session TEXT NOT NULL, user TEXT NOT NULL, device TEXT,
   started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, records INTEGER NOT NULL, mouse INTEGER NOT NULL,
@@ -521,13 +546,18 @@ impl Storage for SqliteStore {
     fn tenant(&mut self, id: &str) -> StoreResult<Option<TenantRow>> {
         Ok(self
             .conn
-            .query_row("SELECT id, phrase FROM tenants WHERE id = ?1", [id], |r| {
-                let p: Option<Vec<u8>> = r.get(1)?;
-                Ok(TenantRow {
-                    id: r.get(0)?,
-                    phrase: p.as_deref().and_then(decode_phrase),
-                })
-            })
+            .query_row(
+                "SELECT id, phrase, retention_days FROM tenants WHERE id = ?1",
+                [id],
+                |r| {
+                    let p: Option<Vec<u8>> = r.get(1)?;
+                    Ok(TenantRow {
+                        id: r.get(0)?,
+                        phrase: p.as_deref().and_then(decode_phrase),
+                        retention_days: r.get::<_, i64>(2)? as u32,
+                    })
+                },
+            )
             .optional()?)
     }
 
@@ -765,6 +795,44 @@ impl Storage for SqliteStore {
         let out = insert_alerts_tx(&tx, tenant, alerts, now_ms)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    fn set_retention(&mut self, id: &str, days: u32) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE tenants SET retention_days = ?2 WHERE id = ?1",
+            params![id, days as i64],
+        )?;
+        Ok(())
+    }
+
+    fn tenant_ids(&mut self) -> StoreResult<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT id FROM tenants ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn expire(&mut self, tenant: &str, cutoff_ms: i64) -> StoreResult<Expired> {
+        let tx = self.conn.transaction()?;
+        let p = params![tenant, cutoff_ms];
+        let batches = tx.execute("DELETE FROM batches WHERE tenant = ?1 AND at_ms < ?2", p)? as u64;
+        let trust_points = tx.execute(
+            "DELETE FROM trust_history WHERE tenant = ?1 AND at_ms < ?2",
+            p,
+        )? as u64;
+        tx.execute(
+            "DELETE FROM outbox WHERE alert_id IN (SELECT id FROM alerts WHERE tenant = ?1 AND at_ms < ?2)",
+            p,
+        )?;
+        let alerts = tx.execute("DELETE FROM alerts WHERE tenant = ?1 AND at_ms < ?2", p)? as u64;
+        let sessions =
+            tx.execute("DELETE FROM sessions WHERE tenant = ?1 AND last_ms < ?2", p)? as u64;
+        tx.commit()?;
+        Ok(Expired {
+            batches,
+            trust_points,
+            alerts,
+            sessions,
+        })
     }
 
     fn records(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<WireRecord>> {

@@ -622,3 +622,65 @@ async fn net_findings_become_device_alerts() {
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     assert_eq!(alerts.as_array().unwrap().len(), 1);
 }
+
+/// Per-tenant retention: records, trust history, alerts and sessions older than the tenant's days go;
+/// templates stay; bad settings are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_records_alerts_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    let other = e.other.clone();
+    e.replay("alice", "r1", &owner[..50]).await;
+    e.replay("alice", "r2", &other[..10]).await;
+    for bad in [r#"{"days":0}"#, r#"{"days":4000}"#, r#"{"days":"x"}"#] {
+        let (s, v) = raw(&e.admin, Method::PUT, "/v1/tenant/retention", Some(bad)).await;
+        assert_eq!(
+            (s, v["code"].as_str().unwrap_or("")),
+            (422, "invalid_field"),
+            "{bad}"
+        );
+    }
+    let (s, _) = raw(
+        &e.read,
+        Method::PUT,
+        "/v1/tenant/retention",
+        Some(r#"{"days":30}"#),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, v) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/retention",
+        Some(r#"{"days":30}"#),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let svc = e.server.service.clone();
+    let now = keyprint_server::service::now_ms();
+    // 29 days on: nothing expires.
+    let x = svc.enforce_retention(now + 29 * 86_400_000).unwrap();
+    assert_eq!(x, Default::default());
+    let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    assert!(!alerts.as_array().unwrap().is_empty());
+    // 31 days on: everything of these sessions is gone, the template stays.
+    let x = svc.enforce_retention(now + 31 * 86_400_000).unwrap();
+    assert_eq!(x.sessions, 2, "{x:?}");
+    assert!(
+        x.batches >= 60 && x.trust_points >= 60 && x.alerts >= 1,
+        "{x:?}"
+    );
+    let (s, _) = raw(&e.read, Method::GET, "/v1/sessions/r1", None).await;
+    assert_eq!(s, 404);
+    let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    assert!(alerts.as_array().unwrap().is_empty());
+    assert!(svc.with_store(|s| s.records("acme", "r1").unwrap().is_empty()));
+    let n = svc.with_store(|s| {
+        s.reference("acme", "alice", "fixed-text")
+            .unwrap()
+            .samples
+            .len()
+    });
+    assert!(n >= 50, "template kept: {n}");
+}
