@@ -36,6 +36,8 @@ struct Machine<'a> {
     held: Vec<&'static str>,
     locks: [bool; 3],
     saved: [bool; 3],
+    /// Set when a [`Limits`](super::Limits) error is raised.
+    limit_hit: bool,
     /// A flow change raised inside an expression (a call that stopped or restarted the payload).
     halt: Option<Flow>,
 }
@@ -85,6 +87,7 @@ impl<'a> Machine<'a> {
     fn tick(&mut self, n: &Node, cost: u64) -> Result<(), ScriptError> {
         self.steps += cost;
         if self.steps > self.opt.limits.max_steps {
+            self.limit_hit = true;
             return Err(self.err(
                 n,
                 n.col,
@@ -110,8 +113,9 @@ impl<'a> Machine<'a> {
         self.check_time(n)
     }
 
-    fn check_time(&self, n: &Node) -> Result<(), ScriptError> {
+    fn check_time(&mut self, n: &Node) -> Result<(), ScriptError> {
         if self.time_ms > self.opt.limits.max_time_ms {
+            self.limit_hit = true;
             return Err(self.err(
                 n,
                 n.col,
@@ -132,6 +136,7 @@ impl<'a> Machine<'a> {
     ) -> Result<(), ScriptError> {
         self.strokes += keys.len();
         if self.strokes > self.opt.limits.max_strokes {
+            self.limit_hit = true;
             return Err(self.err(
                 n,
                 n.col,
@@ -400,7 +405,14 @@ impl<'a> Machine<'a> {
                 }
                 let t = &siblings[*target];
                 for _ in 0..times {
-                    let f = self.exec(t, siblings, depth)?;
+                    // A limit reached while repeating is the REPEAT's doing: locate it there.
+                    let f = self.exec(t, siblings, depth).map_err(|e| {
+                        if self.limit_hit {
+                            self.err(n, n.col, e.reason)
+                        } else {
+                            e
+                        }
+                    })?;
                     if f != Flow::Next {
                         return Ok(f);
                     }
@@ -487,6 +499,7 @@ pub(crate) fn run(prog: &Program, opt: &Options) -> Result<Script, ScriptError> 
         locks: [false; 3],
         saved: [false; 3],
         halt: None,
+        limit_hit: false,
     };
     for round in 0..=opt.limits.max_restarts {
         m.reset_vars();
