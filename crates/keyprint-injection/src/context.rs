@@ -56,7 +56,7 @@ impl KeyContextCheck {
     }
 }
 
-fn fisher_z(pairs: &[(f64, f64)]) -> f64 {
+pub(crate) fn fisher_z(pairs: &[(f64, f64)]) -> f64 {
     let n = pairs.len() as f64;
     if pairs.len() < 4 {
         return 0.0;

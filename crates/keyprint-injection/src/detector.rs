@@ -35,6 +35,8 @@
 //!   timing of the last [`InjectionConfig::owner_window`] keystrokes is statistically independent of which
 //!   keys and digraphs were typed (humans pause and speed up by context; a device drawing delays from a
 //!   distribution does not).
+//! * **humanized timing** — with a [`HumanizedCheck`](crate::humanized::HumanizedCheck), the last
+//!   [`InjectionConfig::owner_window`] keystrokes lack the key context and autocorrelation of real typing.
 //!
 //! For ROC analysis the window checks' margins `Σ (score − threshold)` enter the score through a
 //! logistic, so the owner profile and the key-context check combine; once a window check has run, that
@@ -69,6 +71,8 @@ pub enum Reason {
     OwnerMismatch,
     /// Timing that does not depend on which keys are typed (no pause / latency structure).
     NoKeyContext,
+    /// Human-like timing without the dependence structure of typing (key context, autocorrelation).
+    HumanizedTiming,
     /// UKIP's rule (baseline).
     UkipRule,
     /// DuckHunt's rule (baseline).
@@ -86,6 +90,7 @@ impl Reason {
             Reason::TypingAfterAttach => "typing-after-attach",
             Reason::OwnerMismatch => "owner-mismatch",
             Reason::NoKeyContext => "no-key-context",
+            Reason::HumanizedTiming => "humanized-timing",
             Reason::UkipRule => "ukip-rule",
             Reason::DuckHuntRule => "duckhunt-rule",
         }
@@ -307,6 +312,13 @@ impl InjectionDetector {
     /// [`crate::context::KeyContextCheck`]), with its alarm threshold.
     pub fn with_key_context(mut self, check: WindowCheck) -> Self {
         self.checks.push((Reason::NoKeyContext, check));
+        self
+    }
+
+    /// Adds the humanized-timing check (enables the humanized-timing rule; see
+    /// [`crate::humanized::HumanizedCheck`]), with its alarm threshold.
+    pub fn with_humanized(mut self, check: WindowCheck) -> Self {
+        self.checks.push((Reason::HumanizedTiming, check));
         self
     }
 
