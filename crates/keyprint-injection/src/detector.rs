@@ -20,7 +20,10 @@
 //!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
 //!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
 //!   bursts are tolerated up to [`InjectionConfig::machine_run_established`] keystrokes, because OS word
-//!   completion and text expansion on a human's own keyboard type a few characters at machine speed.
+//!   completion and text expansion on a human's own keyboard type a few characters at machine speed. On a
+//!   fresh stream 2 such keystrokes already alarm when their holds are equal within `same_hold_us` (a
+//!   firmware's fixed hold). A modifier with a longer hold (held across other keys: `HOLD GUI`, Shift under
+//!   a capital) neither extends nor breaks a run.
 //! * **constant holds** — [`InjectionConfig::constant_hold_window`] holds within
 //!   [`InjectionConfig::constant_hold_range_us`] of each other and no key rollover among them.
 //! * **machine regularity** — [`InjectionConfig::regularity_window`] press-to-press gaps (each under 2 s)
@@ -272,6 +275,10 @@ pub struct InjectionDetector {
     keystrokes: usize,
     human_like: usize,
     run: usize,
+    /// Press time and hold of the last keystroke of the current machine-speed run.
+    last_short: Option<(i64, i64)>,
+    /// The last two keystrokes of the run have the same hold (within `same_hold_us`).
+    same_pair: bool,
     since_attach: usize,
     last_owner_check: usize,
     window_margin: Option<f64>,
@@ -294,6 +301,8 @@ impl InjectionDetector {
             keystrokes: 0,
             human_like: 0,
             run: 0,
+            last_short: None,
+            same_pair: false,
             since_attach: 0,
             last_owner_check: 0,
             window_margin: None,
@@ -377,6 +386,15 @@ impl InjectionDetector {
         } else {
             c.machine_run_fresh
         };
+        if self.human_like < c.established_after && self.run >= 2 && self.same_pair {
+            return Some((
+                Reason::ImpossibleSpeed,
+                format!(
+                    "{} consecutive keystrokes held <= {} µs with the same hold (a device's fixed hold)",
+                    self.run, c.machine_hold_us
+                ),
+            ));
+        }
         if self.run >= need {
             return Some((
                 Reason::ImpossibleSpeed,
@@ -503,18 +521,27 @@ impl StreamDetector for InjectionDetector {
             // virtual keyboards and some browsers emit); no USB HID report pair is 0 µs apart, so it is
             // evidence of neither a machine nor a finger and leaves the run as it is.
         } else if e.hold_us() <= self.cfg.machine_hold_us {
-            // The run goes on through a fast gap, or through a pause when the hold is the previous one's to
-            // within `same_hold_us` (a device's fixed hold, not a finger's).
+            // The run goes on through a fast gap, or through a pause when the hold is the previous run
+            // keystroke's to within `same_hold_us` (a device's fixed hold, not a finger's).
+            let same = self
+                .last_short
+                .is_some_and(|(_, h)| (h - e.hold_us()).abs() <= self.cfg.same_hold_us);
             let cont = self.run > 0
-                && self.recent.back().is_some_and(|p| {
-                    e.press_us - p.press_us <= self.cfg.machine_gap_us
-                        || (p.hold_us() - e.hold_us()).abs() <= self.cfg.same_hold_us
-                });
+                && self
+                    .last_short
+                    .is_some_and(|(p, _)| e.press_us - p <= self.cfg.machine_gap_us || same);
             self.run = if cont { self.run + 1 } else { 1 };
+            self.same_pair = cont && same;
+            self.last_short = Some((e.press_us, e.hold_us()));
         } else {
-            self.run = 0;
             if e.hold_us() >= self.cfg.human_hold_us {
                 self.human_like += 1;
+            }
+            // A modifier held across other keys (`HOLD GUI`, Shift under a capital) says nothing about
+            // the hand or the device: it neither extends nor breaks a run.
+            if !e.key.is_modifier() {
+                self.run = 0;
+                self.same_pair = false;
             }
         }
         self.recent.push_back(e.clone());

@@ -40,6 +40,10 @@ pub struct HumanizedStats {
     pub z_ac_dd: f64,
     /// Lag-1 autocorrelation of `ln hold`.
     pub z_ac_hold: f64,
+    /// Correlation of a key's `ln hold` with the `ln DD` to the next key (diagnostic; not in the score).
+    pub z_hold_flight: f64,
+    /// Lag-2 autocorrelation of `ln DD` (diagnostic; not in the score).
+    pub z_ac2_dd: f64,
 }
 
 impl HumanizedStats {
@@ -76,11 +80,23 @@ impl HumanizedCheck {
             .iter()
             .map(|e| (e.hold_us() > 0).then(|| (e.hold_us() as f64).ln()))
             .collect();
+        let hold_flight: Vec<(f64, f64)> = hold
+            .iter()
+            .zip(&dd)
+            .filter_map(|(h, d)| Some(((*h)?, (*d)?)))
+            .collect();
+        let lag2: Vec<(f64, f64)> = dd
+            .iter()
+            .zip(dd.iter().skip(2))
+            .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+            .collect();
         HumanizedStats {
             z_dd,
             z_hold,
             z_ac_dd: lag1(&dd),
             z_ac_hold: lag1(&hold),
+            z_hold_flight: fisher_z(&hold_flight),
+            z_ac2_dd: fisher_z(&lag2),
         }
     }
 }

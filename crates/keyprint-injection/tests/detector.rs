@@ -171,9 +171,18 @@ fn short_completion_bursts_on_an_established_stream_are_tolerated_long_ones_are_
         "{r}"
     );
     assert!(k > 30 + 6 && k <= 30 + InjectionConfig::default().machine_run_established);
-    // The same burst on a fresh stream is caught at its third keystroke.
+    // The same burst on a fresh stream is caught at its second keystroke (two equal machine-short holds),
+    // and with unequal holds at its third.
     assert_eq!(
         first_verdict(&mut keyprint(), &burst(6, 0)),
+        Some((Reason::ImpossibleSpeed, 2))
+    );
+    let mut uneven = burst(6, 0);
+    for (i, e) in uneven.iter_mut().enumerate() {
+        e.release_us = e.press_us + 1_000 + 3_000 * (i as i64 % 2);
+    }
+    assert_eq!(
+        first_verdict(&mut keyprint(), &uneven),
         Some((Reason::ImpossibleSpeed, 3))
     );
 }
