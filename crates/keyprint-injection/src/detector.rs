@@ -39,7 +39,8 @@
 //!   keys and digraphs were typed (humans pause and speed up by context; a device drawing delays from a
 //!   distribution does not).
 //! * **humanized timing** — with a [`HumanizedCheck`](crate::humanized::HumanizedCheck), the last
-//!   [`InjectionConfig::owner_window`] keystrokes lack the key context and autocorrelation of real typing.
+//!   [`InjectionConfig::owner_window`] keystrokes lack the key context of real typing (DD, UD, trigraph and hold timing that follows
+//!   the keys typed).
 //!
 //! For ROC analysis the window checks' margins `Σ (score − threshold)` enter the score through a
 //! logistic, so the owner profile and the key-context check combine; once a window check has run, that
@@ -74,7 +75,7 @@ pub enum Reason {
     OwnerMismatch,
     /// Timing that does not depend on which keys are typed (no pause / latency structure).
     NoKeyContext,
-    /// Human-like timing without the dependence structure of typing (key context, autocorrelation).
+    /// Human-like timing without the key context of typing (DD, UD, trigraph, hold).
     HumanizedTiming,
     /// UKIP's rule (baseline).
     UkipRule,

@@ -1,5 +1,5 @@
-//! The humanized-timing check: key-dependent typing with speed drift scores far below a device that draws
-//! delays independently; the detector's humanized-timing rule fires on the device and not on the typist, at
+//! The humanized-timing check: key-dependent typing scores far below a device that draws delays
+//! independently; the detector's humanized-timing rule fires on the device and not on the typist, at
 //! its 70th keystroke, exactly when the window score exceeds the threshold.
 use keyprint_core::detector::Template;
 use keyprint_core::event::{KeyEvent, KeyId};
@@ -55,18 +55,14 @@ fn check() -> HumanizedCheck {
 }
 
 #[test]
-fn drifting_key_dependent_typing_scores_below_independent_delays() {
+fn key_dependent_typing_scores_far_below_independent_delays() {
     let c = check();
     for seed in 0..10 {
         let human = c.statistics(&typing(70, 50 + seed, false));
         let device = c.statistics(&typing(70, 50 + seed, true));
-        assert!(human.z_ac_dd + human.z_ac_hold > 2.0, "{human:?}");
-        assert!(
-            device.z_ac_dd.abs() < 3.5 && device.z_ac_hold.abs() < 3.5,
-            "{device:?}"
-        );
+        assert!(human.z_dd > 3.0 && human.families[9] > 3.0, "{human:?}");
         assert!(human.score() < -6.0, "{human:?}");
-        assert!(device.score() > -3.0, "{device:?}");
+        assert!(device.score() > -4.0, "{device:?}");
     }
 }
 
