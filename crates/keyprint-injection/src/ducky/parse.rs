@@ -691,11 +691,15 @@ impl Parser<'_> {
                     && let Kind::Function(name) = f.kind
                     && !name.is_empty()
                 {
-                    if self.functions.contains_key(&name) {
-                        self.line = f.line;
-                        self.err(f.col, &f.word, format!("function {name} defined twice"));
-                    } else {
-                        self.functions.insert(name, f.nodes);
+                    match self.functions.entry(name) {
+                        std::collections::hash_map::Entry::Occupied(o) => {
+                            let name = o.key().clone();
+                            self.line = f.line;
+                            self.err(f.col, &f.word, format!("function {name} defined twice"));
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(f.nodes);
+                        }
                     }
                 }
             }
@@ -939,6 +943,16 @@ fn walk_calls(e: &Expr, f: &mut dyn FnMut(&str, usize)) {
     }
 }
 
+/// An open text block: (word, end marker, line, column, body lines with their numbers) — `REM_BLOCK`,
+/// `STRING`, `STRINGLN`.
+type TextBlock = (
+    &'static str,
+    &'static str,
+    usize,
+    usize,
+    Vec<(usize, String)>,
+);
+
 /// Parses a payload into a [`Program`] (no execution). Linear in the text; `DEFINE` expansion beyond
 /// [`Limits::max_expanded_bytes`] and blocks nested beyond [`Limits::max_nesting`] stop parsing with a
 /// located error.
@@ -965,14 +979,7 @@ pub fn parse_program(source: &str, limits: &Limits) -> Result<Program, Vec<Scrip
         line: 0,
     };
     let mut expanded = 0usize;
-    // Open text block: (word, end marker, line, col, lines) — `REM_BLOCK`, `STRING`, `STRINGLN`.
-    let mut block: Option<(
-        &'static str,
-        &'static str,
-        usize,
-        usize,
-        Vec<(usize, String)>,
-    )> = None;
+    let mut block: Option<TextBlock> = None;
     for (i, raw) in source.lines().enumerate() {
         let raw = raw.trim_end_matches('\r');
         p.line = i + 1;
