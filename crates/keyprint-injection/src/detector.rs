@@ -20,10 +20,12 @@
 //!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
 //!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
 //!   bursts are tolerated up to [`InjectionConfig::machine_run_established`] keystrokes, because OS word
-//!   completion and text expansion on a human's own keyboard type a few characters at machine speed. On a
-//!   fresh stream 2 such keystrokes already alarm when their holds are equal within `same_hold_us` (a
-//!   firmware's fixed hold). A modifier with a longer hold (held across other keys: `HOLD GUI`, Shift under
-//!   a capital) neither extends nor breaks a run.
+//!   completion and text expansion on a human's own keyboard type a few characters at machine speed. A
+//!   modifier with a longer hold (held across other keys: `HOLD GUI`, Shift under a capital) neither extends
+//!   nor breaks a run; so that such a held modifier does not delay a verdict, on a fresh stream from its
+//!   [`InjectionConfig::machine_run_fresh`]-th keystroke on, a run of 2 already alarms when the two holds are
+//!   equal within `same_hold_us` (a firmware's fixed hold). No verdict of this rule comes before that
+//!   keystroke (the service requires as many observations before an alert).
 //! * **constant holds** — [`InjectionConfig::constant_hold_window`] holds within
 //!   [`InjectionConfig::constant_hold_range_us`] of each other and no key rollover among them.
 //! * **machine regularity** — [`InjectionConfig::regularity_window`] press-to-press gaps (each under 2 s)
@@ -387,7 +389,11 @@ impl InjectionDetector {
         } else {
             c.machine_run_fresh
         };
-        if self.human_like < c.established_after && self.run >= 2 && self.same_pair {
+        if self.human_like < c.established_after
+            && self.keystrokes >= c.machine_run_fresh
+            && self.run >= 2
+            && self.same_pair
+        {
             return Some((
                 Reason::ImpossibleSpeed,
                 format!(
