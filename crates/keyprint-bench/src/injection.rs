@@ -71,6 +71,12 @@ pub struct InjectionArgs {
     /// Skip the owner-profile protocol.
     #[arg(long)]
     pub no_owner: bool,
+    /// Skip the humanized-injection protocol (three adversaries, humanized-timing check).
+    #[arg(long)]
+    pub no_humanized: bool,
+    /// Only write the humanized statistics of the development split to this CSV, then exit.
+    #[arg(long)]
+    pub dump_humanized_dev: Option<PathBuf>,
     /// Only write the human timing table derived from CMU to this file, then exit.
     #[arg(long)]
     pub derive_timing_table: Option<PathBuf>,
@@ -144,19 +150,27 @@ fn evaluate(make: fn() -> Box<dyn StreamDetector>, probes: &[Probe]) -> Vec<Outc
         .collect()
 }
 
-/// Loads and parses every payload of a folder (sorted by file name).
+/// The `*.txt` files of a payload folder, sorted by name.
 ///
 /// # Errors
-/// When the folder cannot be read or a payload has errors (each named with file and line).
-pub fn load_payloads(dir: &Path) -> anyhow::Result<Vec<(String, Script)>> {
+/// When the folder cannot be read.
+pub fn payload_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Loads and parses every payload of a folder (sorted by file name).
+///
+/// # Errors
+/// When the folder cannot be read or a payload has errors (each named with file and line).
+pub fn load_payloads(dir: &Path) -> anyhow::Result<Vec<(String, Script)>> {
     let mut out = Vec::new();
-    for f in files {
+    for f in payload_files(dir)? {
         let text = std::fs::read_to_string(&f)?;
         match ducky::parse(&text) {
             Ok(s) => out.push((
@@ -286,6 +300,12 @@ pub struct InjectionReport {
     pub auc: Vec<AucRow>,
     /// Owner-profile protocol results.
     pub owner: Vec<crate::injection::OwnerRow>,
+    /// Humanized-injection protocol results.
+    pub humanized: Vec<crate::humanized::HumanizedRow>,
+    /// The DuckyScript 3 corpus table.
+    pub corpus: Vec<crate::corpus::CorpusRow>,
+    /// Constructs of [`crate::corpus::CONSTRUCTS`] the DS3 corpus exercises.
+    pub constructs_covered: usize,
 }
 
 /// One row of the owner-profile table.
@@ -330,6 +350,12 @@ pub fn run(args: &InjectionArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let payloads = load_payloads(&args.payloads)?;
+    if let Some(path) = &args.dump_humanized_dev {
+        let aalto = read_aalto_dir(&args.data, args.max_aalto)?;
+        crate::humanized::dump_development(&aalto.data, &payloads, path)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
     let mut timings = vec![Timing::Stock];
     timings.extend(args.jitter_ms.iter().map(|&m| Timing::Jitter { max_ms: m }));
     timings.push(Timing::Human);
@@ -552,6 +578,46 @@ pub fn run(args: &InjectionArgs) -> anyhow::Result<()> {
         md.push_str(&s);
         report.owner = rows;
     }
+    let texts = crate::corpus::load_texts(&args.payloads)?;
+    let ds3: Vec<bool> = texts
+        .iter()
+        .map(|(_, t)| crate::corpus::is_ds3(t))
+        .collect();
+    if !args.no_humanized {
+        let (rows, table) = crate::humanized::humanized_protocol(&aalto.data, &payloads, &ds3)?;
+        let s = format!(
+            "## Humanized injection: three adversaries, 70 keys (Aalto test owners; development split index % 4 == 0)\n\n{}\n",
+            table.to_markdown()
+        );
+        println!("{s}");
+        md.push_str(&s);
+        report.humanized = rows;
+    }
+    let (ctable, covered) = crate::corpus::constructs_table(&texts);
+    let s = format!(
+        "## DuckyScript 3 constructs in the corpus ({} DS3 payloads of {}; {covered} of {} constructs covered)\n\n{}\n",
+        ds3.iter().filter(|&&d| d).count(),
+        texts.len(),
+        crate::corpus::CONSTRUCTS.len(),
+        ctable.to_markdown()
+    );
+    println!("{s}");
+    md.push_str(&s);
+    report.constructs_covered = covered;
+    let (rows, table) = crate::corpus::corpus_table(
+        &texts,
+        &payloads,
+        args.seeds,
+        &report.humans,
+        &report.humanized,
+    );
+    let s = format!(
+        "## Corpus table: DuckyScript 3 payloads, measured beside the targets\n\n{}\n",
+        table.to_markdown()
+    );
+    println!("{s}");
+    md.push_str(&s);
+    report.corpus = rows;
     let total = t_all.elapsed().as_secs_f64();
     println!("total wall time: {total:.1} s");
     md.push_str(&format!("Total wall time: {total:.1} s\n"));
@@ -578,7 +644,7 @@ pub const CONTEXT_MARGIN: f64 = 0.5;
 pub const OWNER_WINDOW: usize = 70;
 
 /// 70-key windows of a stream, stride 35 (none when it is shorter than 70).
-fn windows(events: &[KeyEvent]) -> Vec<Vec<KeyEvent>> {
+pub(crate) fn windows(events: &[KeyEvent]) -> Vec<Vec<KeyEvent>> {
     if events.len() < OWNER_WINDOW {
         return Vec::new();
     }
@@ -588,14 +654,16 @@ fn windows(events: &[KeyEvent]) -> Vec<Vec<KeyEvent>> {
         .collect()
 }
 
-fn merged(seqs: &[keyprint_core::event::Stream<KeyEvent>]) -> Vec<KeyEvent> {
+pub(crate) fn merged(seqs: &[keyprint_core::event::Stream<KeyEvent>]) -> Vec<KeyEvent> {
     let mut v: Vec<KeyEvent> = seqs.iter().flat_map(|s| s.events.iter().cloned()).collect();
     v.sort_by_key(|e| e.press_us);
     v
 }
 
 /// An owner's fit sequences, calibration windows and test windows.
-fn owner_split(p: &keyprint_datasets::aalto::AaltoParticipant) -> [Vec<Vec<KeyEvent>>; 3] {
+pub(crate) fn owner_split(
+    p: &keyprint_datasets::aalto::AaltoParticipant,
+) -> [Vec<Vec<KeyEvent>>; 3] {
     let fit = p.sequences[..OWNER_FIT_SENTENCES]
         .iter()
         .map(|s| s.events.clone())
@@ -660,27 +728,7 @@ pub fn owner_protocol(
         !owners.is_empty(),
         "no Aalto participant qualifies as an owner"
     );
-    // The owner threshold's margin, from the population people (never owners): each is enrolled and
-    // calibrated like an owner; the margin is the largest excess of a held-out window's score over that
-    // person's largest calibration score (zero false alarms on the population), plus 1 nat.
-    let excess: Vec<f64> = aalto
-        .par_iter()
-        .enumerate()
-        .filter(|(i, p)| i % 4 == 0 && p.sequences.len() >= 12)
-        .flat_map_iter(|(_, p)| {
-            let [fit, cal, test] = owner_split(p);
-            let t = det.fit(&Enrolment::one_class(&fit)).ok();
-            let c = t
-                .as_ref()
-                .and_then(|t| cal.iter().map(|w| t.score(w)).reduce(f64::max));
-            let v: Vec<f64> = match (t, c) {
-                (Some(t), Some(c)) => test.iter().map(|w| t.score(w) - c).collect(),
-                _ => Vec::new(),
-            };
-            v
-        })
-        .collect();
-    let owner_margin = excess.iter().copied().fold(0.0, f64::max) + 1.0;
+    let (owner_margin, excess_n) = owner_margin(aalto, &det);
     let attacks: Vec<Vec<KeyEvent>> = payloads
         .iter()
         .enumerate()
@@ -692,19 +740,8 @@ pub fn owner_protocol(
     // A harder humanized attacker: timing drawn from the owners' own population (the Aalto population
     // people's holds and within-sentence DDs of non-modifier keys, same table method as the CMU table;
     // built at run time, never committed: Aalto's licence is non-commercial).
-    let (mut holds, mut dds) = (Vec::new(), Vec::new());
-    for seqs in &population {
-        for seq in seqs {
-            let typed: Vec<&KeyEvent> = seq.iter().filter(|e| !e.key.is_modifier()).collect();
-            holds.extend(typed.iter().map(|e| e.hold_us() as f64 / 1000.0));
-            dds.extend(
-                typed
-                    .windows(2)
-                    .map(|w| (w[1].press_us - w[0].press_us) as f64 / 1000.0),
-            );
-        }
-    }
-    let aalto_timing = HumanTiming::from_samples(holds, dds)
+    let pop_seqs: Vec<&[KeyEvent]> = population.iter().flatten().map(|s| s.as_slice()).collect();
+    let aalto_timing = crate::humanized::timing_of(&pop_seqs)
         .ok_or_else(|| anyhow::anyhow!("no population timing"))?;
     let attacks_aalto: Vec<Vec<KeyEvent>> = payloads
         .iter()
@@ -858,10 +895,7 @@ pub fn owner_protocol(
         ]);
         rows.push(row);
     }
-    eprintln!(
-        "owner margin {owner_margin:.2} nats (max over {} population windows + 1)",
-        excess.len()
-    );
+    eprintln!("owner margin {owner_margin:.2} nats (max over {excess_n} population windows + 1)");
     eprintln!(
         "key-context threshold {context_threshold:.3} (max over {} population windows + {CONTEXT_MARGIN}); humanized attacks: {} CMU-timed and {} Aalto-population-timed streams of >= 70 keys",
         pop_scores.len(),
@@ -887,4 +921,36 @@ impl keyprint_core::detector::Template<Vec<KeyEvent>> for Shared {
     fn score(&self, probe: &Vec<KeyEvent>) -> f64 {
         self.0.template.score(probe)
     }
+}
+
+/// The owner threshold's margin, from the population people (index % 4 == 0, never owners): each is
+/// enrolled and calibrated like an owner; the margin is the largest excess of a held-out window's score over
+/// that person's largest calibration score (zero false alarms on the population), plus 1 nat. Returns the
+/// margin and the number of windows it was taken over.
+pub(crate) fn owner_margin(
+    aalto: &[keyprint_datasets::aalto::AaltoParticipant],
+    det: &keyprint_freetext::FreeTextDetector,
+) -> (f64, usize) {
+    use keyprint_core::detector::{Detector, Enrolment};
+    let excess: Vec<f64> = aalto
+        .par_iter()
+        .enumerate()
+        .filter(|(i, p)| i % 4 == 0 && p.sequences.len() >= 12)
+        .flat_map_iter(|(_, p)| {
+            let [fit, cal, test] = owner_split(p);
+            let t = det.fit(&Enrolment::one_class(&fit)).ok();
+            let c = t
+                .as_ref()
+                .and_then(|t| cal.iter().map(|w| t.score(w)).reduce(f64::max));
+            let v: Vec<f64> = match (t, c) {
+                (Some(t), Some(c)) => test.iter().map(|w| t.score(w) - c).collect(),
+                _ => Vec::new(),
+            };
+            v
+        })
+        .collect();
+    (
+        excess.iter().copied().fold(0.0, f64::max) + 1.0,
+        excess.len(),
+    )
 }

@@ -9,6 +9,8 @@
 pub mod aalto;
 pub mod balabit;
 pub mod cmu;
+pub mod corpus;
+pub mod humanized;
 pub mod injection;
 pub mod net;
 pub mod plot;

@@ -30,28 +30,57 @@ pub struct DuckyArgs {
     /// Output file (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seed of the random draws (jitter, human timing).
+    /// Seed of the random draws (the payload's RANDOM_* and $_RANDOM_INT, jitter, human timing).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Device id written in every row.
     #[arg(long, default_value = "simulated-ducky")]
     pub device: String,
+    /// The simulated target host: `$_OS` and the USB signals OS-detection extensions read
+    /// (windows, macos, linux, chromeos, android, ios).
+    #[arg(long, default_value = "windows", value_parser = parse_target_os)]
+    pub target_os: ducky::TargetOs,
+    /// Simulated answer time of every `WAIT_FOR_*` command (button press, lock-key change, storage), ms.
+    #[arg(long, default_value_t = 1000)]
+    pub wait_ms: u64,
+    /// Largest number of interpreter steps (statements, loop rounds, expression nodes) before the run stops
+    /// with a located error.
+    #[arg(long, default_value_t = ducky::Limits::default().max_steps)]
+    pub max_steps: u64,
+    /// Largest simulated payload time before the run stops with a located error, ms.
+    #[arg(long, default_value_t = ducky::Limits::default().max_time_ms)]
+    pub max_time_ms: u64,
+}
+
+fn parse_target_os(s: &str) -> Result<ducky::TargetOs, String> {
+    s.parse()
 }
 
 fn parse_timing(s: &str) -> Result<Timing, String> {
     s.parse()
 }
 
-/// `keyprint simulate ducky`.
+/// `keyprint simulate ducky`: runs the payload (DuckyScript 3 or 1) on the simulated device and host, then
+/// renders its keystrokes under the timing model.
 ///
 /// # Errors
-/// When the payload cannot be read or has errors (each printed with its line), or the output cannot be
-/// written.
+/// When the payload cannot be read or has errors (each printed with its file, line and column; a run that
+/// exceeds a limit is one such error), or the output cannot be written.
 pub fn simulate(cmd: &SimulateCmd) -> anyhow::Result<()> {
     let SimulateCmd::Ducky(a) = cmd;
     let text = std::fs::read_to_string(&a.payload)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.payload.display()))?;
-    let script = ducky::parse(&text).map_err(|errs| {
+    let options = ducky::Options {
+        seed: a.seed,
+        target_os: a.target_os,
+        wait_ms: a.wait_ms,
+        limits: ducky::Limits {
+            max_steps: a.max_steps,
+            max_time_ms: a.max_time_ms,
+            ..ducky::Limits::default()
+        },
+    };
+    let script = ducky::parse_with(&text, &options).map_err(|errs| {
         let lines: Vec<String> = errs
             .iter()
             .map(|e| format!("{}: {e}", a.payload.display()))

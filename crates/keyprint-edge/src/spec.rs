@@ -7,7 +7,7 @@
 //! | fixed text | phrase id valid ([`crate::valid_phrase_id`]); `3n − 2` values for `2 ≤ n ≤ 256`; all finite; holds in `[0, 60000]` ms; DD in `[0, 86 400 000]` ms; `|DD − (H + UD)| ≤ 0.01` ms |
 //! | free text | `vocab` = [`VOCAB_VERSION`]; `keys` in `[MIN_WINDOW_KEYS, 10000]`; [`SUMMARY_DIM`] values; each present value finite and in its entry's range (below) |
 //! | mouse | `keyprint_mouse::N_FEATURES` finite values |
-//! | injection | `keystroke ≥ 1`; `rule` one of `keyprint_injection::Reason` names; finite score |
+//! | injection | `keystroke ≥ 1`; `rule` one of `keyprint_injection::Reason::ALL`'s names; finite score |
 //! | device | `bus` 1–32 printable ASCII; vendor and product 4 hex digits when given |
 //!
 //! Entry ranges of a summary (transforms in [`crate::vocab`]): hold means in `[0, ln 2000]`, hold sds in
@@ -36,19 +36,6 @@ fn err(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
         reason: reason.into(),
     }
 }
-
-/// Names of the injection rules a record may carry.
-pub const INJECTION_RULES: [&str; 9] = [
-    "machine-chord",
-    "impossible-speed",
-    "constant-holds",
-    "machine-regularity",
-    "typing-after-attach",
-    "owner-mismatch",
-    "no-key-context",
-    "ukip-rule",
-    "duckhunt-rule",
-];
 
 /// The allowed range of summary entry `i` (see the module docs).
 pub fn entry_range(i: usize) -> (f64, f64) {
@@ -170,7 +157,10 @@ pub fn check_record(r: &Record) -> Result<(), SpecError> {
             if j.keystroke == 0 {
                 return Err(err("keystroke", "keystrokes are numbered from 1"));
             }
-            if !INJECTION_RULES.contains(&j.rule.as_str()) {
+            if !keyprint_injection::Reason::ALL
+                .iter()
+                .any(|r| r.name() == j.rule)
+            {
                 return Err(err("rule", format!("unknown rule {:?}", j.rule)));
             }
             if !j.score.is_finite() {

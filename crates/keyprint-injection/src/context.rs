@@ -22,6 +22,9 @@ use std::sync::Arc;
 const DD: u8 = 1;
 /// Family index of per-key hold features (`Family::Hold`).
 const HOLD: u8 = 0;
+/// Per-feature families scored by [`KeyContextCheck::family_statistics`] (keyprint-freetext's `Family`
+/// 0–10; the embedding is not a timing family).
+pub const FAMILY_COUNT: usize = 11;
 
 /// The key-context check over a population model (see the module docs).
 #[derive(Clone)]
@@ -33,6 +36,25 @@ impl KeyContextCheck {
     /// A check using `model`'s population means.
     pub fn new(model: Arc<PopulationModel>) -> Self {
         KeyContextCheck { model }
+    }
+
+    /// The Fisher z statistic of every per-feature family of keyprint-freetext (index = `Family as u8`,
+    /// families 0 to [`FAMILY_COUNT`]` − 1`: hold, DD, UD, DD-to, …, trigraph, DD-from): the correlation of
+    /// the window's observations with their population means (0 for fewer than 4 pairs or no spread).
+    /// Pooled families (one feature) give 0.
+    pub fn family_statistics(&self, window: &[KeyEvent]) -> [f64; FAMILY_COUNT] {
+        let typed: Vec<KeyEvent> = window
+            .iter()
+            .filter(|e| !e.key.is_modifier())
+            .cloned()
+            .collect();
+        let mut pairs: [Vec<(f64, f64)>; FAMILY_COUNT] = Default::default();
+        for o in self.model.observations(&typed) {
+            if let Some(v) = pairs.get_mut(o.family as usize) {
+                v.push((o.value, self.model.features[o.feature as usize].mu));
+            }
+        }
+        pairs.map(|p| fisher_z(&p))
     }
 
     /// The Fisher z statistics `(z_dd, z_hold)` of a window (0 for a family with fewer than 4 pairs or no
@@ -56,7 +78,7 @@ impl KeyContextCheck {
     }
 }
 
-fn fisher_z(pairs: &[(f64, f64)]) -> f64 {
+pub(crate) fn fisher_z(pairs: &[(f64, f64)]) -> f64 {
     let n = pairs.len() as f64;
     if pairs.len() < 4 {
         return 0.0;

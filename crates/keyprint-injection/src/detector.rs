@@ -20,7 +20,12 @@
 //!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
 //!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
 //!   bursts are tolerated up to [`InjectionConfig::machine_run_established`] keystrokes, because OS word
-//!   completion and text expansion on a human's own keyboard type a few characters at machine speed.
+//!   completion and text expansion on a human's own keyboard type a few characters at machine speed. A
+//!   modifier with a longer hold (held across other keys: `HOLD GUI`, Shift under a capital) neither extends
+//!   nor breaks a run; so that such a held modifier does not delay a verdict, on a fresh stream from its
+//!   [`InjectionConfig::machine_run_fresh`]-th keystroke on, a run of 2 already alarms when the two holds are
+//!   equal within `same_hold_us` (a firmware's fixed hold). No verdict of this rule comes before that
+//!   keystroke (the service requires as many observations before an alert).
 //! * **constant holds** — [`InjectionConfig::constant_hold_window`] holds within
 //!   [`InjectionConfig::constant_hold_range_us`] of each other and no key rollover among them.
 //! * **machine regularity** — [`InjectionConfig::regularity_window`] press-to-press gaps (each under 2 s)
@@ -35,6 +40,9 @@
 //!   timing of the last [`InjectionConfig::owner_window`] keystrokes is statistically independent of which
 //!   keys and digraphs were typed (humans pause and speed up by context; a device drawing delays from a
 //!   distribution does not).
+//! * **humanized timing** — with a [`HumanizedCheck`](crate::humanized::HumanizedCheck), the last
+//!   [`InjectionConfig::owner_window`] keystrokes lack the key context of real typing (DD, UD, trigraph and hold timing that follows
+//!   the keys typed).
 //!
 //! For ROC analysis the window checks' margins `Σ (score − threshold)` enter the score through a
 //! logistic, so the owner profile and the key-context check combine; once a window check has run, that
@@ -69,6 +77,8 @@ pub enum Reason {
     OwnerMismatch,
     /// Timing that does not depend on which keys are typed (no pause / latency structure).
     NoKeyContext,
+    /// Human-like timing without the key context of typing (DD, UD, trigraph, hold).
+    HumanizedTiming,
     /// UKIP's rule (baseline).
     UkipRule,
     /// DuckHunt's rule (baseline).
@@ -76,6 +86,20 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every rule, for tables and for checking a rule name received from a device.
+    pub const ALL: [Reason; 10] = [
+        Reason::MachineChord,
+        Reason::ImpossibleSpeed,
+        Reason::ConstantHolds,
+        Reason::MachineRegularity,
+        Reason::TypingAfterAttach,
+        Reason::OwnerMismatch,
+        Reason::NoKeyContext,
+        Reason::HumanizedTiming,
+        Reason::UkipRule,
+        Reason::DuckHuntRule,
+    ];
+
     /// Stable kebab-case name used in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -86,6 +110,7 @@ impl Reason {
             Reason::TypingAfterAttach => "typing-after-attach",
             Reason::OwnerMismatch => "owner-mismatch",
             Reason::NoKeyContext => "no-key-context",
+            Reason::HumanizedTiming => "humanized-timing",
             Reason::UkipRule => "ukip-rule",
             Reason::DuckHuntRule => "duckhunt-rule",
         }
@@ -267,6 +292,10 @@ pub struct InjectionDetector {
     keystrokes: usize,
     human_like: usize,
     run: usize,
+    /// Press time and hold of the last keystroke of the current machine-speed run.
+    last_short: Option<(i64, i64)>,
+    /// The last two keystrokes of the run have the same hold (within `same_hold_us`).
+    same_pair: bool,
     since_attach: usize,
     last_owner_check: usize,
     window_margin: Option<f64>,
@@ -289,6 +318,8 @@ impl InjectionDetector {
             keystrokes: 0,
             human_like: 0,
             run: 0,
+            last_short: None,
+            same_pair: false,
             since_attach: 0,
             last_owner_check: 0,
             window_margin: None,
@@ -307,6 +338,13 @@ impl InjectionDetector {
     /// [`crate::context::KeyContextCheck`]), with its alarm threshold.
     pub fn with_key_context(mut self, check: WindowCheck) -> Self {
         self.checks.push((Reason::NoKeyContext, check));
+        self
+    }
+
+    /// Adds the humanized-timing check (enables the humanized-timing rule; see
+    /// [`crate::humanized::HumanizedCheck`]), with its alarm threshold.
+    pub fn with_humanized(mut self, check: WindowCheck) -> Self {
+        self.checks.push((Reason::HumanizedTiming, check));
         self
     }
 
@@ -365,6 +403,19 @@ impl InjectionDetector {
         } else {
             c.machine_run_fresh
         };
+        if self.human_like < c.established_after
+            && self.keystrokes >= c.machine_run_fresh
+            && self.run >= 2
+            && self.same_pair
+        {
+            return Some((
+                Reason::ImpossibleSpeed,
+                format!(
+                    "{} consecutive keystrokes held <= {} µs with the same hold (a device's fixed hold)",
+                    self.run, c.machine_hold_us
+                ),
+            ));
+        }
         if self.run >= need {
             return Some((
                 Reason::ImpossibleSpeed,
@@ -491,18 +542,27 @@ impl StreamDetector for InjectionDetector {
             // virtual keyboards and some browsers emit); no USB HID report pair is 0 µs apart, so it is
             // evidence of neither a machine nor a finger and leaves the run as it is.
         } else if e.hold_us() <= self.cfg.machine_hold_us {
-            // The run goes on through a fast gap, or through a pause when the hold is the previous one's to
-            // within `same_hold_us` (a device's fixed hold, not a finger's).
+            // The run goes on through a fast gap, or through a pause when the hold is the previous run
+            // keystroke's to within `same_hold_us` (a device's fixed hold, not a finger's).
+            let same = self
+                .last_short
+                .is_some_and(|(_, h)| (h - e.hold_us()).abs() <= self.cfg.same_hold_us);
             let cont = self.run > 0
-                && self.recent.back().is_some_and(|p| {
-                    e.press_us - p.press_us <= self.cfg.machine_gap_us
-                        || (p.hold_us() - e.hold_us()).abs() <= self.cfg.same_hold_us
-                });
+                && self
+                    .last_short
+                    .is_some_and(|(p, _)| e.press_us - p <= self.cfg.machine_gap_us || same);
             self.run = if cont { self.run + 1 } else { 1 };
+            self.same_pair = cont && same;
+            self.last_short = Some((e.press_us, e.hold_us()));
         } else {
-            self.run = 0;
             if e.hold_us() >= self.cfg.human_hold_us {
                 self.human_like += 1;
+            }
+            // A modifier held across other keys (`HOLD GUI`, Shift under a capital) says nothing about
+            // the hand or the device: it neither extends nor breaks a run.
+            if !e.key.is_modifier() {
+                self.run = 0;
+                self.same_pair = false;
             }
         }
         self.recent.push_back(e.clone());

@@ -67,7 +67,10 @@ pub fn modifier_code(name: &str) -> Option<&'static str> {
 }
 
 /// A DuckyScript non-modifier key name (case-insensitive: `ENTER`, `ESC`, `TAB`, `SPACE`, `BACKSPACE`,
-/// `DELETE`, arrows, `F1`–`F24`, lock keys, `PRINTSCREEN`, `PAUSE`, `MENU`, …) to its W3C code.
+/// `DELETE`, arrows, `F1`–`F24`, lock keys, `PRINTSCREEN`, `PAUSE`, `MENU`/`APP`, media keys `MK_VOLUP`,
+/// `MK_VOLDOWN`, `MK_MUTE`, `MK_NEXT`, `MK_PREV`, `MK_PP`, `MK_STOP`, system keys `POWER`, `SLEEP`, `WAKE`,
+/// keypad `KP_0`–`KP_9`, `KP_DOT`, `KP_SLASH`, `KP_ASTERISK`, `KP_MINUS`, `KP_PLUS`, `KP_ENTER`, `KP_EQUAL`)
+/// to its W3C code.
 pub fn key_name_code(name: &str) -> Option<&'static str> {
     const F: [&str; 24] = [
         "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "F13", "F14",
@@ -99,6 +102,35 @@ pub fn key_name_code(name: &str) -> Option<&'static str> {
         "PRINTSCREEN" => "PrintScreen",
         "PAUSE" | "BREAK" => "Pause",
         "MENU" | "APP" => "ContextMenu",
+        // Media and system keys (HID consumer / system control pages; W3C codes).
+        "MK_VOLUP" | "MEDIA_VOLUME_UP" => "AudioVolumeUp",
+        "MK_VOLDOWN" | "MEDIA_VOLUME_DOWN" => "AudioVolumeDown",
+        "MK_MUTE" | "MEDIA_MUTE" => "AudioVolumeMute",
+        "MK_NEXT" | "MEDIA_NEXT" => "MediaTrackNext",
+        "MK_PREV" | "MEDIA_PREV" => "MediaTrackPrevious",
+        "MK_PP" | "MEDIA_PLAY_PAUSE" => "MediaPlayPause",
+        "MK_STOP" | "MEDIA_STOP" => "MediaStop",
+        "POWER" => "Power",
+        "SLEEP" => "Sleep",
+        "WAKE" => "WakeUp",
+        // Numeric keypad.
+        "KP_0" => "Numpad0",
+        "KP_1" => "Numpad1",
+        "KP_2" => "Numpad2",
+        "KP_3" => "Numpad3",
+        "KP_4" => "Numpad4",
+        "KP_5" => "Numpad5",
+        "KP_6" => "Numpad6",
+        "KP_7" => "Numpad7",
+        "KP_8" => "Numpad8",
+        "KP_9" => "Numpad9",
+        "KP_DOT" => "NumpadDecimal",
+        "KP_SLASH" => "NumpadDivide",
+        "KP_ASTERISK" => "NumpadMultiply",
+        "KP_MINUS" => "NumpadSubtract",
+        "KP_PLUS" => "NumpadAdd",
+        "KP_ENTER" => "NumpadEnter",
+        "KP_EQUAL" => "NumpadEqual",
         _ => return None,
     })
 }

@@ -7,7 +7,10 @@
 //!   possible; allowed devices; autorepeat-safe; optional owner free-text profile);
 //! * [`baselines`] — UKIP's and DuckHunt's published rules behind the same interface;
 //! * [`context`] — the population key-context check (is timing independent of the keys typed?);
-//! * [`ducky`] — a DuckyScript interpreter (common 1.0/3.0 subset, errors with line numbers);
+//! * [`humanized`] — the humanized-timing check (the key context of DD, UD, trigraph and hold timing that
+//!   an i.i.d. delay sampler cannot reproduce);
+//! * [`ducky`] — a DuckyScript 3 (and 1) interpreter: parse, then a bounded run on a simulated device and
+//!   host (errors with line and column);
 //! * [`timing`] — device timing models (stock, jitter, human timing sampled from the CMU table in `data/`);
 //! * [`keymap`] — US layout to W3C `KeyboardEvent.code`.
 //!
@@ -27,6 +30,7 @@ pub mod baselines;
 pub mod context;
 pub mod detector;
 pub mod ducky;
+pub mod humanized;
 pub mod keymap;
 pub mod timing;
 

@@ -6,16 +6,8 @@ use keyprint_freetext::{FreeTextConfig, PopulationModel};
 use keyprint_injection::context::KeyContextCheck;
 use std::sync::Arc;
 
-const KEYS: [&str; 8] = [
-    "KeyA", "KeyS", "KeyD", "KeyF", "KeyJ", "KeyK", "KeyL", "Space",
-];
-
-fn lcg(state: &mut u64) -> f64 {
-    *state = state
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (*state >> 11) as f64 / (1u64 << 53) as f64
-}
+mod common;
+use common::{KEYS, lcg};
 
 /// Typing whose DD depends on the digraph and hold on the key (plus noise), or — `iid` — whose DD and
 /// hold are drawn from the same overall range regardless of the keys.

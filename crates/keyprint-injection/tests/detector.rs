@@ -176,6 +176,20 @@ fn short_completion_bursts_on_an_established_stream_are_tolerated_long_ones_are_
         first_verdict(&mut keyprint(), &burst(6, 0)),
         Some((Reason::ImpossibleSpeed, 3))
     );
+    // A modifier held across a machine-short key (`MK_MUTE`, `HOLD GUI`, `r`): the held modifier neither
+    // extends nor breaks the run, and the two equal 1-ms holds alarm at the third keystroke (without the
+    // equal-hold rule at the 4th, without modifier neutrality at the 5th).
+    let held = vec![
+        ev("AudioVolumeMute", 0.0, 1.0),
+        ev("MetaLeft", 30.0, 300.0),
+        ev("KeyR", 70.0, 1.0),
+        ev("KeyP", 700.0, 1.0),
+        ev("KeyO", 760.0, 1.0),
+    ];
+    assert_eq!(
+        first_verdict(&mut keyprint(), &held),
+        Some((Reason::ImpossibleSpeed, 3))
+    );
 }
 
 #[test]

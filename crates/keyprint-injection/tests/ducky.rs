@@ -261,20 +261,36 @@ fn timing_parses() {
 }
 
 #[test]
-fn malformed_scripts_report_every_error_with_its_line() {
+fn malformed_scripts_report_every_error_with_its_line_and_column() {
     let src = "STRING ok\nFOO bar\nDELAY soon\nSTRING café\nREPEAT -1\nGUI r x\nIF $x == 1\nHOLD\n$_JITTER_MAX = lots\n$foo = 1\nDEFAULT_DELAY\nEND_STRING\nSTRING\nunclosed";
     let errs = parse(src).unwrap_err();
-    let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
+    let at: Vec<(usize, usize)> = errs.iter().map(|e| (e.line, e.column)).collect();
     assert_eq!(
-        lines,
-        vec![2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+        at,
+        vec![
+            (2, 1),
+            (3, 7),
+            (4, 11),
+            (5, 8),
+            (6, 1),
+            (7, 1),
+            (7, 4),
+            (8, 6),
+            (9, 16),
+            (10, 1),
+            (11, 15),
+            (12, 1),
+            (13, 1)
+        ],
         "{errs:#?}"
     );
     assert_eq!(errs[0].command, "FOO");
     assert!(errs[0].reason.contains("unknown command"));
     assert!(errs[2].reason.contains("US keyboard"));
-    assert!(errs[12 - 1].reason.contains("not closed"));
-    assert!(errs[0].to_string().starts_with("line 2: `FOO`"));
+    assert!(errs[5].reason.contains("not closed by END_IF"));
+    assert!(errs[6].reason.contains("$x is not declared"));
+    assert!(errs[12].reason.contains("not closed"));
+    assert!(errs[0].to_string().starts_with("line 2, column 1: `FOO`"));
 }
 
 #[test]
