@@ -17,13 +17,15 @@
 //!   exactly 0 (a release the capture coalesced with its press; no USB report pair is 0 µs apart) neither
 //!   extends nor breaks a run:
 //!   key travel and finger lift take longer (human holds in CMU: 0.1 % quantile 17 ms; Aalto: < 0.1 % of
-//!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream 3 such keystrokes
+//!   holds ≤ 15 ms, almost all inside software word-completion bursts). On a fresh stream (and for keystrokes
+//!   within the attach window of a newly attached device) 3 such keystrokes
 //!   alarm; once the stream has shown [`InjectionConfig::established_after`] human-like keystrokes, short
 //!   bursts are tolerated up to [`InjectionConfig::machine_run_established`] keystrokes, because OS word
 //!   completion and text expansion on a human's own keyboard type a few characters at machine speed. A
 //!   modifier with a longer hold (held across other keys: `HOLD GUI`, Shift under a capital) neither extends
 //!   nor breaks a run; so that such a held modifier does not delay a verdict, on a fresh stream from its
-//!   [`InjectionConfig::machine_run_fresh`]-th keystroke on, a run of 2 already alarms when the two holds are
+//!   [`InjectionConfig::machine_run_fresh`]-th keystroke on (of the stream, or of a device attached less than
+//!   [`InjectionConfig::attach_window_us`] ago), a run of 2 already alarms when the two holds are
 //!   equal within `same_hold_us` (a firmware's fixed hold). No verdict of this rule comes before that
 //!   keystroke (the service requires as many observations before an alert).
 //! * **constant holds** — [`InjectionConfig::constant_hold_window`] holds within
@@ -397,17 +399,24 @@ impl InjectionDetector {
                 }
             }
         }
-        // Impossible speed: a run of machine-short holds.
-        let need = if self.human_like >= c.established_after {
-            c.machine_run_established
-        } else {
+        // Impossible speed: a run of machine-short holds. Keystrokes inside a newly attached device's attach
+        // window are judged as a fresh stream: the owner's earlier typing says nothing about the new device.
+        let after_attach = self
+            .attached_us
+            .and_then(|a| since_attach_us(e.press_us, a, c.attach_window_us))
+            .is_some();
+        let fresh = self.human_like < c.established_after || after_attach;
+        let need = if fresh {
             c.machine_run_fresh
+        } else {
+            c.machine_run_established
         };
-        if self.human_like < c.established_after
-            && self.keystrokes >= c.machine_run_fresh
-            && self.run >= 2
-            && self.same_pair
-        {
+        let counted = if after_attach {
+            self.since_attach
+        } else {
+            self.keystrokes
+        };
+        if fresh && counted >= c.machine_run_fresh && self.run >= 2 && self.same_pair {
             return Some((
                 Reason::ImpossibleSpeed,
                 format!(

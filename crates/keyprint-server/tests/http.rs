@@ -684,3 +684,83 @@ async fn retention_deletes_old_records_alerts_and_history() {
     });
     assert!(n >= 50, "template kept: {n}");
 }
+
+/// An injector plugged in after the owner has typed (the edge sends its attach record) is caught within 3
+/// injected keystrokes through the service; without the attach it is still caught, later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injection_after_owner_typing_with_attach_within_three_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    e.replay("alice", "enrol", &owner[..50]).await;
+    let layout = keyprint_core::keystroke::FixedTextLayout::cmu_strong_password();
+    let payload = keyprint_server::demo::injection_payload().unwrap();
+    for (session, attach, from) in [
+        ("typed-then-injected", true, 100),
+        ("typed-then-injected-no-attach", false, 110),
+    ] {
+        let typings = keyprint_server::demo::typings_to_events(
+            &layout,
+            &owner[from..from + 10],
+            e.clock_us,
+            1_500_000,
+        );
+        let t0 = typings.last().unwrap().last().unwrap().release_us + 5_000_000;
+        let mut edge = keyprint_edge::Edge::new(e.edge_config.clone()).unwrap();
+        let mut b = keyprint_client::SessionBatcher::new("alice", session, None, 5_000);
+        let mut first_alert = None;
+        for t in &typings {
+            let mut recs = Vec::new();
+            for k in t {
+                edge.key(k, &mut recs);
+            }
+            recs.iter().for_each(|r| drop(b.push(r)));
+            if let Some(batch) = b.flush() {
+                let ack = e.ingest.send(&batch).await.unwrap();
+                assert!(
+                    ack.alerts.is_empty(),
+                    "{session}: owner typing alerted: {:?} on {:?}",
+                    ack.alerts,
+                    batch
+                );
+            }
+        }
+        let mut recs = Vec::new();
+        if attach {
+            edge.device(
+                keyprint_edge::DeviceRecord {
+                    at_us: t0,
+                    action: keyprint_edge::DeviceAction::Attach,
+                    bus: "usb".into(),
+                    vendor: Some("03eb".into()),
+                    product: Some("2042".into()),
+                    synthetic: false,
+                },
+                &mut recs,
+            );
+        }
+        // One injected keystroke per batch, as a live agent would ship them.
+        for (i, k) in payload.iter().enumerate() {
+            let k = keyprint_core::KeyEvent {
+                key: k.key.clone(),
+                press_us: k.press_us + t0,
+                release_us: k.release_us + t0,
+            };
+            edge.key(&k, &mut recs);
+            recs.drain(..).for_each(|r| drop(b.push(&r)));
+            if let Some(batch) = b.flush() {
+                let ack = e.ingest.send(&batch).await.unwrap();
+                if first_alert.is_none() && !ack.alerts.is_empty() {
+                    assert_eq!(ack.alerts[0].reasons[0].code, ReasonCode::Injection);
+                    first_alert = Some(i + 1);
+                }
+            }
+        }
+        e.clock_us = t0 + 600_000_000;
+        let n = first_alert.expect("injection alerted");
+        if attach {
+            assert!(n <= 3, "{session}: alert at injected keystroke {n}");
+        }
+        eprintln!("{session}: alert at injected keystroke {n}");
+    }
+}
