@@ -87,9 +87,10 @@ pub fn run(
         |user: &str, session: &str, typings: &[Vec<f64>]| -> anyhow::Result<Option<usize>> {
             let units =
                 crate::demo::typings_to_events(&layout, typings, 1_000_000, ms_to_us(1500.0));
+            // A record's time is the press of its last key (docs/EDGE.md): typings up to the alert's record.
             let ends: Vec<i64> = units
                 .iter()
-                .map(|u| u.iter().map(|e| e.release_us).max().unwrap_or(0))
+                .map(|u| u.iter().map(|e| e.press_us).max().unwrap_or(0))
                 .collect();
             let events: Vec<keyprint_core::KeyEvent> = units.into_iter().flatten().collect();
             let records = keyprint_edge::records_of_session(edge_config.clone(), &events, &[])?
