@@ -246,3 +246,59 @@ fn bench_net_finds_the_injected_attacks_on_the_real_captures() {
         }
     }
 }
+
+/// `keyprint net watch --server`: the camera's finding reaches a real server over HTTP and becomes a device
+/// alert there (through the outbox, like every alert).
+#[test]
+fn watch_sends_findings_to_the_server_as_device_alerts() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = keyprint_server::ServeConfig::new(dir.path().to_path_buf());
+    cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = rt.block_on(keyprint_server::start(&cfg)).unwrap();
+    let key = server
+        .service
+        .create_key("acme", keyprint_wire::Role::Ingest)
+        .unwrap();
+    let d = folder(true);
+    let out = keyprint()
+        .args([
+            "net",
+            "watch",
+            d.path().to_str().unwrap(),
+            "--intel",
+            &fixture(),
+            "--max-polls",
+            "1",
+            "--server",
+            &server.url(),
+            "--api-key",
+            &key.token,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = server.service.alerts("acme", 0, None).unwrap();
+    assert!(
+        !alerts.is_empty(),
+        "no alert; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(alerts.iter().all(|a| a.user == "device:192.168.1.50"));
+    assert!(
+        alerts.iter().any(|a| a
+            .reasons
+            .iter()
+            .any(|r| r.code == keyprint_wire::ReasonCode::ThreatIntel)),
+        "{alerts:?}"
+    );
+    server.stop();
+}
