@@ -361,14 +361,20 @@ fn run_summary_variant(
                     .collect(),
             );
             let n = ev.len();
+            // T-norm statistics per probe (sequences 11–15), once: they do not depend on the owner.
+            let tstats: Vec<Vec<Option<(f64, f64)>>> = ev
+                .par_iter()
+                .map(|p| p[10..15].iter().map(|v| cohort.t_stats(v)).collect())
+                .collect();
             let rocs: Vec<Roc> = (0..n)
                 .into_par_iter()
                 .map(|i| {
                     let prof = model.enrol(&enrol_windows(&ev[i], g));
-                    let sc = |v: &[f64]| cohort.normalize(prof.score(v), v);
-                    let genuine: Vec<f64> = ev[i][10..15].iter().map(|v| sc(v)).collect();
-                    let imp: Vec<f64> =
-                        (0..n).filter(|&j| j != i).map(|j| sc(&ev[j][10])).collect();
+                    let sc = |j: usize, k: usize| {
+                        SummaryCohort::normalize_with(prof.score(&ev[j][10 + k]), tstats[j][k])
+                    };
+                    let genuine: Vec<f64> = (0..5).map(|k| sc(i, k)).collect();
+                    let imp: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| sc(j, 0)).collect();
                     pb.inc(1);
                     roc(&genuine, &imp)
                 })

@@ -193,17 +193,31 @@ impl SummaryCohort {
         SummaryCohort { profiles }
     }
 
-    /// `(score − mean) / sd` of the probe against the cohort; the raw score with fewer than 2 profiles.
-    pub fn normalize(&self, score: f64, probe: &[f64]) -> f64 {
-        if self.profiles.len() < 2 || !score.is_finite() {
-            return score;
+    /// Mean and sd of the probe's scores against the cohort (`None` with fewer than 2 profiles). They do
+    /// not depend on the owner, so a caller scoring one probe against many owners computes them once.
+    pub fn t_stats(&self, probe: &[f64]) -> Option<(f64, f64)> {
+        if self.profiles.len() < 2 {
+            return None;
         }
         let s: Vec<f64> = self.profiles.iter().map(|p| p.score(probe)).collect();
         let m = s.iter().sum::<f64>() / s.len() as f64;
         let sd = (s.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (s.len() - 1) as f64)
             .sqrt()
             .max(1e-6);
-        (score - m) / sd
+        Some((m, sd))
+    }
+
+    /// `(score − mean) / sd` with [`t_stats`](Self::t_stats); the raw score without them or when not finite.
+    pub fn normalize_with(score: f64, stats: Option<(f64, f64)>) -> f64 {
+        match stats {
+            Some((m, sd)) if score.is_finite() => (score - m) / sd,
+            _ => score,
+        }
+    }
+
+    /// `(score − mean) / sd` of the probe against the cohort; the raw score with fewer than 2 profiles.
+    pub fn normalize(&self, score: f64, probe: &[f64]) -> f64 {
+        Self::normalize_with(score, self.t_stats(probe))
     }
 }
 
