@@ -351,15 +351,15 @@ pub struct LoadArgs {
     /// Concurrent connections.
     #[arg(long, default_value_t = 8)]
     pub connections: usize,
-    /// Events per batch.
+    /// Records per batch (one record per typing, window or mouse action).
     #[arg(long, default_value_t = 2000)]
     pub batch: usize,
     /// Enrolled accounts.
     #[arg(long, default_value_t = 8)]
     pub users: usize,
-    /// Stop after this many events.
+    /// Stop after this many records.
     #[arg(long, default_value_t = 2_000_000)]
-    pub max_events: u64,
+    pub max_records: u64,
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 20.0)]
     pub max_seconds: f64,
@@ -382,26 +382,26 @@ pub fn loadtest(a: &LoadArgs) -> anyhow::Result<()> {
         connections: a.connections,
         batch: a.batch,
         users: a.users,
-        max_events: a.max_events,
+        max_records: a.max_records,
         max_seconds: a.max_seconds,
     };
     let rt = tokio::runtime::Runtime::new()?;
     let r = rt.block_on(keyprint_server::loadtest::run(&dir, &lc))?;
     println!(
-        "loadtest: {} connections, {} events/batch, {} enrolled users, loopback, SQLite WAL synchronous=FULL",
+        "loadtest: {} connections, {} records/batch, {} enrolled users, loopback, SQLite WAL synchronous=FULL",
         a.connections, a.batch, a.users
     );
     println!(
-        "  HTTP ingest: {} events in {} batches ({} typings scored) in {:.2} s = {:.0} events/s (target >= 200,000)",
-        r.events, r.batches, r.samples, r.seconds, r.events_per_s
+        "  HTTP ingest: {} records in {} batches ({} typings scored) in {:.2} s = {:.0} records/s (target >= 200,000)",
+        r.records, r.batches, r.samples, r.seconds, r.records_per_s
     );
     println!(
         "  ingest-to-score latency per batch: p50 {:.2} ms, p99 {:.2} ms (target < 25), max {:.2} ms",
         r.p50_ms, r.p99_ms, r.max_ms
     );
     println!(
-        "  in-process, same batches: JSON parse only {:.0} events/s; service (parse+validate+score+commit) {:.0} events/s; scoring only {:.0} events/s",
-        r.parse_events_per_s, r.service_events_per_s, r.score_events_per_s
+        "  in-process, same batches: JSON parse only {:.0} records/s; service (parse+validate+score+commit) {:.0} records/s; scoring only {:.0} records/s",
+        r.parse_records_per_s, r.service_records_per_s, r.score_records_per_s
     );
     Ok(())
 }

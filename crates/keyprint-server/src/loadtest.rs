@@ -1,13 +1,13 @@
-//! `keyprint loadtest`: a load generator on loopback, bounded in event count and time.
+//! `keyprint loadtest`: a load generator on loopback, bounded in record count and time.
 //!
 //! Protocol:
 //! 1. start a server on a fresh SQLite directory (rate limit lifted), one tenant, the CMU phrase;
 //! 2. enrol `users` accounts, each from 50 typings of one bundled CMU subject (the 12 background subjects
 //!    and the 2 demo subjects, round-robin), through the API;
 //! 3. `connections` concurrent HTTP/1.1 clients each stream their own sessions (typings of their user's
-//!    later sessions, so every batch is segmented, scored, fused and stored) in batches of `batch` events,
-//!    until `max_events` events or `max_seconds` elapsed;
-//! 4. report events/s (acknowledged events ÷ wall time) and the p50/p99 of the latency from sending a batch
+//!    later sessions, so every batch is segmented, scored, fused and stored) in batches of `batch` records,
+//!    until `max_records` records or `max_seconds` elapsed;
+//! 4. report records/s (acknowledged records ÷ wall time) and the p50/p99 of the latency from sending a batch
 //!    to receiving its answer, which carries the trust after scoring (ingest-to-score latency).
 //!
 //! Beside it, on the same batch bodies and in-process: JSON-parse-only throughput (serde into
@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 pub struct LoadConfig {
     /// Concurrent connections.
     pub connections: usize,
-    /// Events per batch.
+    /// Records per batch.
     pub batch: usize,
     /// Accounts (each enrolled before the load).
     pub users: usize,
-    /// Stop after this many events.
-    pub max_events: u64,
+    /// Stop after this many records.
+    pub max_records: u64,
     /// Stop after this many seconds.
     pub max_seconds: f64,
 }
@@ -39,7 +39,7 @@ pub struct LoadConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadReport {
     /// Events acknowledged during the load phase.
-    pub events: u64,
+    pub records: u64,
     /// Batches acknowledged.
     pub batches: u64,
     /// Samples (typings) scored.
@@ -47,19 +47,19 @@ pub struct LoadReport {
     /// Wall time of the load phase, s.
     pub seconds: f64,
     /// Events per second over HTTP.
-    pub events_per_s: f64,
+    pub records_per_s: f64,
     /// Median ingest-to-score latency, ms.
     pub p50_ms: f64,
     /// 99th-percentile ingest-to-score latency, ms.
     pub p99_ms: f64,
     /// Largest latency, ms.
     pub max_ms: f64,
-    /// In-process JSON-parse-only throughput, events/s.
-    pub parse_events_per_s: f64,
-    /// In-process service throughput (parse, validate, score, commit), events/s.
-    pub service_events_per_s: f64,
-    /// In-process scoring-only throughput (no storage): fixed-text segmentation + template scores, events/s.
-    pub score_events_per_s: f64,
+    /// In-process JSON-parse-only throughput, records/s.
+    pub parse_records_per_s: f64,
+    /// In-process service throughput (parse, validate, score, commit), records/s.
+    pub service_records_per_s: f64,
+    /// In-process scoring-only throughput (no storage): fixed-text segmentation + template scores, records/s.
+    pub score_records_per_s: f64,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -124,7 +124,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     }
     // Pre-build batch bodies per connection: a long session of the user's later typings, repeated with a
     // growing clock (repeats are exact replays, so vary them by 1 µs per repetition).
-    let per_conn_events = (lc.max_events as usize).div_ceil(lc.connections.max(1)) + lc.batch;
+    let per_conn_records = (lc.max_records as usize).div_ceil(lc.connections.max(1)) + lc.batch;
     let mut bodies: Vec<Vec<(Vec<u8>, usize)>> = Vec::new();
     for c in 0..lc.connections {
         let u = c % lc.users.max(1);
@@ -133,7 +133,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         let mut b = SessionBatcher::new(&format!("u{u}"), &format!("load-{c}"), None, lc.batch);
         let mut out = Vec::new();
         let (mut n, mut rep, mut clock) = (0usize, 0i64, 1_000_000i64);
-        while n < per_conn_events {
+        while n < per_conn_records {
             let typings: Vec<Vec<f64>> = later
                 .iter()
                 .map(|t| {
@@ -167,10 +167,10 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     for (c, list) in bodies.iter().cloned().enumerate() {
         let http = reqwest::Client::new();
         let (url, token, sent) = (url.clone(), admin.token.clone(), sent.clone());
-        let max = lc.max_events;
+        let max = lc.max_records;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            let (mut events, mut batches, mut samples) = (0u64, 0u64, 0u64);
+            let (mut records, mut batches, mut samples) = (0u64, 0u64, 0u64);
             for (body, n) in list {
                 if Instant::now() >= deadline
                     || sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) >= max
@@ -195,18 +195,18 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
                 );
                 let v: serde_json::Value = serde_json::from_slice(&bytes)?;
                 samples += v["samples"].as_u64().unwrap_or(0);
-                events += n as u64;
+                records += n as u64;
                 batches += 1;
             }
-            Ok::<_, anyhow::Error>((lat, events, batches, samples))
+            Ok::<_, anyhow::Error>((lat, records, batches, samples))
         }));
     }
     let mut lat = Vec::new();
-    let (mut events, mut batches, mut samples) = (0, 0, 0);
+    let (mut records, mut batches, mut samples) = (0, 0, 0);
     for t in tasks {
         let (l, e, b, s) = t.await??;
         lat.extend(l);
-        events += e;
+        records += e;
         batches += b;
         samples += s;
     }
@@ -226,9 +226,9 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     for (b, _) in &sample {
         parsed.push(serde_json::from_slice::<IngestBatch>(b)?);
     }
-    let parse_events_per_s = n_ev as f64 / t.elapsed().as_secs_f64();
+    let parse_records_per_s = n_ev as f64 / t.elapsed().as_secs_f64();
     let svc = service.clone();
-    let (service_events_per_s, score_events_per_s) = tokio::task::spawn_blocking(move || {
+    let (service_records_per_s, score_records_per_s) = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         for (b, _) in &sample {
             let mut batch: IngestBatch = serde_json::from_slice(b).expect("parsed before");
@@ -268,16 +268,16 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     .await?;
     drop(parsed);
     Ok(LoadReport {
-        events,
+        records,
         batches,
         samples,
         seconds,
-        events_per_s: events as f64 / seconds,
+        records_per_s: records as f64 / seconds,
         p50_ms: quantile(&lat, 0.5),
         p99_ms: quantile(&lat, 0.99),
         max_ms: lat.last().copied().unwrap_or(0.0),
-        parse_events_per_s,
-        service_events_per_s,
-        score_events_per_s,
+        parse_records_per_s,
+        service_records_per_s,
+        score_records_per_s,
     })
 }

@@ -6,7 +6,8 @@
 //! Conventions: times on the event clock are integer microseconds (`_us`, monotonic, arbitrary origin, as
 //! in `keyprint_core::event`); wall-clock times are Unix milliseconds (`_ms`). Trust is 0–100 (100 = surely
 //! the account owner). Every request type rejects unknown fields, so a misspelt or extra field (for
-//! instance a plain `key` name where `key_hash` is expected) is an error, never silently ignored.
+//! instance a per-key `keys` array of earlier releases, or a `key` field inside a record) is an error, never
+//! silently ignored. No type here carries a key identity: what travels are the edge's content-free records.
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ pub struct Trust {
     pub reasons: Vec<Reason>,
 }
 
-/// Answer to `POST /v1/events`.
+/// Answer to `POST /v1/records`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IngestAck {
     /// The session.
