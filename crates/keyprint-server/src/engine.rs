@@ -77,6 +77,11 @@ pub trait Engine: Send + Sync {
     fn forgetting(&self) -> f64 {
         0.85
     }
+    /// True when a sample within `NEAR_DUPLICATE_SD` of a stored one counts as a replay
+    /// (`crate::service::near_duplicate`): only where data show genuine samples never come that close.
+    fn near_duplicate_replay(&self) -> bool {
+        false
+    }
 }
 
 /// An engine's state within one session.
@@ -149,6 +154,10 @@ impl Engine for FixedTextEngine {
     fn new_session(&self, tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
         let phrase = tenant.phrase.clone().filter(|p| p.keys >= 2)?;
         Some(Box::new(FixedTextSession { phrase }))
+    }
+    /// Genuine CMU typings of one person never come within 0.44 of their per-feature sd of each other.
+    fn near_duplicate_replay(&self) -> bool {
+        true
     }
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         let n = samples.first().map_or(2, |s| s.len().div_ceil(3));

@@ -764,3 +764,46 @@ async fn injection_after_owner_typing_with_attach_within_three_keys() {
         eprintln!("{session}: alert at injected keystroke {n}");
     }
 }
+
+/// A replay with 1 µs added to one release is caught as a near-duplicate (reason `replay`) and never learned
+/// into the template; the owner's genuine later typings are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_with_jitter_is_caught_and_not_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    e.replay("alice", "enrol", &owner[..50]).await;
+    let acks = e.replay("alice", "day2", &owner[50..60]).await;
+    assert!(
+        acks.iter()
+            .all(|a| a.trust.reasons.iter().all(|r| r.code != ReasonCode::Replay))
+    );
+    let refs_before = e.server.service.with_store(|s| {
+        s.reference("acme", "alice", "fixed-text")
+            .unwrap()
+            .samples
+            .len()
+    });
+    // Recorded typings of day 2, each with one timing moved by 1 µs (0.001 ms), resent in a new session.
+    let jittered: Vec<Vec<f64>> = owner[50..56]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut t = t.clone();
+            let k = (3 * i) % t.len();
+            t[k] += 0.001;
+            t
+        })
+        .collect();
+    let acks = e.replay("alice", "replayed-jitter", &jittered).await;
+    let last = &acks.last().unwrap().trust;
+    assert_eq!(last.reasons[0].code, ReasonCode::Replay, "{last:?}");
+    assert!(acks.iter().any(|a| !a.alerts.is_empty()), "replay alerted");
+    let refs_after = e.server.service.with_store(|s| {
+        s.reference("acme", "alice", "fixed-text")
+            .unwrap()
+            .samples
+            .len()
+    });
+    assert_eq!(refs_before, refs_after, "jittered replays were learned");
+}
