@@ -10,3 +10,7 @@ export type { KeyEvent } from "./vocab.js";
 export { InjectionDetector, isModifier } from "./injection.js";
 export { Segmenter, actionFeatures, N_FEATURES } from "./mouse.js";
 export type { MouseEvent_ as MouseSample, Action, ActionKind } from "./mouse.js";
+export { Recorder } from "./recorder.js";
+export type { RecorderConfig, RecorderStats } from "./recorder.js";
+export { Transport } from "./transport.js";
+export type { TransportConfig, TransportStats } from "./transport.js";
