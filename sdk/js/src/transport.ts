@@ -43,6 +43,8 @@ export interface TransportStats {
 interface Batch {
   seq: number | null;
   records: WireRecord[];
+  /** Already sent by a page-hide flush (visibilitychange then pagehide would send it twice). */
+  hideSent?: boolean;
 }
 
 const KEEPALIVE_MAX = 60_000;
@@ -101,6 +103,12 @@ export class Transport {
     if (t) h.authorization = `Bearer ${t}`;
     this.lastToken = t ?? null;
     return h;
+  }
+
+  /** Stops retrying (a pending retry timer is cleared); queued batches stay queued. */
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   /** Wakes the sender (e.g. when the browser comes back online). */
@@ -162,6 +170,8 @@ export class Transport {
     this.queue = head.concat(merged);
     const token = typeof this.c.token === "function" ? this.lastToken : this.c.token;
     for (const b of this.queue) {
+      if (b.hideSent) continue;
+      b.hideSent = true;
       const body = this.body(b);
       const beacon = this.c.beaconUrl && typeof navigator !== "undefined" && navigator.sendBeacon;
       if (body.length <= KEEPALIVE_MAX || !beacon) {
