@@ -192,7 +192,9 @@ export class Recorder {
 
   private input(e: InputEvent): void {
     const t = e.inputType || "";
-    if (NON_TYPED.has(t) || t === "") this.nonTyped(t === "insertFromDrop" ? "drops" : t === "insertFromPaste" ? "pastes" : "insertionsWithoutKeys");
+    // A paste or drop was already counted by its own event; the insertion still cuts.
+    if (t === "insertFromPaste" || t === "insertFromDrop") this.cut();
+    else if (NON_TYPED.has(t) || t === "") this.nonTyped("insertionsWithoutKeys");
     else if (t.startsWith("insert") && t !== "insertCompositionText" && !this.keySinceInput) this.nonTyped("insertionsWithoutKeys");
     this.keySinceInput = false;
   }

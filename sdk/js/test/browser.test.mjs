@@ -247,20 +247,59 @@ test("main-thread cost per 1,000 events in Chromium (Edge: keystrokes with windo
       const edge = new Keyprint.Edge({ window_keys: 50 });
       const out = [];
       let t0 = performance.now();
-      for (let i = 0; i < 1000; i++) edge.key({ code: codes[i % 10], press_us: i * 150000, release_us: i * 150000 + 80000 + (i % 7) * 3000 }, out);
-      best.keys = Math.min(best.keys, performance.now() - t0);
+      for (let i = 0; i < 10000; i++) edge.key({ code: codes[i % 10], press_us: i * 150000, release_us: i * 150000 + 80000 + (i % 7) * 3000 }, out);
+      best.keys = Math.min(best.keys, (performance.now() - t0) / 10);
       t0 = performance.now();
-      for (let i = 0; i < 1000; i++) {
+      for (let i = 0; i < 10000; i++) {
         const kind = i % 50 === 48 ? "press" : i % 50 === 49 ? "release" : "move";
         edge.mouse({ t_us: 2e8 + i * 16000, x_px: 100 + (i % 50) * 6, y_px: 200 + Math.sin(i / 5) * 40, button: kind === "move" ? "none" : "left", kind }, out);
       }
-      best.mouse = Math.min(best.mouse, performance.now() - t0);
-      if (out.filter((x) => x.free_text).length !== 20 || out.filter((x) => x.mouse).length !== 20) throw new Error("unexpected records");
+      best.mouse = Math.min(best.mouse, (performance.now() - t0) / 10);
+      if (out.filter((x) => x.free_text).length !== 200 || out.filter((x) => x.mouse).length !== 200) throw new Error("unexpected records");
     }
     return best;
-  });
-  console.log(`main-thread time per 1,000 events (best of 5): keystrokes ${r.keys.toFixed(2)} ms (20 windows summarised), mouse samples ${r.mouse.toFixed(2)} ms (20 PointClick actions)`);
+  }); // 10,000 events timed at once: performance.now() is coarsened in the page
+  console.log(`main-thread time per 1,000 events (10,000 timed, best of 5): keystrokes ${r.keys.toFixed(2)} ms (20 windows summarised), mouse samples ${r.mouse.toFixed(2)} ms (20 PointClick actions)`);
   // A frame is 16.7 ms: 1,000 events (many seconds of input) must cost well under one frame in total.
   assert.ok(r.keys < 16 && r.mouse < 16, JSON.stringify(r));
+  await page.close();
+});
+
+test("rollover reaches the Edge in press order, key repeat is folded, a real Ctrl+V paste is not typing", async () => {
+  const page = await open("rollover");
+  await page.click("#ta");
+  // 24 letters, each pressed 50 ms before the previous one is released (UD < 0 for every digraph).
+  const letters = "abcdefghijklmnopqrstuvwx";
+  await page.keyboard.down(letters[0]);
+  for (let i = 1; i < letters.length; i++) {
+    await sleep(70);
+    await page.keyboard.down(letters[i]);
+    await sleep(50);
+    await page.keyboard.up(letters[i - 1]);
+  }
+  await sleep(60);
+  await page.keyboard.up(letters[letters.length - 1]);
+  // Auto-repeat: the same key down five times, then up (playwright marks the later downs `repeat`).
+  await sleep(150);
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.down("z");
+    await sleep(40);
+  }
+  await page.keyboard.up("z");
+  let stats = await page.evaluate(() => window.rec.stats);
+  assert.equal(stats.keys, 25);
+  assert.equal(stats.repeatsFolded, 4);
+  await page.evaluate(() => window.rec.flush());
+  const ft = records("rollover").filter((r) => r.free_text);
+  assert.equal(ft.length, 1);
+  assert.ok(ft[0].free_text.values[317] >= 0.9, `rollover share ${ft[0].free_text.values[317]}`);
+  // A real clipboard paste: Ctrl+V through the DevTools protocol.
+  await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await page.evaluate(() => navigator.clipboard.writeText("clipboard text that must not count as typing"));
+  await page.keyboard.press("Control+V");
+  stats = await page.evaluate(() => window.rec.stats);
+  console.log(`after Ctrl+V: pastes ${stats.pastes}, textarea ends with ${JSON.stringify((await page.inputValue("#ta")).slice(-9))}`);
+  assert.equal(stats.pastes, 1, JSON.stringify(stats));
+  assert.ok((await page.inputValue("#ta")).endsWith("as typing"));
   await page.close();
 });
