@@ -6,7 +6,7 @@
  * - Network errors, 5xx, 429, 401 and 403 are retried with exponential back-off and jitter (the bearer
  *   credential is asked for again on every try, so a short-lived one can be renewed); 409 (stale) and other
  *   4xx drop the batch and count it.
- * - The queue is bounded (`maxQueuedBatches`): past it the oldest batch not yet sent is dropped and counted, so
+ * - The queue is bounded (`maxQueuedBatches`): past it the oldest batch never sent is dropped and counted, so
  *   `batch_seq` never has a gap.
  * - On page hide, everything queued is sent with `fetch(…, {keepalive: true})`; `navigator.sendBeacon` is used
  *   instead only when a `beaconUrl` is configured (a beacon cannot carry the `Authorization` header).
@@ -78,7 +78,10 @@ export class Transport {
       this.queue.push({ seq: null, records: records.slice(i, i + this.c.maxBatchRecords) });
     }
     while (this.queue.length > this.c.maxQueuedBatches) {
-      const i = this.queue[0].seq === null ? 0 : 1;
+      // Only a batch never sent is dropped (a numbered one may be stored already; dropping it would leave a
+      // gap): the queue exceeds its bound by at most the batches numbered at a page hide.
+      const i = this.queue.findIndex((b) => b.seq === null);
+      if (i < 0) break;
       const [b] = this.queue.splice(i, 1);
       this.stats.batchesDropped += 1;
       this.stats.recordsDropped += b.records.length;

@@ -92,3 +92,22 @@ test("page hide sends every queued batch with keepalive, merged, without waiting
   assert.equal(calls.length, before + 2);
   t.close();
 });
+
+test("after a page hide numbered every batch, the bound drops only batches never sent: no gap", async () => {
+  let online = false;
+  const { f, calls } = fakeFetch(() => (online ? 200 : "throw"));
+  const t = new Transport({ ...base, fetch: f, maxBatchRecords: 1, maxQueuedBatches: 2, retryBaseMs: 1, retryMaxMs: 2 });
+  t.enqueue(recs(1)); // in flight and failing: seq 0
+  t.flushOnHide();
+  t.enqueue([rec(1)]);
+  t.flushOnHide(); // seq 1, sent with keepalive
+  t.enqueue(recs(3)); // 5 queued, bound 2: the 3 never sent are dropped, not 0 or 1
+  assert.equal(t.stats.batchesDropped, 3);
+  assert.equal(t.pending(), 2);
+  online = true;
+  await t.drained();
+  t.enqueue([rec(9)]); // numbered 2, right after the two kept
+  await t.drained();
+  const stored = new Set(calls.filter((c) => c.init.keepalive !== true).map((c) => c.body.batch_seq));
+  assert.deepEqual([...stored].sort(), [0, 1, 2]);
+});
