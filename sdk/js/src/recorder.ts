@@ -115,7 +115,9 @@ export class Recorder {
     on(w, "beforeinput", (e: InputEvent) => this.input(e));
     // Autofill fills fields with a plain `input` Event (no inputType): not typing.
     on(w, "input", (e: Event) => {
-      if (e.isTrusted && !("inputType" in e)) this.nonTyped("insertionsWithoutKeys");
+      const el = e.target as HTMLInputElement | null;
+      const text = !!el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && !/^(checkbox|radio|range|color|file|button|submit|reset)$/.test(el.type)));
+      if (e.isTrusted && text && !("inputType" in e)) this.nonTyped("insertionsWithoutKeys");
     });
     on(w, "focusin", (e: FocusEvent) => {
       if (this.lastFocus !== null && e.target !== this.lastFocus) this.cut();
