@@ -69,6 +69,8 @@ after(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
+/** Each test is bounded (the whole file takes about 36 s). */
+const T = 25_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Deterministic human-like typing: holds 60–115 ms, gaps 70–185 ms (no rollover). */
@@ -130,7 +132,7 @@ function assertContentFree(session) {
   assert.deepEqual(seqs, seqs.map((_, i) => i));
 }
 
-test("typed text gives free_text records, a phrase typed in the password field a fixed_text record, a click a mouse record; no key identity is sent", async () => {
+test("typed text gives free_text records, a phrase typed in the password field a fixed_text record, a click a mouse record; no key identity is sent", { timeout: T }, async () => {
   const page = await open("typed");
   await page.click("#ta");
   const text = "the quick brown fox jumps over the lazy dog again";
@@ -158,7 +160,7 @@ test("typed text gives free_text records, a phrase typed in the password field a
   await page.close();
 });
 
-test("pasted (inserted) text is not typing and cuts the window", async () => {
+test("pasted (inserted) text is not typing and cuts the window", { timeout: T }, async () => {
   const page = await open("paste");
   await page.click("#ta");
   await typeHuman(page, "hello there fr", 3); // 14 keys
@@ -178,7 +180,7 @@ test("pasted (inserted) text is not typing and cuts the window", async () => {
   await page.close();
 });
 
-test("the same typing without the paste does give a window (the paste test can fail)", async () => {
+test("the same typing without the paste does give a window (the paste test can fail)", { timeout: T }, async () => {
   const page = await open("nopaste");
   await page.click("#ta");
   await typeHuman(page, "hello there fr", 3);
@@ -189,7 +191,7 @@ test("the same typing without the paste does give a window (the paste test can f
   await page.close();
 });
 
-test("dispatchEvent-made key events (isTrusted false) are not typing", async () => {
+test("dispatchEvent-made key events (isTrusted false) are not typing", { timeout: T }, async () => {
   const page = await open("synthetic");
   await page.click("#ta");
   await page.evaluate(() => {
@@ -211,7 +213,7 @@ test("dispatchEvent-made key events (isTrusted false) are not typing", async () 
   await page.close();
 });
 
-test("machine-speed typing (delay 0) yields an injection record", async () => {
+test("machine-speed typing (delay 0) yields an injection record", { timeout: T }, async () => {
   const page = await open("machine");
   await page.click("#ta");
   await page.keyboard.type("rm -rf ~ and curl evil example", { delay: 0 });
@@ -225,7 +227,7 @@ test("machine-speed typing (delay 0) yields an injection record", async () => {
   await page.close();
 });
 
-test("leaving the page ships the last window (pagehide: finish, then the keepalive flush)", async () => {
+test("leaving the page ships the last window (pagehide: finish, then the keepalive flush)", { timeout: T }, async () => {
   const page = await open("hide", 30);
   await page.click("#ta");
   await typeHuman(page, "typing before leaving x", 9); // 23 keys: under the 30-key window, emitted at page hide
@@ -238,7 +240,7 @@ test("leaving the page ships the last window (pagehide: finish, then the keepali
   await page.close();
 });
 
-test("main-thread cost per 1,000 events in Chromium (Edge: keystrokes with windows, mouse samples with actions)", async () => {
+test("main-thread cost per 1,000 events in Chromium (Edge: keystrokes with windows, mouse samples with actions)", { timeout: T }, async () => {
   const page = await open("perf");
   const r = await page.evaluate(() => {
     const codes = ["KeyT", "KeyH", "KeyE", "Space", "KeyQ", "KeyU", "KeyI", "KeyC", "KeyK", "Backspace"];
@@ -265,7 +267,7 @@ test("main-thread cost per 1,000 events in Chromium (Edge: keystrokes with windo
   await page.close();
 });
 
-test("rollover reaches the Edge in press order, key repeat is folded, a real Ctrl+V paste is not typing", async () => {
+test("rollover reaches the Edge in press order, key repeat is folded, a real Ctrl+V paste is not typing", { timeout: T }, async () => {
   const page = await open("rollover");
   await page.click("#ta");
   // 24 letters, each pressed 50 ms before the previous one is released (UD < 0 for every digraph).
