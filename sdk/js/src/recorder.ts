@@ -14,7 +14,7 @@
  * - Keys typed into `<input type="password">` go to the fixed-text phrase matcher only (not into free-text
  *   windows); other keys go to free-text windows only.
  */
-import { Edge, type EdgeConfig, type KeyRouting, type WireRecord } from "./edge.js";
+import { Edge, type DeviceEvent, type EdgeConfig, type KeyRouting, type WireRecord } from "./edge.js";
 import type { MouseButton, MouseKind } from "./mouse.js";
 import { Transport, type TransportConfig, type TransportStats } from "./transport.js";
 
@@ -184,6 +184,12 @@ export class Recorder {
     this.pending = [];
     this.stats.cuts += 1;
     this.edge.cut(this.out);
+    this.emitted();
+  }
+
+  /** A device event the host knows of (a page cannot see USB devices): forwarded as a record. */
+  device(d: DeviceEvent): void {
+    this.edge.device(d, this.out);
     this.emitted();
   }
 
