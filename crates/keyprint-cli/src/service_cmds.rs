@@ -291,7 +291,12 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
             .trust
             .reasons
             .iter()
-            .map(|r| format!("{:?}", r.code))
+            .map(|r| {
+                serde_json::to_value(r.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            })
             .collect();
         println!(
             "{:<18} {:<12} {:>7} {:>6.1} {:>6.2} {:>5}  {:?} {}",

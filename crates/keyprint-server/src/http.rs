@@ -62,7 +62,9 @@ async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !ct.starts_with("application/json") {
+    // RFC 9110 §8.3.1: type/subtype are case-insensitive; parameters (charset) follow a `;`.
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "Content-Type must be application/json",

@@ -161,6 +161,23 @@ struct Bucket {
 /// argon2 verifications allowed per second per key id for tokens not yet verified (burst: twice that).
 const AUTH_VERIFY_PER_S: f64 = 5.0;
 
+/// True for characters an id may not hold: controls (Unicode Cc), bidirectional marks and overrides
+/// (U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069), zero-width and invisible formatting characters
+/// (U+00AD, U+180E, U+200B–U+200D, U+2060–U+2064, U+FEFF) and line/paragraph separators (U+2028, U+2029).
+pub fn unsafe_id_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
 /// A sample is a near-duplicate of a stored one when, on every feature, they differ by at most this many of
 /// the owner's per-feature standard deviations (over the stored samples). On the whole CMU benchmark (51
 /// subjects × 400 typings, ~4 M genuine pairs) no two typings of one person come closer than 0.44 sd on
@@ -500,14 +517,15 @@ impl Service {
                 ));
             }
             // Ids end up in analysts' terminals, CEF/syslog lines and file names: no control characters
-            // (escape sequences, CR/LF, NUL).
+            // (escape sequences, CR/LF, NUL), and no invisible or direction-changing ones that make an id
+            // read as another (bidi overrides, zero-width characters, line separators).
             if let Some(v) = v
-                && v.chars().any(char::is_control)
+                && v.chars().any(unsafe_id_char)
             {
                 return Err(ApiError::field(
                     ErrorCode::InvalidField,
                     name,
-                    "must not contain control characters",
+                    "must not contain control, invisible, bidirectional-override or line-separator characters",
                 ));
             }
         }
@@ -944,7 +962,7 @@ impl Service {
     ) -> Result<Alert, ApiError> {
         let bad = |field: &str, why: &str| ApiError::field(ErrorCode::InvalidField, field, why);
         for (name, v) in [("device", &f.device), ("peer", &f.peer)] {
-            if v.is_empty() || v.len() > MAX_ID_LEN || v.chars().any(char::is_control) {
+            if v.is_empty() || v.len() > MAX_ID_LEN || v.chars().any(unsafe_id_char) {
                 return Err(bad(
                     name,
                     "must be 1 to 128 characters without control characters",

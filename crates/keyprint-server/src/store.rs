@@ -243,6 +243,9 @@ pub trait Storage: Send {
 /// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
 pub struct SqliteStore {
     conn: Connection,
+    /// An exclusive lock on `<database>.lock`, held while the store is open: two servers on one data
+    /// directory would both accept batches while only one delivers the outbox.
+    _lock: std::fs::File,
 }
 
 /// The storage schema's version (SQLite `user_version`): 2 = content-free records.
@@ -280,6 +283,21 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`] when the file cannot be opened or the schema not created.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        let lock_path = path.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError(format!("{}: {e}", lock_path.display())))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StoreError(format!(
+                "{} is in use by another keyprint process (lock {} held); stop it or use another data directory",
+                path.display(),
+                lock_path.display()
+            )),
+            std::fs::TryLockError::Error(e) => StoreError(format!("{}: {e}", lock_path.display())),
+        })?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -302,7 +320,7 @@ impl SqliteStore {
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, _lock: lock })
     }
 }
 

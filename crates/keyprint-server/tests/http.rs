@@ -807,3 +807,62 @@ async fn replay_with_jitter_is_caught_and_not_learned() {
     });
     assert_eq!(refs_before, refs_after, "jittered replays were learned");
 }
+
+/// Faults found by a new user and an attacker (issue 16, first part): ids that read as other ids are refused,
+/// media types are parsed per RFC 9110, and a second server cannot open a data directory in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookalike_ids_media_types_and_a_second_server_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = env(dir.path(), Sinks::default(), |_| {}).await;
+    for id in [
+        "adm\u{202E}nimda",
+        "ali\u{200B}ce",
+        "a\u{2028}b",
+        "\u{FEFF}bob",
+        "x\u{2066}y",
+    ] {
+        let body = serde_json::json!({"user": id, "session": "s-ok", "batch_seq": 0}).to_string();
+        let (s, v) = raw(&e.ingest, Method::POST, "/v1/records", Some(&body)).await;
+        assert_eq!(
+            (s, v["field"].as_str().unwrap_or("")),
+            (422, "user"),
+            "{id:?}: {v}"
+        );
+        let body = serde_json::json!({"user": "u", "session": id, "batch_seq": 0}).to_string();
+        let (s, v) = raw(&e.ingest, Method::POST, "/v1/records", Some(&body)).await;
+        assert_eq!(
+            (s, v["field"].as_str().unwrap_or("")),
+            (422, "session"),
+            "{id:?}: {v}"
+        );
+    }
+    let body = r#"{"user":"u","session":"s-media","batch_seq":0}"#;
+    let (http, base, token) = e.ingest.http();
+    for (ct, want) in [
+        ("application/jsonx", 415),
+        ("text/json", 415),
+        ("APPLICATION/JSON", 200),
+        ("application/json; charset=utf-8", 200),
+    ] {
+        let r = http
+            .post(format!("{base}/v1/records"))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .body(body.replace("s-media", &format!("s-{want}-{}", ct.len())))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{ct}");
+    }
+    // A second server on the same data directory is refused at start, saying why.
+    let mut cfg = keyprint_server::ServeConfig::new(dir.path().to_path_buf());
+    cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let err = keyprint_server::start(&cfg)
+        .await
+        .err()
+        .expect("second server refused");
+    assert!(
+        format!("{err:#}").contains("in use by another keyprint process"),
+        "{err:#}"
+    );
+}
