@@ -175,6 +175,44 @@ struct Cell {
     curve: Roc,
 }
 
+impl Cell {
+    /// One cell from its subjects' ROCs (one per evaluated subject, `n − 1` impostors each).
+    fn of(
+        identities: &str,
+        (g, l): (usize, usize),
+        rocs: &[Roc],
+        mean_probe_keys: f64,
+        (fusion_bias, fusion_weights): (f64, Vec<(String, f64)>),
+        seconds: f64,
+    ) -> Cell {
+        let n = rocs.len();
+        let mean_of = |f: &dyn Fn(&Roc) -> f64| summarize(&rocs.iter().map(f).collect::<Vec<_>>());
+        let eer = mean_of(&Roc::eer);
+        Cell {
+            result: AaltoResult {
+                identities: identities.to_string(),
+                g,
+                l,
+                eer_mean: eer.mean,
+                eer_sd: eer.sd,
+                published_eer: TYPENET_L50
+                    .iter()
+                    .find(|(pg, _)| *pg == g && l == 50)
+                    .map(|x| x.1),
+                auc_mean: mean_of(&Roc::auc).mean,
+                fnmr_at_fmr1_mean: mean_of(&|r| r.fnmr_at_fmr(0.01)).mean,
+                subjects: n,
+                impostors_per_subject: n.saturating_sub(1),
+                mean_probe_keys,
+                fusion_bias,
+                fusion_weights,
+                seconds,
+            },
+            curve: average_rocs(rocs).expect("subjects"),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_variant(
     identities: &str,
@@ -270,38 +308,21 @@ fn run_variant(
                     roc(&genuine, &imp)
                 })
                 .collect::<Result<_, _>>()?;
-            let eers: Vec<f64> = rocs.iter().map(Roc::eer).collect();
-            let s = summarize(&eers);
-            let published = TYPENET_L50
-                .iter()
-                .find(|(pg, _)| *pg == g && l == 50)
-                .map(|x| x.1);
-            cells.push(Cell {
-                result: AaltoResult {
-                    identities: identities.to_string(),
-                    g,
-                    l,
-                    eer_mean: s.mean,
-                    eer_sd: s.sd,
-                    published_eer: published,
-                    auc_mean: summarize(&rocs.iter().map(Roc::auc).collect::<Vec<_>>()).mean,
-                    fnmr_at_fmr1_mean: summarize(
-                        &rocs.iter().map(|r| r.fnmr_at_fmr(0.01)).collect::<Vec<_>>(),
-                    )
-                    .mean,
-                    subjects: n,
-                    impostors_per_subject: n - 1,
-                    mean_probe_keys,
-                    fusion_bias: fusion.bias,
-                    fusion_weights: FAMILY_NAMES
+            cells.push(Cell::of(
+                identities,
+                (g, l),
+                &rocs,
+                mean_probe_keys,
+                (
+                    fusion.bias,
+                    FAMILY_NAMES
                         .iter()
                         .zip(fusion.weights)
                         .map(|(n, w)| (n.to_string(), w))
                         .collect(),
-                    seconds: t.elapsed().as_secs_f64(),
-                },
-                curve: average_rocs(&rocs).expect("subjects"),
-            });
+                ),
+                t.elapsed().as_secs_f64(),
+            ));
         }
     }
     Ok(cells)
@@ -379,33 +400,14 @@ fn run_summary_variant(
                     roc(&genuine, &imp)
                 })
                 .collect::<Result<_, _>>()?;
-            let eers: Vec<f64> = rocs.iter().map(Roc::eer).collect();
-            let s = summarize(&eers);
-            cells.push(Cell {
-                result: AaltoResult {
-                    identities: "summary".into(),
-                    g,
-                    l,
-                    eer_mean: s.mean,
-                    eer_sd: s.sd,
-                    published_eer: TYPENET_L50
-                        .iter()
-                        .find(|(pg, _)| *pg == g && l == 50)
-                        .map(|x| x.1),
-                    auc_mean: summarize(&rocs.iter().map(Roc::auc).collect::<Vec<_>>()).mean,
-                    fnmr_at_fmr1_mean: summarize(
-                        &rocs.iter().map(|r| r.fnmr_at_fmr(0.01)).collect::<Vec<_>>(),
-                    )
-                    .mean,
-                    subjects: n,
-                    impostors_per_subject: n - 1,
-                    mean_probe_keys,
-                    fusion_bias: 0.0,
-                    fusion_weights: Vec::new(),
-                    seconds: t.elapsed().as_secs_f64(),
-                },
-                curve: average_rocs(&rocs).expect("subjects"),
-            });
+            cells.push(Cell::of(
+                "summary",
+                (g, l),
+                &rocs,
+                mean_probe_keys,
+                (0.0, Vec::new()),
+                t.elapsed().as_secs_f64(),
+            ));
         }
     }
     Ok(cells)

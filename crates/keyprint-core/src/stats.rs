@@ -116,6 +116,18 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     (m, v.sqrt())
 }
 
+/// The finite values of feature `f` over the vectors of length `dim` (vectors of another length and
+/// `NaN` entries — absent values — are skipped).
+pub fn finite_column<V: AsRef<[f64]>>(vectors: &[V], dim: usize, f: usize) -> Vec<f64> {
+    vectors
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|v| v.len() == dim)
+        .map(|v| v[f])
+        .filter(|x| x.is_finite())
+        .collect()
+}
+
 /// Euclidean norm.
 pub fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()

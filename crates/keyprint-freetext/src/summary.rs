@@ -17,6 +17,7 @@
 //! Shapes: a population is `people × windows × dim`; every vector of a model has the same `dim`.
 
 use keyprint_core::detector::{Detector, Enrolment, FeatureVector, FitError, Template};
+use keyprint_core::stats::{finite_column, mean_sd};
 use std::sync::Arc;
 
 /// Settings of the summary model.
@@ -72,12 +73,7 @@ impl SummaryPopulation {
             let mut means = Vec::new();
             let (mut ss, mut dof, mut inv_n) = (0.0, 0.0, 0.0);
             for p in people {
-                let xs: Vec<f64> = p
-                    .iter()
-                    .filter(|v| v.len() == dim)
-                    .map(|v| v[f])
-                    .filter(|x| x.is_finite())
-                    .collect();
+                let xs = finite_column(p, dim, f);
                 if xs.is_empty() {
                     continue;
                 }
@@ -117,12 +113,7 @@ impl SummaryPopulation {
         let mut post = vec![None; dim];
         for (f, st) in self.entries.iter().enumerate() {
             let Some(st) = st else { continue };
-            let xs: Vec<f64> = windows
-                .iter()
-                .filter(|v| v.len() == dim)
-                .map(|v| v[f])
-                .filter(|x| x.is_finite())
-                .collect();
+            let xs = finite_column(windows, dim, f);
             if xs.is_empty() {
                 continue;
             }
@@ -200,11 +191,8 @@ impl SummaryCohort {
             return None;
         }
         let s: Vec<f64> = self.profiles.iter().map(|p| p.score(probe)).collect();
-        let m = s.iter().sum::<f64>() / s.len() as f64;
-        let sd = (s.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (s.len() - 1) as f64)
-            .sqrt()
-            .max(1e-6);
-        Some((m, sd))
+        let (m, sd) = mean_sd(&s);
+        Some((m, sd.max(1e-6)))
     }
 
     /// `(score − mean) / sd` with [`t_stats`](Self::t_stats); the raw score without them or when not finite.

@@ -196,17 +196,12 @@ pub fn near_duplicate(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
     let dim = sample.len();
     let sd: Vec<f64> = (0..dim)
         .map(|f| {
-            let xs: Vec<f64> = stored
-                .iter()
-                .filter(|v| v.len() == dim)
-                .map(|v| v[f])
-                .filter(|x| x.is_finite())
-                .collect();
+            let xs = keyprint_core::stats::finite_column(stored, dim, f);
             if xs.len() < 2 {
-                return f64::NAN;
+                f64::NAN
+            } else {
+                keyprint_core::stats::mean_sd(&xs).1
             }
-            let m = xs.iter().sum::<f64>() / xs.len() as f64;
-            (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
         })
         .collect();
     let mut best: Option<f64> = None;
