@@ -182,6 +182,62 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Posts `body` as JSON to `path` with this client's token and decodes a 200 answer.
+    ///
+    /// # Errors
+    /// [`SendError::Refused`] with the API's error body for a 4xx/5xx answer; [`SendError::GaveUp`] when the
+    /// server cannot be reached or answers something that is not the expected JSON.
+    pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, SendError> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
+        decode(req.send().await).await
+    }
+
+    /// Exchanges a one-time registration token (from `POST /v1/devices`, done by an admin) for the device's
+    /// own credential at `POST /v1/devices/enroll`. No bearer token is needed; `base` is the server URL.
+    ///
+    /// # Errors
+    /// [`SendError::Refused`] (401 `unauthorized`) for an unknown, used or expired token.
+    pub async fn enroll_device(
+        base: &str,
+        registration_token: &str,
+    ) -> Result<keyprint_wire::DeviceCredential, SendError> {
+        Client::new(base, "")
+            .post_json(
+                "/v1/devices/enroll",
+                &keyprint_wire::EnrollDevice {
+                    registration_token: registration_token.to_string(),
+                },
+            )
+            .await
+    }
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(
+    res: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, SendError> {
+    let gave_up = |last: String| SendError::GaveUp { attempts: 1, last };
+    let r = res.map_err(|e| gave_up(e.to_string()))?;
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.map_err(|e| gave_up(e.to_string()))?;
+    if status == 200 {
+        return serde_json::from_slice(&bytes).map_err(|e| gave_up(format!("bad answer: {e}")));
+    }
+    let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+        code: keyprint_wire::ErrorCode::Internal,
+        reason: String::from_utf8_lossy(&bytes).into_owned(),
+        field: None,
+    });
+    Err(SendError::Refused { status, body })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -329,6 +329,8 @@ fn role_str(r: Role) -> &'static str {
         Role::Ingest => "ingest",
         Role::Read => "read",
         Role::Admin => "admin",
+        Role::Device => "device",
+        Role::Browser => "browser",
     }
 }
 
@@ -336,6 +338,8 @@ fn role_parse(s: &str) -> Role {
     match s {
         "admin" => Role::Admin,
         "read" => Role::Read,
+        "device" => Role::Device,
+        "browser" => Role::Browser,
         _ => Role::Ingest,
     }
 }

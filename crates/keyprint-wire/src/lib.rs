@@ -378,8 +378,123 @@ pub enum Role {
     Ingest,
     /// May read sessions, users, alerts (analysts).
     Read,
-    /// Everything, including keys, tenant settings and purge.
+    /// Everything, including keys, devices, tenant settings and purge.
     Admin,
+    /// A registered device's own credential (from [`EnrollDevice`]): posts records for that device only,
+    /// and for its bound users only when it has any. Never created through `POST /v1/keys`.
+    Device,
+    /// A short-lived browser credential ([`BrowserCredential`]): posts records for one user and one
+    /// generated device id until it expires. Never created through `POST /v1/keys`.
+    Browser,
+}
+
+/// `POST /v1/devices` (admin): registers a company-owned device. Only a registered device can obtain a
+/// credential, and only a device bound to a user can add to that user's enrolment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDevice {
+    /// Device id, 1 to 128 printable characters (the same rule as user and session ids).
+    pub device: String,
+    /// Users the device belongs to. Records for other users are refused; an empty list (a shared
+    /// device) lets the device send for any user but never enrol anyone.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Free label for the security team (asset tag, owner), up to 256 printable characters.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// Answer to `POST /v1/devices`: the one-time registration token, shown once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRegistration {
+    /// Device id.
+    pub device: String,
+    /// One-time token (`kpr_<id>_<secret>`) the device exchanges at `POST /v1/devices/enroll`.
+    pub registration_token: String,
+    /// When the token stops working, ms since the Unix epoch (24 h after registration).
+    pub expires_at_ms: i64,
+}
+
+/// `POST /v1/devices/enroll` (no bearer token: the registration token is the credential): exchanges a
+/// one-time registration token for the device's own credential. A token works once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollDevice {
+    /// The token from [`DeviceRegistration`].
+    pub registration_token: String,
+}
+
+/// A device credential (answer to enrol and rotate); `token` is shown once and stored as an argon2 hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCredential {
+    /// Device id; the device's batches must carry it (or no device id).
+    pub device: String,
+    /// Users the device is bound to.
+    pub users: Vec<String>,
+    /// Public key id of the credential.
+    pub key_id: String,
+    /// Bearer token (`kp_<key_id>_<secret>`).
+    pub token: String,
+}
+
+/// One credential of a device, as listed (never the secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CredentialInfo {
+    /// Public key id.
+    pub key_id: String,
+    /// Created, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// Revoked (by rotation or revocation), ms since the Unix epoch.
+    pub revoked_ms: Option<i64>,
+}
+
+/// A registered device (`GET /v1/devices`, `GET /v1/devices/{device}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub device: String,
+    /// Bound users.
+    pub users: Vec<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// Registered, ms since the Unix epoch.
+    pub registered_ms: i64,
+    /// `pending` (token not yet exchanged), `active` or `revoked`.
+    pub state: String,
+    /// Its credentials, oldest first.
+    pub credentials: Vec<CredentialInfo>,
+}
+
+/// Answer to `GET /v1/devices`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// Devices, by id.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// `POST /v1/browser-credentials` (ingest or admin: the web console's backend, never page code): a
+/// short-lived credential for the user logged in to the console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserCredentialRequest {
+    /// The logged-in user.
+    pub user: String,
+    /// Lifetime in seconds, 60 to 3600; 900 when absent.
+    #[serde(default)]
+    pub ttl_s: Option<u32>,
+}
+
+/// A short-lived browser credential: the page posts records with it for `user` and `device` only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrowserCredential {
+    /// Bearer token (`kp_<key_id>_<secret>`).
+    pub token: String,
+    /// User the credential is bound to.
+    pub user: String,
+    /// Generated device id (`web-<hex>`) the credential is bound to.
+    pub device: String,
+    /// Expiry, ms since the Unix epoch.
+    pub expires_at_ms: i64,
 }
 
 /// `POST /v1/keys` (admin).
@@ -462,6 +577,8 @@ pub enum ErrorCode {
     Storage,
     /// Bug.
     Internal,
+    /// The thing to create exists already (a device id registered before).
+    AlreadyExists,
 }
 
 impl ErrorCode {
@@ -472,7 +589,7 @@ impl ErrorCode {
             MalformedJson => 400,
             InvalidField | NonMonotonic | AbsurdTimestamp => 422,
             BatchTooLarge | BodyTooLarge => 413,
-            SessionUserMismatch | StaleBatch => 409,
+            SessionUserMismatch | StaleBatch | AlreadyExists => 409,
             Unauthorized => 401,
             Forbidden => 403,
             NotFound => 404,
@@ -485,7 +602,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::NonMonotonic,
@@ -502,6 +619,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Storage,
         ErrorCode::Internal,
+        ErrorCode::AlreadyExists,
     ];
 }
 
