@@ -238,6 +238,16 @@ pub trait Storage: Send {
     fn outbox_failed(&mut self, id: i64, next_ms: i64, error: &str) -> StoreResult<()>;
     /// Outbox rows not yet delivered.
     fn outbox_pending(&mut self) -> StoreResult<u64>;
+    /// Up to `limit` undelivered rows of one sink due at `now_ms`, oldest first: each sink reads its own
+    /// queue, so a sink that hangs never holds back another.
+    fn outbox_due_sink(
+        &mut self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxRow>>;
+    /// Undelivered rows of one sink (its backlog).
+    fn outbox_backlog(&mut self, sink: &str) -> StoreResult<u64>;
 }
 
 /// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
@@ -906,6 +916,34 @@ impl Storage for SqliteStore {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL",
             [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    fn outbox_due_sink(
+        &mut self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND sink = ?1 AND next_ms <= ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![sink, now_ms, limit as i64], |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                sink: r.get(1)?,
+                payload: r.get(2)?,
+                attempts: r.get::<_, i64>(3)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn outbox_backlog(&mut self, sink: &str) -> StoreResult<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL AND sink = ?1",
+            [sink],
             |r| r.get::<_, i64>(0),
         )? as u64)
     }
