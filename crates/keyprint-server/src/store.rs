@@ -446,6 +446,16 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
+/// An outbox row from `SELECT id, sink, payload, attempts`.
+fn row_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        sink: r.get(1)?,
+        payload: r.get(2)?,
+        attempts: r.get::<_, i64>(3)? as u32,
+    })
+}
+
 /// Inserts alerts and their outbox rows (due at `now_ms`) inside an open transaction; returns them with ids.
 fn insert_alerts_tx(
     tx: &Connection,
@@ -885,14 +895,7 @@ impl Storage for SqliteStore {
         let mut st = self.conn.prepare(
             "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = st.query_map(params![now_ms, limit as i64], |r| {
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                sink: r.get(1)?,
-                payload: r.get(2)?,
-                attempts: r.get::<_, i64>(3)? as u32,
-            })
-        })?;
+        let rows = st.query_map(params![now_ms, limit as i64], row_outbox)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -929,14 +932,7 @@ impl Storage for SqliteStore {
         let mut st = self.conn.prepare(
             "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND sink = ?1 AND next_ms <= ?2 ORDER BY id LIMIT ?3",
         )?;
-        let rows = st.query_map(params![sink, now_ms, limit as i64], |r| {
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                sink: r.get(1)?,
-                payload: r.get(2)?,
-                attempts: r.get::<_, i64>(3)? as u32,
-            })
-        })?;
+        let rows = st.query_map(params![sink, now_ms, limit as i64], row_outbox)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -65,6 +65,33 @@ async fn metric_becomes(e: &common::Env, series: &str, want: f64) -> Option<f64>
     }
 }
 
+/// Waits (up to 10 s) for at least one counted delivery failure of `sink`.
+async fn failures_counted(e: &common::Env, sink: &str) -> bool {
+    let series = format!("keyprint_sink_failures_total{{sink=\"{sink}\"}}");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if metric(e, &series).await.is_some_and(|f| f >= 1.0) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A server on `dir` whose only sink is this syslog collector.
+async fn syslog_env(
+    dir: &std::path::Path,
+    target: SyslogTarget,
+    ca_file: Option<std::path::PathBuf>,
+) -> common::Env {
+    let sinks = Sinks {
+        syslog: Some(target),
+        ca_file,
+        ..Sinks::default()
+    };
+    env(dir, sinks, |c| c.engines = vec!["fixed-text".into()]).await
+}
+
 async fn wait_until<F: FnMut() -> bool>(limit: Duration, mut f: F) -> bool {
     let t0 = Instant::now();
     while t0.elapsed() < limit {
@@ -148,15 +175,7 @@ async fn hanging_webhook_does_not_delay_the_file_sink() {
     let wb = metric_becomes(&e, "keyprint_sink_backlog{sink=\"webhook\"}", 8.0).await;
     assert_eq!(wb, Some(8.0));
     // ...until its first attempt times out, which is logged and counted.
-    let mut failures = None;
-    for _ in 0..100 {
-        failures = metric(&e, "keyprint_sink_failures_total{sink=\"webhook\"}").await;
-        if failures.is_some_and(|f| f >= 1.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(failures.is_some_and(|f| f >= 1.0), "{failures:?}");
+    assert!(failures_counted(&e, "webhook").await);
     assert!(
         metric(&e, "keyprint_sink_failures_total{sink=\"file\"}")
             .await
@@ -172,25 +191,13 @@ async fn syslog_over_tcp_octet_counted_with_retries() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
-    let sinks = Sinks {
-        syslog: Some(SyslogTarget::Tcp(addr.to_string())),
-        ..Sinks::default()
-    };
-    let e = env(dir.path(), sinks, |c| c.engines = vec!["fixed-text".into()]).await;
+    let e = syslog_env(dir.path(), SyslogTarget::Tcp(addr.to_string()), None).await;
     post_findings(&e, 3).await;
     // Nobody listens yet: failures are counted, nothing is marked delivered.
-    let mut failed = false;
-    for _ in 0..50 {
-        if metric(&e, "keyprint_sink_failures_total{sink=\"syslog\"}")
-            .await
-            .is_some_and(|f| f >= 1.0)
-        {
-            failed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(failed, "a refused connection must count as a failure");
+    assert!(
+        failures_counted(&e, "syslog").await,
+        "a refused connection must count as a failure"
+    );
     assert_eq!(
         metric_becomes(&e, "keyprint_sink_backlog{sink=\"syslog\"}", 3.0).await,
         Some(3.0)
@@ -299,12 +306,12 @@ async fn syslog_over_tls_checks_the_collector() {
 
     // Trusted through the CA file.
     let d1 = dir.path().join("trusted");
-    let sinks = Sinks {
-        syslog: Some(SyslogTarget::Tls(format!("localhost:{port}"))),
-        ca_file: Some(ca.clone()),
-        ..Sinks::default()
-    };
-    let e = env(&d1, sinks, |c| c.engines = vec!["fixed-text".into()]).await;
+    let e = syslog_env(
+        &d1,
+        SyslogTarget::Tls(format!("localhost:{port}")),
+        Some(ca.clone()),
+    )
+    .await;
     post_findings(&e, 3).await;
     assert!(wait_until(Duration::from_secs(20), || got.lock().unwrap().len() >= 3).await);
     assert!(got.lock().unwrap().iter().all(|m| m.contains("CEF:0|")));
@@ -317,21 +324,9 @@ async fn syslog_over_tls_checks_the_collector() {
     // Not trusted: refused, counted, kept.
     let before = got.lock().unwrap().len();
     let d2 = dir.path().join("untrusted");
-    let sinks = Sinks {
-        syslog: Some(SyslogTarget::Tls(format!("localhost:{port}"))),
-        ..Sinks::default()
-    };
-    let e = env(&d2, sinks, |c| c.engines = vec!["fixed-text".into()]).await;
+    let e = syslog_env(&d2, SyslogTarget::Tls(format!("localhost:{port}")), None).await;
     post_findings(&e, 2).await;
-    let mut failures = None;
-    for _ in 0..100 {
-        failures = metric(&e, "keyprint_sink_failures_total{sink=\"syslog\"}").await;
-        if failures.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(failures.is_some_and(|f| f >= 1.0));
+    assert!(failures_counted(&e, "syslog").await);
     assert_eq!(
         metric_becomes(&e, "keyprint_sink_backlog{sink=\"syslog\"}", 2.0).await,
         Some(2.0)
@@ -347,21 +342,9 @@ async fn udp_syslog_without_a_listener_is_not_marked_delivered() {
     let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
-    let sinks = Sinks {
-        syslog: Some(SyslogTarget::Udp(addr.to_string())),
-        ..Sinks::default()
-    };
-    let e = env(dir.path(), sinks, |c| c.engines = vec!["fixed-text".into()]).await;
+    let e = syslog_env(dir.path(), SyslogTarget::Udp(addr.to_string()), None).await;
     post_findings(&e, 4).await;
-    let mut failures = None;
-    for _ in 0..100 {
-        failures = metric(&e, "keyprint_sink_failures_total{sink=\"syslog\"}").await;
-        if failures.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(failures.is_some_and(|f| f >= 1.0), "{failures:?}");
+    assert!(failures_counted(&e, "syslog").await);
     assert_eq!(
         metric_becomes(&e, "keyprint_sink_backlog{sink=\"syslog\"}", 4.0).await,
         Some(4.0)
