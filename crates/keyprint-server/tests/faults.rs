@@ -113,10 +113,7 @@ async fn read_frames<S: AsyncRead + Unpin>(mut s: S, out: Arc<Mutex<Vec<String>>
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        loop {
-            let Some(sp) = buf.iter().position(|b| *b == b' ') else {
-                break;
-            };
+        while let Some(sp) = buf.iter().position(|b| *b == b' ') {
             let len: usize = std::str::from_utf8(&buf[..sp])
                 .unwrap()
                 .parse()
@@ -373,7 +370,9 @@ async fn https_webhook_is_delivered_and_signed() {
     std::fs::write(&ca, &cert).unwrap();
     let acceptor = tls_acceptor(&cert, &key);
     let secret = b"0123456789abcdef-test-secret".to_vec();
-    let got: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    // (signature header, body) of each request.
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let got: Received = Arc::default();
     let g = got.clone();
     let app = axum::Router::new().route(
         "/hook",
@@ -478,11 +477,10 @@ async fn slow_clients_are_cut_off() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 // A closed connection reads as end of file (or an error) at once.
                 let mut x = [0u8; 1];
-                if let Ok(r) = tokio::time::timeout(Duration::from_millis(1), s.read(&mut x)).await
+                if let Ok(Ok(0) | Err(_)) =
+                    tokio::time::timeout(Duration::from_millis(1), s.read(&mut x)).await
                 {
-                    if matches!(r, Ok(0) | Err(_)) {
-                        return Instant::now();
-                    }
+                    return Instant::now();
                 }
             }
             panic!("the slow head was read to the end");
