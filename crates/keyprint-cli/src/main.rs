@@ -78,8 +78,11 @@ fn default_sigpipe() {
 }
 
 fn main() -> anyhow::Result<()> {
-    default_sigpipe();
     let cli = Cli::parse();
+    // The server keeps Rust's default (SIGPIPE ignored): a closed standard output must not end it.
+    if !matches!(cli.cmd, Cmd::Serve(_)) {
+        default_sigpipe();
+    }
     match cli.cmd {
         Cmd::Bench(BenchCmd::Cmu(a)) => keyprint_bench::cmu::run(&a),
         Cmd::Bench(BenchCmd::Injection(a)) => keyprint_bench::injection::run(&a),

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use keyprint_server::ServeConfig;
-use keyprint_server::outbox::Sinks;
+use keyprint_server::outbox::{Secret, Sinks, SyslogTarget};
 use keyprint_wire::{Alert, Role, SessionDetail, SessionInfo, UserInfo};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,15 +22,33 @@ pub struct ServeArgs {
     /// serve.
     #[arg(long)]
     pub init_tenant: Option<String>,
-    /// Alert webhook URL (JSON POST, retried with back-off).
-    #[arg(long)]
+    /// Alert webhook URL, http:// or https:// (JSON POST signed in X-Keyprint-Signature, retried with
+    /// back-off). Needs --webhook-secret-file.
+    #[arg(long, requires = "webhook_secret_file")]
     pub webhook: Option<String>,
-    /// Alert JSON Lines file.
+    /// File whose bytes (trailing line break removed) are the webhook's HMAC-SHA256 signing secret; receivers
+    /// verify with the same secret (docs/OPERATIONS.md).
+    #[arg(long, value_name = "PATH")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Alert JSON Lines file (its folder is created when missing).
     #[arg(long)]
     pub alerts_file: Option<PathBuf>,
-    /// Syslog collector (UDP host:port; RFC 5424 carrying CEF).
-    #[arg(long)]
-    pub syslog: Option<SocketAddr>,
+    /// Syslog collector, RFC 5424 carrying CEF: tcp://host:port (RFC 6587 framing), tls://host:port
+    /// (RFC 5425) or udp://host:port (fire-and-forget: no acknowledgement).
+    #[arg(long, value_name = "URL", value_parser = parse_syslog)]
+    pub syslog: Option<SyslogTarget>,
+    /// Extra trusted CA certificates (PEM) for https:// webhooks and tls:// syslog, beside the web PKI roots.
+    #[arg(long, value_name = "PEM")]
+    pub sink_ca_file: Option<PathBuf>,
+    /// Seconds a client has to send a whole request head (slow clients are disconnected).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a whole request body (then 408 request_timeout).
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Log format on standard error: text or json (one JSON object per line); level from RUST_LOG (default info).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// Alert threshold on trust (0–100).
     #[arg(long, default_value_t = 30.0)]
     pub threshold: f64,
@@ -40,16 +58,32 @@ pub struct ServeArgs {
     /// Fixed-text enrolment size (typings).
     #[arg(long, default_value_t = 50)]
     pub enrol: usize,
-    /// Engines to run (fixed-text, free-text, injection, mouse).
-    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    /// Engines to run, comma-separated (fixed-text, free-text, injection, mouse).
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES_ARG)]
     pub engines: Vec<String>,
 }
 
-fn default_engines() -> Vec<String> {
-    keyprint_server::DEFAULT_ENGINES
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+/// The default of `--engines` as it is typed (comma-separated): `keyprint_server::DEFAULT_ENGINES`.
+const DEFAULT_ENGINES_ARG: &str = "fixed-text,injection,mouse";
+
+fn parse_syslog(s: &str) -> Result<SyslogTarget, String> {
+    s.parse()
+}
+
+/// The API's name of a code or state (`keystroke_mismatch`, `scoring`), as the JSON carries it.
+fn api_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Prints a line on standard output, ignoring a closed or full output: the server must go on serving.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
 }
 
 /// `keyprint serve`.
@@ -60,17 +94,53 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             "--init-tenant {t:?}: 1 to 128 bytes, no control characters"
         );
     }
+    let webhook_secret = match &a.webhook_secret_file {
+        Some(p) => {
+            let mut b = std::fs::read(p)
+                .with_context(|| format!("reading the webhook secret {}", p.display()))?;
+            while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                b.pop();
+            }
+            anyhow::ensure!(
+                b.len() >= 16,
+                "webhook secret {}: {} bytes, at least 16 needed",
+                p.display(),
+                b.len()
+            );
+            Some(Secret(b))
+        }
+        None => None,
+    };
     let mut cfg = ServeConfig::new(a.data_dir.clone());
     cfg.bind = a.bind;
     cfg.sinks = Sinks {
         webhook: a.webhook.clone(),
+        webhook_secret,
         file: a.alerts_file.clone(),
-        syslog: a.syslog,
+        syslog: a.syslog.clone(),
+        ca_file: a.sink_ca_file.clone(),
+        timeout: None,
     };
+    cfg.timeouts.header_read = std::time::Duration::from_secs(a.header_timeout.max(1));
+    cfg.timeouts.body_read = std::time::Duration::from_secs(a.body_timeout.max(1));
     cfg.service.fusion.threshold = a.threshold;
     cfg.service.rate_per_key = a.rate;
     cfg.enrolment_samples = a.enrol;
     cfg.engines = a.engines.clone();
+    // Logs go to standard error through a lossy queue: a full or closed stderr drops lines, never stalls
+    // or stops the server.
+    let (writer, _flush) = tracing_appender::non_blocking(std::io::stderr());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false);
+    let _ = if a.log_format == "json" {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let running = keyprint_server::start(&cfg).await?;
@@ -79,19 +149,18 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             // not leave a trail of valid admin keys in service logs.
             let exists = running.service.with_store(|st| st.tenant(t))?.is_some();
             if exists {
-                println!(
-                    "tenant {t} exists: no new key (an admin key can create more: POST /v1/keys)"
-                );
+                say!("tenant {t} exists: no new key (an admin key can create more: POST /v1/keys)");
             } else {
                 let k = running.service.create_key(t, Role::Admin)?;
-                println!("tenant {t}: admin key {} (shown once)", k.token);
+                say!("tenant {t}: admin key {} (shown once)", k.token);
             }
         }
-        println!(
-            "keyprint serving on {} (data {}, sinks: {:?}); OpenAPI at {}/openapi.json",
+        tracing::info!(url = %running.url(), data = %a.data_dir.display(), sinks = ?cfg.sinks.names(), "serving");
+        say!(
+            "keyprint serving on {} (data {}, sinks: {}); OpenAPI at {}/openapi.json",
             running.url(),
             a.data_dir.display(),
-            cfg.sinks.names(),
+            cfg.sinks.names().join(","),
             running.url()
         );
         tokio::signal::ctrl_c().await?;
@@ -113,7 +182,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub syslog: Option<SocketAddr>,
     /// Engines to run (fixed-text, free-text, injection, mouse).
-    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES_ARG)]
     pub engines: Vec<String>,
 }
 
@@ -213,7 +282,7 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
         let reasons: Vec<String> = x
             .reasons
             .iter()
-            .map(|r| format!("{:?}({:.1})", r.code, r.evidence))
+            .map(|r| format!("{}({:.1})", api_name(&r.code), r.evidence))
             .collect();
         println!(
             "{:>5}  {:<24}  {:<12} {:<18} {:>6.1}  {}",
@@ -251,23 +320,23 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
         }
         let d: SessionDetail = serde_json::from_value(v)?;
         println!(
-            "{} (user {}): {} records, {} batches, trust {:.1} ({:?}, confidence {:.2})",
+            "{} (user {}): {} records, {} batches, trust {:.1} ({}, confidence {:.2})",
             d.info.session,
             d.info.user,
             d.info.records,
             d.info.batches,
             d.info.trust.trust,
-            d.info.trust.state,
+            api_name(&d.info.trust.state),
             d.info.trust.confidence
         );
         for p in d.history {
             println!(
-                "  batch {:>5}  {}  trust {:>6.1}  conf {:.2}  {:?}",
+                "  batch {:>5}  {}  trust {:>6.1}  conf {:.2}  {}",
                 p.batch_seq,
                 keyprint_server::outbox::rfc3339_ms(p.at_ms),
                 p.trust,
                 p.confidence,
-                p.reasons
+                p.reasons.iter().map(api_name).collect::<Vec<_>>().join(",")
             );
         }
         return Ok(());
@@ -287,26 +356,16 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
         "session", "user", "records", "trust", "conf", "alrt"
     );
     for s in list {
-        let reasons: Vec<String> = s
-            .trust
-            .reasons
-            .iter()
-            .map(|r| {
-                serde_json::to_value(r.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let reasons: Vec<String> = s.trust.reasons.iter().map(|r| api_name(&r.code)).collect();
         println!(
-            "{:<18} {:<12} {:>7} {:>6.1} {:>6.2} {:>5}  {:?} {}",
+            "{:<18} {:<12} {:>7} {:>6.1} {:>6.2} {:>5}  {} {}",
             s.session,
             s.user,
             s.records,
             s.trust.trust,
             s.trust.confidence,
             s.alerts,
-            s.trust.state,
+            api_name(&s.trust.state),
             reasons.join(",")
         );
     }
@@ -425,7 +484,7 @@ pub struct ReplayEvalArgs {
     #[arg(long, default_value_t = 20)]
     pub impostor_typings: usize,
     /// Engines to run (fixed-text, free-text, injection, mouse).
-    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES_ARG)]
     pub engines: Vec<String>,
 }
 
@@ -462,4 +521,15 @@ pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
     );
     println!("  ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn engines_default_is_the_servers() {
+        assert_eq!(
+            super::DEFAULT_ENGINES_ARG,
+            keyprint_server::DEFAULT_ENGINES.join(",")
+        );
+    }
 }

@@ -10,6 +10,7 @@
 pub mod aalto;
 pub mod balabit;
 pub mod cmu;
+pub mod fuzzing;
 pub mod generic;
 pub mod report;
 

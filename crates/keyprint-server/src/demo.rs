@@ -219,7 +219,8 @@ pub async fn run(
     cfg.sinks = Sinks {
         webhook,
         file: Some(alerts_file.clone()),
-        syslog,
+        syslog: syslog.map(|a| crate::outbox::SyslogTarget::Udp(a.to_string())),
+        ..Sinks::default()
     };
     let server = start(&cfg).await?;
     println!(

@@ -31,7 +31,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.0)).into_response()
+        let code = self.0.code;
+        let mut r = (status, axum::Json(self.0)).into_response();
+        // For the metrics layer (`crate::ops`): the code of this answer.
+        r.extensions_mut().insert(code);
+        r
     }
 }
 
@@ -76,7 +80,18 @@ async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
         ));
     }
     let max = keyprint_wire::MAX_BODY_BYTES;
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
+        // The body read deadline (`crate::ops::Timeouts::body_read`) fails the body; so does the size limit.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(x) = src {
+            if x.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(
+                    ErrorCode::RequestTimeout,
+                    "the body did not arrive within the read timeout",
+                );
+            }
+            src = x.source();
+        }
         ApiError::new(
             ErrorCode::BodyTooLarge,
             format!("body larger than {max} bytes"),
@@ -123,7 +138,10 @@ async fn ingest(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body)
     let who = auth(&svc, &headers, &[Role::Device, Role::Browser])?;
     let batch: IngestBatch = body_json(&headers, body).await?;
     let ack = blocking(move || svc.ingest(&who, &batch)).await?;
-    Ok(json(&ack))
+    let mut r = json(&ack);
+    r.extensions_mut()
+        .insert(crate::ops::RecordsStored(ack.stored_records));
+    Ok(r)
 }
 
 async fn net_finding(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {

@@ -11,7 +11,10 @@
 //!   scoring through the [`engine`] seam, [`calibration`] into LLRs, fusion over time ([`trust`]), alerts;
 //! * [`store`] — the [`store::Storage`] trait and its SQLite implementation (atomic, durable batches and a
 //!   durable alert outbox);
-//! * [`outbox`] — at-least-once delivery of alerts to a webhook, a JSON Lines file and syslog (RFC 5424 + CEF).
+//! * [`outbox`] — at-least-once delivery of alerts to a (signed, [`signature`]) webhook, a JSON Lines file and
+//!   syslog (RFC 5424 + CEF over TCP, TLS or UDP), each sink on its own task with its own back-off;
+//! * [`ops`] — the connection loop with read and write timeouts, `/metrics` ([`metrics`]), `/readyz`, and JSON
+//!   for every error answer.
 //!
 //! The behavioural logic is not here: engines wrap `keyprint_core` detectors (and the engine crates).
 #![deny(missing_docs)]
@@ -21,9 +24,12 @@ pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod loadtest;
+pub mod metrics;
+pub mod ops;
 pub mod outbox;
 pub mod replay_eval;
 pub mod service;
+pub mod signature;
 pub mod store;
 pub mod trust;
 
@@ -368,6 +374,8 @@ pub struct ServeConfig {
     pub enrolment_samples: usize,
     /// Engines to run (names from [`ENGINES`]).
     pub engines: Vec<String>,
+    /// Connection and request timeouts.
+    pub timeouts: ops::Timeouts,
 }
 
 impl ServeConfig {
@@ -380,6 +388,7 @@ impl ServeConfig {
             service: ServiceConfig::default(),
             enrolment_samples: 50,
             engines: DEFAULT_ENGINES.iter().map(|s| s.to_string()).collect(),
+            timeouts: ops::Timeouts::default(),
         }
     }
 
@@ -387,8 +396,9 @@ impl ServeConfig {
     ///
     /// # Errors
     /// A threshold outside [0, 100], a request rate that is not a positive finite number, fewer than 2
-    /// enrolment samples, a webhook that is not an `http(s)://` URL, an alerts file whose folder does not
-    /// exist, or an unknown engine name.
+    /// enrolment samples, a webhook that is not an `http(s)://` URL, an alerts file that names a folder, a CA
+    /// file that holds no certificate, or an unknown engine name. (A missing folder of the alerts file is
+    /// created at start.)
     pub fn validate(&self) -> anyhow::Result<()> {
         let t = self.service.fusion.threshold;
         anyhow::ensure!(
@@ -411,17 +421,13 @@ impl ServeConfig {
             anyhow::ensure!(ok, "webhook {w:?}: not an http(s) URL");
         }
         if let Some(f) = &self.sinks.file {
-            let dir = f
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
             anyhow::ensure!(
-                dir.is_dir(),
-                "alerts file {}: folder {} does not exist",
-                f.display(),
-                dir.display()
+                !f.is_dir() && f.file_name().is_some(),
+                "alerts file {}: is a folder, expected a file path",
+                f.display()
             );
         }
+        outbox::check(&self.sinks).map_err(|e| anyhow::anyhow!("alert sinks: {e}"))?;
         if let Some(e) = self.engines.iter().find(|e| !ENGINES.contains(&e.as_str())) {
             anyhow::bail!("engine {e:?}: expected one of {}", ENGINES.join(", "));
         }
@@ -452,6 +458,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The service behind it.
     pub service: Arc<Service>,
+    /// Its metrics (also at `GET /metrics`).
+    pub metrics: Arc<metrics::Metrics>,
     server: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
 }
@@ -475,18 +483,28 @@ impl Running {
 /// When the service cannot be opened or the address bound.
 pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
     cfg.validate()?;
+    if let Some(dir) = cfg
+        .sinks
+        .file
+        .as_deref()
+        .and_then(|f| f.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the alerts file's folder {}", dir.display()))?;
+    }
     let service = open_service(cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .with_context(|| format!("binding {}", cfg.bind))?;
     let addr = listener.local_addr()?;
-    let app = http::router(service.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let metrics = Arc::new(metrics::Metrics::new());
+    let app = ops::app(service.clone(), metrics.clone(), cfg.sinks.names().len());
+    let server = tokio::spawn(ops::serve(listener, app, cfg.timeouts));
     let outbox = tokio::spawn(outbox::run_dispatcher(
         service.clone(),
         Arc::new(cfg.sinks.clone()),
+        metrics.clone(),
         Duration::from_millis(100),
     ));
     // Retention: at start, then hourly.
@@ -505,6 +523,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         service,
+        metrics,
         server,
         dispatcher,
     })

@@ -328,6 +328,16 @@ pub trait Storage: Send {
         engine: Option<&str>,
         action: EnrolmentAction,
     ) -> StoreResult<Vec<String>>;
+    /// Up to `limit` undelivered rows of one sink due at `now_ms`, oldest first: each sink reads its own
+    /// queue, so a sink that hangs never holds back another.
+    fn outbox_due_sink(
+        &mut self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxRow>>;
+    /// Undelivered rows of one sink (its backlog).
+    fn outbox_backlog(&mut self, sink: &str) -> StoreResult<u64>;
 }
 
 /// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
@@ -606,6 +616,16 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         trust: r.get(5)?,
         threshold: r.get(6)?,
         reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+    })
+}
+
+/// An outbox row from `SELECT id, sink, payload, attempts`.
+fn row_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        sink: r.get(1)?,
+        payload: r.get(2)?,
+        attempts: r.get::<_, i64>(3)? as u32,
     })
 }
 
@@ -1056,14 +1076,7 @@ impl Storage for SqliteStore {
         let mut st = self.conn.prepare(
             "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = st.query_map(params![now_ms, limit as i64], |r| {
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                sink: r.get(1)?,
-                payload: r.get(2)?,
-                attempts: r.get::<_, i64>(3)? as u32,
-            })
-        })?;
+        let rows = st.query_map(params![now_ms, limit as i64], row_outbox)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -1259,6 +1272,27 @@ impl Storage for SqliteStore {
         }
         tx.commit()?;
         Ok(engines)
+    }
+
+    fn outbox_due_sink(
+        &mut self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, sink, payload, attempts FROM outbox WHERE delivered_ms IS NULL AND sink = ?1 AND next_ms <= ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![sink, now_ms, limit as i64], row_outbox)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn outbox_backlog(&mut self, sink: &str) -> StoreResult<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL AND sink = ?1",
+            [sink],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 }
 

@@ -22,9 +22,14 @@ fn bad_settings_are_refused_before_start() {
             "webhook",
             Box::new(|c| c.sinks.webhook = Some("notaurl".into())),
         ),
+        // A missing folder of the alerts file is created at start; a folder in its place is refused.
         (
             "alerts file",
-            Box::new(|c| c.sinks.file = Some("/nonexistent/dir/a.jsonl".into())),
+            Box::new(|c| c.sinks.file = Some(std::env::temp_dir())),
+        ),
+        (
+            "alert sinks",
+            Box::new(|c| c.sinks.ca_file = Some("/nonexistent/ca.pem".into())),
         ),
         ("engine", Box::new(|c| c.engines.push("telepathy".into()))),
     ];

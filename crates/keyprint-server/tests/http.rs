@@ -48,7 +48,10 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     let sinks = Sinks {
         webhook: Some(hook),
         file: Some(dir.path().join("alerts.jsonl")),
-        syslog: Some(udp.local_addr().unwrap()),
+        syslog: Some(keyprint_server::outbox::SyslogTarget::Udp(
+            udp.local_addr().unwrap().to_string(),
+        )),
+        ..Sinks::default()
     };
     let mut e = env(dir.path(), sinks, |_| {}).await;
     let owner = e.owner.clone();

@@ -619,6 +619,8 @@ pub enum ErrorCode {
     Internal,
     /// The thing to create exists already (a device id registered before).
     AlreadyExists,
+    /// The request's body did not arrive within the server's body read timeout.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -638,11 +640,12 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             Storage => 503,
             Internal => 500,
+            RequestTimeout => 408,
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::NonMonotonic,
@@ -660,6 +663,7 @@ impl ErrorCode {
         ErrorCode::Storage,
         ErrorCode::Internal,
         ErrorCode::AlreadyExists,
+        ErrorCode::RequestTimeout,
     ];
 }
 
@@ -676,6 +680,7 @@ pub struct ErrorBody {
 }
 
 pub mod convert;
+pub mod fuzzing;
 
 #[cfg(test)]
 mod tests {
