@@ -43,6 +43,15 @@ pub struct ServeArgs {
     /// Engines to run (fixed-text, free-text, injection, mouse).
     #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
     pub engines: Vec<String>,
+    /// Allow browser pages of this origin (e.g. https://console.example) to post records (CORS on
+    /// POST /v1/records; repeatable). Other origins are refused.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Demo only: serve the "try it yourself" page at /try and act as its backend for the demo tenant `try`
+    /// (hands the page short-lived browser credentials; in production the console's backend calls
+    /// POST /v1/browser-credentials with its ingest key). Off by default.
+    #[arg(long)]
+    pub try_page: bool,
 }
 
 fn default_engines() -> Vec<String> {
@@ -71,6 +80,8 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     cfg.service.rate_per_key = a.rate;
     cfg.enrolment_samples = a.enrol;
     cfg.engines = a.engines.clone();
+    cfg.cors_origins = a.cors_origins.clone();
+    cfg.try_page = a.try_page;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let running = keyprint_server::start(&cfg).await?;
@@ -94,6 +105,14 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             cfg.sinks.names(),
             running.url()
         );
+        if a.try_page {
+            println!(
+                "try it yourself: {}/try (demo tenant {:?}; enrolment {} typings of the phrase)",
+                running.url(),
+                keyprint_server::try_page::TENANT,
+                a.enrol
+            );
+        }
         tokio::signal::ctrl_c().await?;
         running.stop();
         Ok(())

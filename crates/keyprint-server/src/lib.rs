@@ -26,6 +26,7 @@ pub mod replay_eval;
 pub mod service;
 pub mod store;
 pub mod trust;
+pub mod try_page;
 
 use anyhow::Context;
 use calibration::{Calibration, background_scores};
@@ -368,6 +369,10 @@ pub struct ServeConfig {
     pub enrolment_samples: usize,
     /// Engines to run (names from [`ENGINES`]).
     pub engines: Vec<String>,
+    /// Origins whose pages may post records (CORS on `POST /v1/records`; see [`http::cors`]).
+    pub cors_origins: Vec<String>,
+    /// Serve the demo page at `/try` and act as its backend for the demo tenant (see [`try_page`]).
+    pub try_page: bool,
 }
 
 impl ServeConfig {
@@ -380,6 +385,8 @@ impl ServeConfig {
             service: ServiceConfig::default(),
             enrolment_samples: 50,
             engines: DEFAULT_ENGINES.iter().map(|s| s.to_string()).collect(),
+            cors_origins: Vec::new(),
+            try_page: false,
         }
     }
 
@@ -425,6 +432,7 @@ impl ServeConfig {
         if let Some(e) = self.engines.iter().find(|e| !ENGINES.contains(&e.as_str())) {
             anyhow::bail!("engine {e:?}: expected one of {}", ENGINES.join(", "));
         }
+        http::cors(&self.cors_origins)?;
         Ok(())
     }
 }
@@ -480,7 +488,11 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", cfg.bind))?;
     let addr = listener.local_addr()?;
-    let app = http::router(service.clone());
+    let mut app = http::router_with(service.clone(), &cfg.cors_origins);
+    if cfg.try_page {
+        let tp = try_page::TryPage::new(service.clone()).map_err(|e| anyhow::anyhow!("{}", e.0.reason))?;
+        app = app.merge(try_page::router(Arc::new(tp)));
+    }
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
