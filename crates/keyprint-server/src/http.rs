@@ -57,7 +57,10 @@ fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<String, 
     Ok(tenant)
 }
 
-pub(crate) async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+pub(crate) async fn body_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -284,7 +287,11 @@ pub fn cors(origins: &[String]) -> anyhow::Result<Option<tower_http::cors::CorsL
 /// On an origin [`cors`] refuses (checked earlier by `ServeConfig::validate`).
 pub fn router_with(svc: Arc<Service>, cors_origins: &[String]) -> Router {
     let records = match cors(cors_origins).expect("CORS origins checked before") {
-        Some(c) => post(ingest).layer(c),
+        // The preflight (OPTIONS) is answered by the layer; the route needs a handler for the method to reach
+        // it (the router's method-not-allowed fallback is not layered).
+        Some(c) => post(ingest)
+            .options(|| async { StatusCode::NO_CONTENT })
+            .layer(c),
         None => post(ingest),
     };
     Router::new()

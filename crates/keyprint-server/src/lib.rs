@@ -490,7 +490,8 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let mut app = http::router_with(service.clone(), &cfg.cors_origins);
     if cfg.try_page {
-        let tp = try_page::TryPage::new(service.clone()).map_err(|e| anyhow::anyhow!("{}", e.0.reason))?;
+        let tp = try_page::TryPage::new(service.clone())
+            .map_err(|e| anyhow::anyhow!("{}", e.0.reason))?;
         app = app.merge(try_page::router(Arc::new(tp)));
     }
     let server = tokio::spawn(async move {

@@ -105,7 +105,11 @@ impl TryPage {
         let now = crate::service::now_ms();
         m.retain(|_, v| v.expires_at_ms > now);
         if m.len() >= MAX_MINTED {
-            if let Some(k) = m.iter().min_by_key(|(_, v)| v.expires_at_ms).map(|(k, _)| *k) {
+            if let Some(k) = m
+                .iter()
+                .min_by_key(|(_, v)| v.expires_at_ms)
+                .map(|(k, _)| *k)
+            {
                 m.remove(&k);
             }
         }
@@ -145,8 +149,7 @@ impl TryPage {
 /// A user name for the demo: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
 fn valid_user(u: &str) -> bool {
     (1..=64).contains(&u.len())
-        && u
-            .bytes()
+        && u.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
@@ -216,10 +219,7 @@ async fn status(
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "query", e.to_string()))?;
     let v = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         let svc = &tp.svc;
-        let user = svc
-            .users(TENANT)?
-            .into_iter()
-            .find(|u| u.user == who.user);
+        let user = svc.users(TENANT)?.into_iter().find(|u| u.user == who.user);
         let session = match q.session {
             // Only the credential's own user's sessions: another user's is simply not found.
             Some(s) => match svc.session(TENANT, &s) {

@@ -3,7 +3,10 @@
 use keyprint_server::{ServeConfig, start, try_page};
 use reqwest::Method;
 
-async fn server(dir: &std::path::Path, tune: impl FnOnce(&mut ServeConfig)) -> keyprint_server::Running {
+async fn server(
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut ServeConfig),
+) -> keyprint_server::Running {
     let mut cfg = ServeConfig::new(dir.to_path_buf());
     cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     cfg.enrolment_samples = 5;
@@ -22,7 +25,10 @@ async fn preflight(base: &str, path: &str, origin: &str, method: &str) -> reqwes
         .request(Method::OPTIONS, format!("{base}{path}"))
         .header("origin", origin)
         .header("access-control-request-method", method)
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap()
@@ -52,7 +58,12 @@ async fn cors_allows_configured_origins_on_records_only() {
             allow_headers.contains("authorization") && allow_headers.contains("content-type"),
             "{allow_headers}"
         );
-        assert!(r.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(
+            r.headers()["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
     }
     // Other origins (a look-alike, another scheme, another port) get no allow-origin: browsers refuse.
     for origin in [
@@ -78,7 +89,11 @@ async fn cors_allows_configured_origins_on_records_only() {
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(acao(&r).as_deref(), Some("https://console.example"));
     // Other routes are not opened to browsers, even for an allowed origin.
-    for (path, m) in [("/v1/sessions", "GET"), ("/v1/keys", "POST"), ("/v1/alerts", "GET")] {
+    for (path, m) in [
+        ("/v1/sessions", "GET"),
+        ("/v1/keys", "POST"),
+        ("/v1/alerts", "GET"),
+    ] {
         let r = preflight(&base, path, "https://console.example", m).await;
         assert_eq!(acao(&r), None, "{path}");
     }
@@ -95,7 +110,13 @@ async fn no_cors_without_origins_and_bad_origins_refused_at_start() {
     let r = reqwest::get(format!("{}/try", s.url())).await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
     s.stop();
-    for bad in ["console.example", "https://console.example/", "https://console.example/x", "ftp://a.example", "*"] {
+    for bad in [
+        "console.example",
+        "https://console.example/",
+        "https://console.example/x",
+        "ftp://a.example",
+        "*",
+    ] {
         let mut c = ServeConfig::new(dir.path().to_path_buf());
         c.cors_origins = vec![bad.into()];
         assert!(c.validate().is_err(), "{bad}");
@@ -113,7 +134,11 @@ async fn try_page_serves_the_page_and_credentials_scoped_to_one_user() {
     let html = page.text().await.unwrap();
     assert!(html.contains("/try/keyprint.iife.js") && html.contains("/try/credential"));
     assert!(!html.contains("kp_"), "no API key in page code");
-    let js = http.get(format!("{base}/try/keyprint.iife.js")).send().await.unwrap();
+    let js = http
+        .get(format!("{base}/try/keyprint.iife.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status().as_u16(), 200);
     assert!(js.text().await.unwrap().contains("var Keyprint="));
 
@@ -138,9 +163,18 @@ async fn try_page_serves_the_page_and_credentials_scoped_to_one_user() {
     assert_eq!(v["phrase"]["id"], try_page::PHRASE_ID);
     assert_eq!(cred("bad name").await.status().as_u16(), 422);
 
-    // The credential posts alice's records …
+    // The credential posts alice's records (one typing: holds 100 ms, DD 150 ms, UD 50 ms) …
+    let vector: Vec<f64> = (0..try_page::PHRASE_KEYS)
+        .flat_map(|i| {
+            if i == 0 {
+                vec![100.0]
+            } else {
+                vec![150.0, 50.0, 100.0]
+            }
+        })
+        .collect();
     let batch = serde_json::json!({"user": "alice", "session": "alice-1", "device": device, "batch_seq": 0,
-        "records": [{"fixed_text": {"at_us": 1_000_000, "phrase": try_page::PHRASE_ID, "vector": vec![0.1; 31]}}]});
+        "records": [{"fixed_text": {"at_us": 1_000_000, "phrase": try_page::PHRASE_ID, "vector": vector}}]});
     let r = http
         .post(format!("{base}/v1/records"))
         .bearer_auth(&token)
@@ -162,9 +196,21 @@ async fn try_page_serves_the_page_and_credentials_scoped_to_one_user() {
     assert_eq!(st["user"], "alice");
     assert_eq!(st["session"]["info"]["session"], "alice-1");
     assert_eq!(st["session"]["info"]["trust"]["state"], "enrolling");
-    let fixed = st["enrolment"].as_array().unwrap().iter().find(|e| e["engine"] == "fixed-text").unwrap().clone();
+    let fixed = st["enrolment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["engine"] == "fixed-text")
+        .unwrap()
+        .clone();
     assert_eq!(fixed["samples"], 1);
-    assert!(st["enrolment_needed"].as_array().unwrap().iter().any(|e| e["engine"] == "fixed-text" && e["needed"] == 5));
+    assert!(
+        st["enrolment_needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["engine"] == "fixed-text" && e["needed"] == 5)
+    );
 
     // Bob's credential does not see alice's session; no credential, or a made-up one, sees nothing.
     let bob: serde_json::Value = cred("bob").await.json().await.unwrap();
@@ -176,7 +222,10 @@ async fn try_page_serves_the_page_and_credentials_scoped_to_one_user() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    for auth in [None, Some("kp_000000000000_00000000000000000000000000000000")] {
+    for auth in [
+        None,
+        Some("kp_000000000000_00000000000000000000000000000000"),
+    ] {
         let mut rq = http.get(format!("{base}/try/status"));
         if let Some(a) = auth {
             rq = rq.bearer_auth(a);
