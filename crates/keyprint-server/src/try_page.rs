@@ -104,14 +104,13 @@ impl TryPage {
         let mut m = self.minted.lock().unwrap_or_else(|p| p.into_inner());
         let now = crate::service::now_ms();
         m.retain(|_, v| v.expires_at_ms > now);
-        if m.len() >= MAX_MINTED {
-            if let Some(k) = m
+        if m.len() >= MAX_MINTED
+            && let Some(k) = m
                 .iter()
                 .min_by_key(|(_, v)| v.expires_at_ms)
                 .map(|(k, _)| *k)
-            {
-                m.remove(&k);
-            }
+        {
+            m.remove(&k);
         }
         m.insert(
             digest(&cred.token),
