@@ -257,10 +257,16 @@ test("dispatchEvent keys are synthetic: counted in the page, nothing reaches the
   assert.equal(recs.length, 0, "no record for synthetic events");
   // A control: the same page, real (CDP) keys, gives typing records.
   await page.keyboard.type("a control sentence typed with real key events here", { delay: 20 });
+  await page.mouse.move(50, 200);
+  await page.mouse.move(300, 260, { steps: 12 });
+  await page.mouse.down();
+  await sleep(60);
+  await page.mouse.up();
   await page.evaluate(() => tryState.rec.cut());
   await settle(page);
   const after = bodies.map((b) => JSON.parse(b.raw)).filter((b) => b.session === s.session).flatMap((b) => b.records);
   assert.ok(after.some((r) => r.free_text), "real keys give a free_text record");
+  await waitFor("a mouse record", async () => { await page.evaluate(() => tryState.rec.stop()); return bodies.some((b) => b.raw.includes('"mouse"')); });
   console.log(`synthetic: ${s.stats.untrusted} dispatchEvent key events ignored, no record; control sent ${after.length} records`);
   await page.close();
 });
@@ -283,36 +289,51 @@ test("pasted text produces no typing records at the server", { timeout: 60_000 }
   await page.close();
 });
 
+const CODE_RE = /"(Key[A-Z]|Digit[0-9]|Numpad\w*|Space|Backspace|Enter|Tab|Shift(Left|Right)|Period|Comma)"|\.tie5Roanl|quick brown/;
+const TOP = ["batch_seq", "device", "records", "session", "user"];
+const KINDS = { free_text: ["at_us", "keys", "values", "vocab"], fixed_text: ["at_us", "phrase", "vector"], mouse: ["at_us", "features", "kind"], injection: ["at_us", "keystroke", "rule", "score"] };
+
+/** Fails unless one posted body is content-free: a credential, the batch's fields, records of the specification only. */
+function assertContentFree({ raw, auth }) {
+  assert.match(auth ?? "", /^Bearer kp_/, "a credential, not a cookie");
+  assert.doesNotMatch(raw, CODE_RE, "a key name or typed text in a body");
+  const b = JSON.parse(raw);
+  assert.deepEqual(Object.keys(b).sort(), TOP);
+  for (const r of b.records) {
+    const [kind, ...more] = Object.keys(r);
+    assert.equal(more.length, 0);
+    assert.ok(KINDS[kind], `record kind ${kind}`);
+    assert.deepEqual(Object.keys(r[kind]).sort(), KINDS[kind], `fields of ${kind}`);
+    // Only numbers, except the phrase id, the mouse action kind and the injection rule name.
+    JSON.parse(JSON.stringify(r[kind]), (k, v) => {
+      if (typeof v === "string") assert.ok(["phrase", "kind", "rule"].includes(k), `string in ${kind}.${k}`);
+      return v;
+    });
+    // Fixed lengths: no per-key sequence can ride along. A free-text summary is the 320-entry vocabulary of
+    // EDGE.md (version 1), numbers or null; a typing of the 11-key phrase is 31 timings; a mouse action 46 features.
+    if (kind === "free_text") {
+      assert.equal(r.free_text.vocab, 1);
+      assert.equal(r.free_text.values.length, 320);
+      assert.ok(r.free_text.values.every((x) => typeof x === "number" || x === null));
+    }
+    if (kind === "fixed_text") assert.equal(r.fixed_text.vector.length, 3 * PHRASE_CODES.length - 2);
+    if (kind === "mouse") assert.equal(r.mouse.features.length, 46);
+  }
+  return b.records.length;
+}
+
 test("nothing the browser sent holds a key identity (every body the pages posted, checked structurally)", () => {
   assert.ok(bodies.length >= 10, `bodies captured: ${bodies.length}`);
-  const CODE_RE = /"(Key[A-Z]|Digit[0-9]|Numpad\w*|Space|Backspace|Enter|Tab|Shift(Left|Right)|Period|Comma)"|\.tie5Roanl|quick brown/;
-  const TOP = ["batch_seq", "device", "records", "session", "user"];
-  const KINDS = { free_text: ["at_us", "keys", "values", "vocab"], fixed_text: ["at_us", "phrase", "vector"], mouse: ["at_us", "features", "kind"], injection: ["at_us", "keystroke", "rule", "score"] };
   let n = 0;
-  for (const { raw, auth } of bodies) {
-    assert.match(auth ?? "", /^Bearer kp_/, "a credential, not a cookie");
-    assert.doesNotMatch(raw, CODE_RE, "a key name or typed text in a body");
-    const b = JSON.parse(raw);
-    assert.deepEqual(Object.keys(b).sort(), TOP);
-    for (const r of b.records) {
-      const [kind, ...more] = Object.keys(r);
-      assert.equal(more.length, 0);
-      assert.ok(KINDS[kind], `record kind ${kind}`);
-      assert.deepEqual(Object.keys(r[kind]).sort(), KINDS[kind], `fields of ${kind}`);
-      for (const f of Object.keys(r[kind])) assert.ok(KINDS[kind].includes(f), `${kind}.${f}`);
-      // Only numbers, except the phrase id, the mouse action kind and the injection rule name.
-      JSON.parse(JSON.stringify(r[kind]), (k, v) => {
-        if (typeof v === "string") assert.ok(["phrase", "kind", "rule"].includes(k), `string in ${kind}.${k}`);
-        return v;
-      });
-      // A free-text summary is the 320-entry vocabulary of EDGE.md (version 1), numbers or null only.
-      if (kind === "free_text") {
-        assert.equal(r.free_text.vocab, 1);
-        assert.equal(r.free_text.values.length, 320);
-        assert.ok(r.free_text.values.every((x) => typeof x === "number" || x === null));
-      }
-      n += 1;
-    }
-  }
-  console.log(`privacy: ${bodies.length} bodies, ${n} records posted by the page, none with a key identity`);
+  for (const b of bodies) n += assertContentFree(b);
+  const kinds = new Set(bodies.flatMap((b) => JSON.parse(b.raw).records.map((r) => Object.keys(r)[0])));
+  console.log(`privacy: ${bodies.length} bodies, ${n} records posted by the page (${[...kinds].join(", ")}), none with a key identity`);
+  // The check itself fails on a body that carries keys, a field of an earlier wire, or a longer vector.
+  const good = bodies.find((b) => b.raw.includes("fixed_text"));
+  const bad = [
+    good.raw.replace('"records":[', '"records":[{"free_text":{"at_us":1,"vocab":1,"keys":2,"values":["KeyA"]}},'),
+    good.raw.replace('"records":[', '"keys":[{"code":"KeyA","press_us":1,"release_us":2}],"records":['),
+    good.raw.replace('"vector":[', '"vector":[1,'),
+  ];
+  for (const raw of bad) assert.throws(() => assertContentFree({ raw, auth: good.auth }));
 });
