@@ -21,7 +21,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use keyprint_wire::{BrowserCredential, ErrorCode, FixedTextPhrase, Role};
+use keyprint_wire::{BrowserCredential, BrowserCredentialRequest, ErrorCode, FixedTextPhrase};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -152,22 +152,17 @@ fn valid_user(u: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Mints the page's credential for `user` of [`TENANT`] the way a console's backend would.
-///
-/// Stand-in until the service's browser credentials (issue 10) land: an ingest key of the demo tenant with a
-/// generated device id, expiring in this page's bookkeeping only.
+/// Mints the page's credential for `user` of [`TENANT`] the way a console's backend does
+/// (`POST /v1/browser-credentials`): the service's short-lived browser credential, bound to that user and a
+/// generated device.
 fn mint_credential(svc: &Service, user: &str) -> Result<BrowserCredential, ApiError> {
-    use rand::Rng;
-    let key = svc.create_key(TENANT, Role::Ingest)?;
-    let hex: String = (0..12)
-        .map(|_| format!("{:x}", rand::rng().random_range(0..16u8)))
-        .collect();
-    Ok(BrowserCredential {
-        token: key.token,
-        user: user.into(),
-        device: format!("web-{hex}"),
-        expires_at_ms: crate::service::now_ms() + i64::from(CREDENTIAL_TTL_S) * 1000,
-    })
+    svc.browser_credential(
+        TENANT,
+        &BrowserCredentialRequest {
+            user: user.into(),
+            ttl_s: Some(CREDENTIAL_TTL_S),
+        },
+    )
 }
 
 #[derive(Deserialize)]

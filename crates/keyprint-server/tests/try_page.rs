@@ -183,6 +183,22 @@ async fn try_page_serves_the_page_and_credentials_scoped_to_one_user() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    // It is the service's browser credential: bound to alice and its device, so a batch for another user or
+    // another device is refused.
+    for (user, dev) in [("bob", device.as_str()), ("alice", "laptop-7")] {
+        let mut b = batch.clone();
+        b["user"] = user.into();
+        b["device"] = dev.into();
+        b["session"] = format!("other-{user}-{dev}").into();
+        let r = http
+            .post(format!("{base}/v1/records"))
+            .bearer_auth(&token)
+            .json(&b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{user} {dev}");
+    }
     // … and reads alice's status: enrolment, the session, alerts.
     let st: serde_json::Value = http
         .get(format!("{base}/try/status?session=alice-1"))
