@@ -61,6 +61,15 @@ pub struct ServeArgs {
     /// Engines to run, comma-separated (fixed-text, free-text, injection, mouse).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES_ARG)]
     pub engines: Vec<String>,
+    /// Allow browser pages of this origin (e.g. https://console.example) to post records (CORS on
+    /// POST /v1/records; repeatable). Other origins are refused.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Demo only: serve the "try it yourself" page at /try and act as its backend for the demo tenant `try`
+    /// (hands the page short-lived browser credentials; in production the console's backend calls
+    /// POST /v1/browser-credentials with its ingest key). Off by default.
+    #[arg(long)]
+    pub try_page: bool,
 }
 
 /// The default of `--engines` as it is typed (comma-separated): `keyprint_server::DEFAULT_ENGINES`.
@@ -141,6 +150,8 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     } else {
         fmt.try_init()
     };
+    cfg.cors_origins = a.cors_origins.clone();
+    cfg.try_page = a.try_page;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let running = keyprint_server::start(&cfg).await?;
@@ -163,6 +174,14 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             cfg.sinks.names().join(","),
             running.url()
         );
+        if a.try_page {
+            println!(
+                "try it yourself: {}/try (demo tenant {:?}; enrolment {} typings of the phrase)",
+                running.url(),
+                keyprint_server::try_page::TENANT,
+                a.enrol
+            );
+        }
         tokio::signal::ctrl_c().await?;
         running.stop();
         Ok(())

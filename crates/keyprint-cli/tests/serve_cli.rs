@@ -67,7 +67,9 @@ fn readme_serve_args() -> Vec<String> {
     let mut cmd = String::new();
     let mut lines = readme.lines();
     while let Some(l) = lines.next() {
-        if l.contains("--bin keyprint -- serve") {
+        // The server command of "Run a server of your own" (the try-it page's command is run by the SDK's
+        // browser tests).
+        if l.contains("--bin keyprint -- serve") && l.contains("--init-tenant") {
             cmd.push_str(l.trim_end_matches('\\'));
             let mut cont = l.ends_with('\\');
             while cont {

@@ -66,7 +66,10 @@ fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<Principa
     Ok(who)
 }
 
-async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+pub(crate) async fn body_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -344,8 +347,58 @@ async fn method_not_allowed(method: axum::http::Method) -> ApiError {
 
 /// The API router over a service.
 pub fn router(svc: Arc<Service>) -> Router {
+    router_with(svc, &[])
+}
+
+/// CORS for `POST /v1/records` from the given origins (`https://console.example`): a browser page of such an
+/// origin may send `Authorization` and `Content-Type: application/json` there (the preflight is answered,
+/// cached 10 minutes); every other origin, and every other route, gets no `Access-Control-Allow-Origin`, so
+/// browsers refuse the call. `None` when no origin is configured.
+///
+/// # Errors
+/// An origin that is not `http(s)://host[:port]` (no path, no trailing slash).
+pub fn cors(origins: &[String]) -> anyhow::Result<Option<tower_http::cors::CorsLayer>> {
+    use axum::http::{HeaderValue, Method};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let mut list = Vec::new();
+    for o in origins {
+        let ok = reqwest::Url::parse(o).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.origin().ascii_serialization() == *o
+        });
+        anyhow::ensure!(
+            ok,
+            "CORS origin {o:?}: expected scheme://host[:port], e.g. https://console.example"
+        );
+        list.push(HeaderValue::from_str(o)?);
+    }
+    Ok(Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(list)
+            .allow_methods([Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    ))
+}
+
+/// The API router, with CORS on `POST /v1/records` for `cors_origins` (see [`cors`]).
+///
+/// # Panics
+/// On an origin [`cors`] refuses (checked earlier by `ServeConfig::validate`).
+pub fn router_with(svc: Arc<Service>, cors_origins: &[String]) -> Router {
+    let records = match cors(cors_origins).expect("CORS origins checked before") {
+        // The preflight (OPTIONS) is answered by the layer; the route needs a handler for the method to reach
+        // it (the router's method-not-allowed fallback is not layered).
+        Some(c) => post(ingest)
+            .options(|| async { StatusCode::NO_CONTENT })
+            .layer(c),
+        None => post(ingest),
+    };
     Router::new()
-        .route("/v1/records", post(ingest))
+        .route("/v1/records", records)
         .route("/v1/net/findings", post(net_finding))
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{session}", get(session))

@@ -32,6 +32,7 @@ pub mod service;
 pub mod signature;
 pub mod store;
 pub mod trust;
+pub mod try_page;
 
 use anyhow::Context;
 use calibration::{Calibration, background_scores};
@@ -376,6 +377,10 @@ pub struct ServeConfig {
     pub engines: Vec<String>,
     /// Connection and request timeouts.
     pub timeouts: ops::Timeouts,
+    /// Origins whose pages may post records (CORS on `POST /v1/records`; see [`http::cors`]).
+    pub cors_origins: Vec<String>,
+    /// Serve the demo page at `/try` and act as its backend for the demo tenant (see [`try_page`]).
+    pub try_page: bool,
 }
 
 impl ServeConfig {
@@ -389,6 +394,8 @@ impl ServeConfig {
             enrolment_samples: 50,
             engines: DEFAULT_ENGINES.iter().map(|s| s.to_string()).collect(),
             timeouts: ops::Timeouts::default(),
+            cors_origins: Vec::new(),
+            try_page: false,
         }
     }
 
@@ -431,6 +438,7 @@ impl ServeConfig {
         if let Some(e) = self.engines.iter().find(|e| !ENGINES.contains(&e.as_str())) {
             anyhow::bail!("engine {e:?}: expected one of {}", ENGINES.join(", "));
         }
+        http::cors(&self.cors_origins)?;
         Ok(())
     }
 }
@@ -499,7 +507,18 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", cfg.bind))?;
     let addr = listener.local_addr()?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let app = ops::app(service.clone(), metrics.clone(), cfg.sinks.names().len());
+    let mut base = http::router_with(service.clone(), &cfg.cors_origins);
+    if cfg.try_page {
+        let tp = try_page::TryPage::new(service.clone())
+            .map_err(|e| anyhow::anyhow!("{}", e.0.reason))?;
+        base = base.merge(try_page::router(Arc::new(tp)));
+    }
+    let app = ops::app(
+        base,
+        service.clone(),
+        metrics.clone(),
+        cfg.sinks.names().len(),
+    );
     let server = tokio::spawn(ops::serve(listener, app, cfg.timeouts));
     let outbox = tokio::spawn(outbox::run_dispatcher(
         service.clone(),

@@ -165,7 +165,7 @@ async fn readyz(State(s): State<OpsState>) -> Response {
 }
 
 /// The whole application: the API router, `/metrics`, `/readyz`, the metrics and JSON-error layer.
-pub fn app(service: Arc<Service>, metrics: Arc<Metrics>, sinks: usize) -> Router {
+pub fn app(base: Router, service: Arc<Service>, metrics: Arc<Metrics>, sinks: usize) -> Router {
     let ops = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/readyz", get(readyz))
@@ -174,8 +174,7 @@ pub fn app(service: Arc<Service>, metrics: Arc<Metrics>, sinks: usize) -> Router
             metrics: metrics.clone(),
             sinks,
         });
-    crate::http::router(service)
-        .merge(ops)
+    base.merge(ops)
         .layer(axum::middleware::from_fn_with_state(metrics, observe))
 }
 

@@ -4,10 +4,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { launch } from "./chromium.mjs";
 
 const BUNDLE = readFileSync(new URL("../dist/keyprint.iife.js", import.meta.url));
 const PHRASE = { id: "pw-1", codes: ["KeyS", "KeyE", "KeyC", "KeyR", "KeyE", "KeyT", "Digit1", "Digit2"] };
@@ -25,7 +23,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>keyprint sdk test</tit
 /** Bodies received, by session id: { auth, body (parsed), raw }. */
 const received = new Map();
 let duplicates = 0;
-let server, base, browser, profile;
+let server, base, browser, chrome;
 
 before(async () => {
   server = http.createServer((req, res) => {
@@ -52,21 +50,13 @@ before(async () => {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${server.address().port}`;
-  profile = mkdtempSync(join(tmpdir(), "keyprint-chromium-"));
-  // A fresh, empty profile (--user-data-dir) for every run: playwright passes it to Chromium.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-    timeout: 20_000,
-  });
+  chrome = await launch();
+  browser = chrome.context;
 });
 
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await new Promise((r) => server.close(r));
-  rmSync(profile, { recursive: true, force: true });
 });
 
 /** Each test is bounded (the whole file takes about 36 s). */
