@@ -262,17 +262,7 @@ impl Agent {
             gate,
             info,
         };
-        let rec = DeviceRecord {
-            at_us,
-            action: DeviceAction::Attach,
-            bus: s
-                .info
-                .synthetic
-                .map_or(s.info.bus.clone(), |k| k.name().to_string()),
-            vendor: s.info.vendor.clone(),
-            product: s.info.product.clone(),
-            synthetic: s.info.synthetic.is_some(),
-        };
+        let rec = device_record(&s.info, at_us, DeviceAction::Attach);
         if hotplug {
             s.edge.device(rec, &mut self.out);
         } else {
@@ -288,17 +278,7 @@ impl Agent {
         let Some(s) = self.streams.get_mut(id) else {
             return;
         };
-        let rec = DeviceRecord {
-            at_us,
-            action: DeviceAction::Detach,
-            bus: s
-                .info
-                .synthetic
-                .map_or(s.info.bus.clone(), |k| k.name().to_string()),
-            vendor: s.info.vendor.clone(),
-            product: s.info.product.clone(),
-            synthetic: s.info.synthetic.is_some(),
-        };
+        let rec = device_record(&s.info, at_us, DeviceAction::Detach);
         s.edge.finish(&mut self.out);
         self.out.push(Record::Device(rec));
         self.emit(id);
@@ -445,6 +425,20 @@ impl Agent {
             self.emit(&id);
             self.flush_one(&id);
         }
+    }
+}
+
+/// The edge's device record of a source (a synthetic source's bus is its kind: `uinput`, `xtest`, …).
+fn device_record(info: &SourceInfo, at_us: i64, action: DeviceAction) -> DeviceRecord {
+    DeviceRecord {
+        at_us,
+        action,
+        bus: info
+            .synthetic
+            .map_or(info.bus.clone(), |k| k.name().to_string()),
+        vendor: info.vendor.clone(),
+        product: info.product.clone(),
+        synthetic: info.synthetic.is_some(),
     }
 }
 

@@ -141,6 +141,47 @@ pub fn feed_realtime(path: &Path, events: &[InputEvent], start: Instant) -> std:
     Ok(())
 }
 
+fn key_of(c: char) -> keyprint_core::event::KeyId {
+    keyprint_core::event::KeyId::code(if c == ' ' {
+        "Space".to_string()
+    } else {
+        format!("Key{}", c.to_ascii_uppercase())
+    })
+}
+
+/// Letters and spaces of `text` typed by a human-like hand from `t0_us`: holds 70–130 ms, press-to-press gaps
+/// 120–300 ms (pseudo-random, fixed seed). Used by tests and replays.
+pub fn human_keys(text: &str, t0_us: i64) -> Vec<keyprint_core::event::KeyEvent> {
+    let mut x: u64 = 88_172_645_463_325_252;
+    let mut rnd = move |n: i64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as i64
+    };
+    let mut p = t0_us;
+    text.chars()
+        .map(|c| {
+            p += 120_000 + rnd(180_000);
+            keyprint_core::event::KeyEvent::new(key_of(c), p, p + 70_000 + rnd(60_000))
+                .expect("release after press")
+        })
+        .collect()
+}
+
+/// Letters and spaces of `text` typed at machine speed from `t0_us` (8 ms holds, 20 ms apart), as a
+/// keystroke-injection device does.
+pub fn machine_keys(text: &str, t0_us: i64) -> Vec<keyprint_core::event::KeyEvent> {
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = t0_us + i as i64 * 20_000;
+            keyprint_core::event::KeyEvent::new(key_of(c), p, p + 8_000)
+                .expect("release after press")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@ use keyprint_agent::evdev::{Assembler, Captured, Decoder, record};
 use keyprint_agent::quarantine::{CountingSink, GateState};
 use keyprint_agent::spool::Spool;
 use keyprint_agent::sysfs::{SourceInfo, fake_device, identify};
-use keyprint_core::event::{KeyEvent, KeyId};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -40,44 +39,7 @@ fn agent(cfg: CheckedConfig) -> (Agent, Arc<Mutex<Vec<String>>>) {
     (a, logs)
 }
 
-/// Keys of `text` typed by a human-like hand (holds 70–130 ms, gaps 120–300 ms, pseudo-random).
-fn human(text: &str, t0: i64) -> Vec<KeyEvent> {
-    let mut x: u64 = 88_172_645_463_325_252;
-    let mut rnd = move |n: i64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as i64
-    };
-    let mut p = t0;
-    text.chars()
-        .map(|c| {
-            let code = if c == ' ' {
-                "Space".to_string()
-            } else {
-                format!("Key{}", c.to_ascii_uppercase())
-            };
-            p += 120_000 + rnd(180_000);
-            KeyEvent::new(KeyId::code(code), p, p + 70_000 + rnd(60_000)).unwrap()
-        })
-        .collect()
-}
-
-/// Keys typed at machine speed (8 ms holds, 12 ms gaps), as a Rubber Ducky does.
-fn payload(text: &str, t0: i64) -> Vec<KeyEvent> {
-    text.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            let code = if c == ' ' {
-                "Space".to_string()
-            } else {
-                format!("Key{}", c.to_ascii_uppercase())
-            };
-            let p = t0 + i as i64 * 20_000;
-            KeyEvent::new(KeyId::code(code), p, p + 8_000).unwrap()
-        })
-        .collect()
-}
+use keyprint_agent::bench::{human_keys as human, machine_keys as payload};
 
 /// Decodes a recording as the agent's reader does and feeds it to the agent.
 fn replay(agent: &mut Agent, id: &str, bytes: &[u8]) {

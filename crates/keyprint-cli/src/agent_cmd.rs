@@ -106,7 +106,9 @@ fn report(r: Result<keyprint_agent::run::RunReport, String>) -> anyhow::Result<(
 
 fn enroll(a: &EnrollArgs) -> anyhow::Result<()> {
     let cfg = load(&a.config)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let cred = rt
         .block_on(keyprint_client::Client::enroll_device(&a.server, &a.token))
         .map_err(|e| anyhow::anyhow!("enrolment refused: {e}"))?;
@@ -135,15 +137,35 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (input, sys) = (dir.path().join("input"), dir.path().join("sys"));
     std::fs::create_dir_all(&input)?;
-    keyprint_agent::sysfs::fake_device(&sys, "event0", "Bench Keyboard", Some(("046d", "c31c", "")), true, false)?;
-    keyprint_agent::sysfs::fake_device(&sys, "event1", "Bench Mouse", Some(("046d", "c077", "")), false, true)?;
+    keyprint_agent::sysfs::fake_device(
+        &sys,
+        "event0",
+        "Bench Keyboard",
+        Some(("046d", "c31c", "")),
+        true,
+        false,
+    )?;
+    keyprint_agent::sysfs::fake_device(
+        &sys,
+        "event1",
+        "Bench Mouse",
+        Some(("046d", "c077", "")),
+        false,
+        true,
+    )?;
     std::fs::write(input.join("event0"), b"")?;
     std::fs::write(input.join("event1"), b"")?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let mut scfg = keyprint_server::ServeConfig::new(dir.path().join("server"));
     scfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let server = rt.block_on(keyprint_server::start(&scfg))?;
-    let key = server.service.create_key("bench", keyprint_wire::Role::Ingest).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let key = server
+        .service
+        .create_key("bench", keyprint_wire::Role::Ingest)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let cred = dir.path().join("credential.json");
     StoredCredential {
         server: server.url(),
@@ -175,7 +197,10 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let pid = child.id();
     let before = proc_usage(pid).context("reading /proc for the agent")?;
     let t0 = keyprint_agent::capture::now_us();
-    let (keys, mouse) = (key_load(a.seconds, a.keys_per_s, t0), mouse_load(a.seconds, a.mouse_per_s, t0));
+    let (keys, mouse) = (
+        key_load(a.seconds, a.keys_per_s, t0),
+        mouse_load(a.seconds, a.mouse_per_s, t0),
+    );
     let start = Instant::now();
     let (ki, mi) = (input.join("event0"), input.join("event1"));
     let kt = std::thread::spawn(move || feed_realtime(&ki, &keys, start));
@@ -189,11 +214,20 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let out = child.wait_with_output()?;
     let log = String::from_utf8_lossy(&out.stderr);
-    let stats = log.lines().rev().find(|l| l.contains("stats:")).unwrap_or("");
+    let stats = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("stats:"))
+        .unwrap_or("");
     server.stop();
     let cpu = 100.0 * (after.cpu_s - before.cpu_s) / wall;
-    println!("agent benchmark: {} keys/s + {} mouse events/s for {:.1} s, live (events appended to evdev recordings as their times come)", a.keys_per_s, a.mouse_per_s, wall);
-    println!("the whole `keyprint agent run` process: evdev readers, edge, spool (fsync per batch), upload to a loopback server");
+    println!(
+        "agent benchmark: {} keys/s + {} mouse events/s for {:.1} s, live (events appended to evdev recordings as their times come)",
+        a.keys_per_s, a.mouse_per_s, wall
+    );
+    println!(
+        "the whole `keyprint agent run` process: evdev readers, edge, spool (fsync per batch), upload to a loopback server"
+    );
     println!();
     println!("| agent | design | CPU, % of one core | peak RSS |");
     println!("|---|---|---|---|");
@@ -201,9 +235,18 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         "| keyprint agent (measured) | Rust; per event: decode 24 bytes, O(1) edge update; per batch: one fsync, one HTTP POST | {cpu:.3} % | {:.1} MiB |",
         after.peak_rss_kib as f64 / 1024.0
     );
-    println!("| UKIP (google/ukip, published design; not run here) | Python daemon: python-evdev read loop, per-event Python rule (5 keystrokes, gaps ≤ 50 ms), pyusb to detach | no figure published | no figure published |");
+    println!(
+        "| UKIP (google/ukip, published design; not run here) | Python daemon: python-evdev read loop, per-event Python rule (5 keystrokes, gaps ≤ 50 ms), pyusb to detach | no figure published | no figure published |"
+    );
     println!();
-    println!("budget: CPU ≤ 0.5 % of a core, RSS ≤ 20 MiB: {}", if cpu <= 0.5 && after.peak_rss_kib <= 20 * 1024 { "met" } else { "NOT met" });
+    println!(
+        "budget: CPU ≤ 0.5 % of a core, RSS ≤ 20 MiB: {}",
+        if cpu <= 0.5 && after.peak_rss_kib <= 20 * 1024 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
     println!("agent {stats}");
     Ok(())
 }

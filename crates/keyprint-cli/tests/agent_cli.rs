@@ -6,7 +6,7 @@
 use keyprint_agent::evdev::record;
 use keyprint_agent::sysfs::fake_device;
 use keyprint_agent::upload::StoredCredential;
-use keyprint_core::event::{KeyEvent, KeyId};
+use keyprint_core::event::KeyEvent;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,29 +24,57 @@ struct Server {
     url: String,
 }
 
-fn server_at(data: &Path, bind: std::net::SocketAddr) -> (tokio::runtime::Runtime, keyprint_server::Running) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+fn server_at(
+    data: &Path,
+    bind: std::net::SocketAddr,
+) -> (tokio::runtime::Runtime, keyprint_server::Running) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut cfg = keyprint_server::ServeConfig::new(data.to_path_buf());
     cfg.bind = bind;
-    let running = rt.block_on(keyprint_server::start(&cfg)).expect("server starts");
+    let running = rt
+        .block_on(keyprint_server::start(&cfg))
+        .expect("server starts");
     (rt, running)
 }
 
 fn server(dir: &Path) -> Server {
     let data = dir.join("server");
     let (rt, running) = server_at(&data, ([127, 0, 0, 1], 0).into());
-    let key = running.service.create_key("acme", keyprint_wire::Role::Ingest).unwrap();
-    let read = running.service.create_key("acme", keyprint_wire::Role::Read).unwrap();
-    Server { url: running.url(), rt, running: Some(running), data, token: key.token, read_token: read.token }
+    let key = running
+        .service
+        .create_key("acme", keyprint_wire::Role::Ingest)
+        .unwrap();
+    let read = running
+        .service
+        .create_key("acme", keyprint_wire::Role::Read)
+        .unwrap();
+    Server {
+        url: running.url(),
+        rt,
+        running: Some(running),
+        data,
+        token: key.token,
+        read_token: read.token,
+    }
 }
 
 impl Server {
     /// (seq) of every stored batch of sessions starting with `prefix`, by session.
     fn batches(&self, prefix: &str) -> std::collections::BTreeMap<String, Vec<i64>> {
         let c = rusqlite::Connection::open(self.data.join("keyprint.db")).unwrap();
-        let mut st = c.prepare("SELECT session, seq FROM batches WHERE session LIKE ?1 ORDER BY session, seq").unwrap();
+        let mut st = c
+            .prepare("SELECT session, seq FROM batches WHERE session LIKE ?1 ORDER BY session, seq")
+            .unwrap();
         let mut out: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
-        let rows = st.query_map([format!("{prefix}%")], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).unwrap();
+        let rows = st
+            .query_map([format!("{prefix}%")], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .unwrap();
         for r in rows {
             let (s, q) = r.unwrap();
             out.entry(s).or_default().push(q);
@@ -57,7 +85,11 @@ impl Server {
     fn records_text(&self) -> String {
         let c = rusqlite::Connection::open(self.data.join("keyprint.db")).unwrap();
         let mut st = c.prepare("SELECT records FROM batches").unwrap();
-        st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn alerts(&self) -> serde_json::Value {
@@ -85,7 +117,11 @@ struct Setup {
 
 fn setup(server_url: &str, token: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let (input, sys, spool) = (dir.path().join("input"), dir.path().join("sys"), dir.path().join("spool"));
+    let (input, sys, spool) = (
+        dir.path().join("input"),
+        dir.path().join("sys"),
+        dir.path().join("spool"),
+    );
     std::fs::create_dir_all(&input).unwrap();
     std::fs::create_dir_all(&sys).unwrap();
     let cred = dir.path().join("credential.json");
@@ -108,7 +144,13 @@ fn setup(server_url: &str, token: &str, extra: &str) -> Setup {
         ),
     )
     .unwrap();
-    Setup { dir, config, input, sys, spool }
+    Setup {
+        dir,
+        config,
+        input,
+        sys,
+        spool,
+    }
 }
 
 /// A running agent whose stderr lines are collected.
@@ -175,74 +217,109 @@ fn now_us() -> i64 {
     keyprint_agent::capture::now_us()
 }
 
-fn human(text: &str, t0: i64) -> Vec<KeyEvent> {
-    let mut x: u64 = 88_172_645_463_325_252;
-    let mut rnd = move |n: i64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as i64
-    };
-    let mut p = t0;
-    text.chars()
-        .map(|c| {
-            let code = if c == ' ' { "Space".to_string() } else { format!("Key{}", c.to_ascii_uppercase()) };
-            p += 120_000 + rnd(180_000);
-            KeyEvent::new(KeyId::code(code), p, p + 70_000 + rnd(60_000)).unwrap()
-        })
-        .collect()
-}
-
-fn payload(text: &str, t0: i64) -> Vec<KeyEvent> {
-    text.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            let code = if c == ' ' { "Space".to_string() } else { format!("Key{}", c.to_ascii_uppercase()) };
-            let p = t0 + i as i64 * 20_000;
-            KeyEvent::new(KeyId::code(code), p, p + 8_000).unwrap()
-        })
-        .collect()
-}
+use keyprint_agent::bench::{human_keys as human, machine_keys as payload};
 
 fn spool_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |rd| rd.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".batch")).count())
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".batch"))
+            .count()
+    })
 }
 
-const OWNER_TEXT: &str = "sphinx of black quartz judge my vow and pack my box with five dozen liquor jugs";
+const OWNER_TEXT: &str =
+    "sphinx of black quartz judge my vow and pack my box with five dozen liquor jugs";
 
 #[test]
 fn evdev_hotplugged_payload_is_blocked_and_alerted_at_the_server() {
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
     let s = setup(&srv.url, &srv.token, "[defence]\npolicy = \"block\"\n");
-    fake_device(&s.sys, "event3", "Lenovo ThinkPad Keyboard", Some(("17ef", "6047", "")), true, false).unwrap();
+    fake_device(
+        &s.sys,
+        "event3",
+        "Lenovo ThinkPad Keyboard",
+        Some(("17ef", "6047", "")),
+        true,
+        false,
+    )
+    .unwrap();
     let t0 = now_us();
-    std::fs::write(s.input.join("event3"), record(&human(OWNER_TEXT, t0 + 300_000), &[])).unwrap();
+    std::fs::write(
+        s.input.join("event3"),
+        record(&human(OWNER_TEXT, t0 + 300_000), &[]),
+    )
+    .unwrap();
     let agent = spawn("run", &s.config, &[]);
-    assert!(agent.wait_log("device present evdev:event3", Duration::from_secs(10)), "{}", agent.log());
+    assert!(
+        agent.wait_log("device present evdev:event3", Duration::from_secs(10)),
+        "{}",
+        agent.log()
+    );
     std::thread::sleep(Duration::from_millis(500));
     // A keyboard is plugged in mid-session and types a payload at once.
-    let usb = fake_device(&s.sys, "event7", "ATMEL Keyboard", Some(("03eb", "2401", "HAK5")), true, false).unwrap();
+    let usb = fake_device(
+        &s.sys,
+        "event7",
+        "ATMEL Keyboard",
+        Some(("03eb", "2401", "HAK5")),
+        true,
+        false,
+    )
+    .unwrap();
     let t1 = now_us() + 400_000;
-    std::fs::write(s.input.join("event7"), record(&payload("powershell -w hidden iwr evil", t1), &[])).unwrap();
-    assert!(agent.wait_log("injection verdict on evdev:event7", Duration::from_secs(10)), "{}", agent.log());
+    std::fs::write(
+        s.input.join("event7"),
+        record(&payload("powershell -w hidden iwr evil", t1), &[]),
+    )
+    .unwrap();
+    assert!(
+        agent.wait_log("injection verdict on evdev:event7", Duration::from_secs(10)),
+        "{}",
+        agent.log()
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let log = agent.term();
-    assert_eq!(std::fs::read_to_string(usb.join("authorized")).unwrap(), "0\n", "{log}");
-    let line = log.lines().find(|l| l.contains("injection verdict on evdev:event7")).unwrap();
-    let k: u64 = line.split("at keystroke ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(usb.join("authorized")).unwrap(),
+        "0\n",
+        "{log}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("injection verdict on evdev:event7"))
+        .unwrap();
+    let k: u64 = line
+        .split("at keystroke ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(k <= 3, "detected at keystroke {k}: {line}");
     eprintln!("verdict: {line}");
     let alerts = srv.alerts();
     let a = alerts.to_string();
-    assert!(a.contains("evdev-event7-usb-03eb-2401"), "no alert naming the device: {a}\n{log}");
-    assert!(!a.contains("evdev-event3"), "the owner's keyboard alerted: {a}");
+    assert!(
+        a.contains("evdev-event7-usb-03eb-2401"),
+        "no alert naming the device: {a}\n{log}"
+    );
+    assert!(
+        !a.contains("evdev-event3"),
+        "the owner's keyboard alerted: {a}"
+    );
     // Nothing left in the spool; no key identity in the log or on the server.
     assert_eq!(spool_files(&s.spool), 0, "{log}");
     let stored = srv.records_text();
     assert!(stored.contains("free_text") && stored.contains("injection"));
     for hay in [&log, &stored] {
-        for w in OWNER_TEXT.split(' ').chain(["powershell", "hidden", "evil"]).filter(|w| w.len() > 3) {
+        for w in OWNER_TEXT
+            .split(' ')
+            .chain(["powershell", "hidden", "evil"])
+            .filter(|w| w.len() > 3)
+        {
             assert!(!hay.contains(w), "found {w:?}");
         }
         for code in ["KeyA", "KeyS", "Space", "\"code\"", "Digit"] {
@@ -266,9 +343,27 @@ fn kill_9_mid_upload_loses_and_duplicates_nothing() {
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
     let s = setup(&srv.url, &srv.token, "");
-    std::fs::write(s.config.clone(), std::fs::read_to_string(&s.config).unwrap().replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1")).unwrap();
-    fake_device(&s.sys, "event3", "Keyboard", Some(("17ef", "6047", "")), true, false).unwrap();
-    std::fs::write(s.input.join("event3"), record(&many_keys(4000, now_us() + 1_000_000), &[])).unwrap();
+    std::fs::write(
+        s.config.clone(),
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1"),
+    )
+    .unwrap();
+    fake_device(
+        &s.sys,
+        "event3",
+        "Keyboard",
+        Some(("17ef", "6047", "")),
+        true,
+        false,
+    )
+    .unwrap();
+    std::fs::write(
+        s.input.join("event3"),
+        record(&many_keys(4000, now_us() + 1_000_000), &[]),
+    )
+    .unwrap();
     let agent = spawn("run", &s.config, &[]);
     // Wait until uploading is under way, then kill -9.
     let t = Instant::now();
@@ -285,7 +380,10 @@ fn kill_9_mid_upload_loses_and_duplicates_nothing() {
     let pending = spool_files(&s.spool);
     let before: usize = srv.batches("t-").values().map(Vec::len).sum();
     eprintln!("killed with {before} batches stored and {pending} pending in the spool");
-    assert!(pending > 0, "upload finished before the kill; nothing tested");
+    assert!(
+        pending > 0,
+        "upload finished before the kill; nothing tested"
+    );
     // Restart with no input: only the spool is uploaded.
     std::fs::remove_file(s.input.join("event3")).unwrap();
     let agent = spawn("run", &s.config, &[]);
@@ -309,28 +407,56 @@ fn kill_9_mid_upload_loses_and_duplicates_nothing() {
 fn server_down_then_up_and_a_full_disk() {
     let work = tempfile::tempdir().unwrap();
     // A port with nothing listening: reserve it, then let it go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let s = setup(&url, "", "");
-    fake_device(&s.sys, "event3", "Keyboard", Some(("17ef", "6047", "")), true, false).unwrap();
-    std::fs::write(s.input.join("event3"), record(&many_keys(1000, now_us() + 1_000_000), &[])).unwrap();
+    fake_device(
+        &s.sys,
+        "event3",
+        "Keyboard",
+        Some(("17ef", "6047", "")),
+        true,
+        false,
+    )
+    .unwrap();
+    std::fs::write(
+        s.input.join("event3"),
+        record(&many_keys(1000, now_us() + 1_000_000), &[]),
+    )
+    .unwrap();
     // Start the server's data directory and key first, then take it down so the agent meets a dead port.
     let data = work.path().join("server");
     let (rt, running) = server_at(&data, ([127, 0, 0, 1], port).into());
-    let key = running.service.create_key("acme", keyprint_wire::Role::Ingest).unwrap();
+    let key = running
+        .service
+        .create_key("acme", keyprint_wire::Role::Ingest)
+        .unwrap();
     running.stop();
     drop(rt);
     std::thread::sleep(Duration::from_millis(200));
     StoredCredential::save(
         &StoredCredential {
             server: url.clone(),
-            credential: keyprint_wire::DeviceCredential { device: "laptop-7".into(), users: vec!["alice".into()], key_id: "k".into(), token: key.token.clone() },
+            credential: keyprint_wire::DeviceCredential {
+                device: "laptop-7".into(),
+                users: vec!["alice".into()],
+                key_id: "k".into(),
+                token: key.token.clone(),
+            },
         },
         &s.dir.path().join("credential.json"),
     )
     .unwrap();
     let agent = spawn("run", &s.config, &[]);
-    assert!(agent.wait_log("retrying in", Duration::from_secs(10)), "{}", agent.log());
+    assert!(
+        agent.wait_log("retrying in", Duration::from_secs(10)),
+        "{}",
+        agent.log()
+    );
     std::thread::sleep(Duration::from_secs(2));
     let pending = spool_files(&s.spool);
     assert!(pending >= 2, "{pending}: {}", agent.log());
@@ -357,28 +483,61 @@ fn server_down_then_up_and_a_full_disk() {
     // Disk full: the spool on a 64 KiB tmpfs (root only; skipped otherwise) with the server down.
     let small = work.path().join("small");
     std::fs::create_dir_all(&small).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&small).status().is_ok_and(|s| s.success());
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
     if !mounted {
         eprintln!("skipped: disk-full part (cannot mount a tmpfs here)");
         return;
     }
     let s2 = setup(&url, &key.token, "");
-    let cfg = std::fs::read_to_string(&s2.config).unwrap().replace(&format!("{:?}", s2.spool), &format!("{:?}", small.join("spool"))).replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1");
+    let cfg = std::fs::read_to_string(&s2.config)
+        .unwrap()
+        .replace(
+            &format!("{:?}", s2.spool),
+            &format!("{:?}", small.join("spool")),
+        )
+        .replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1");
     std::fs::write(&s2.config, cfg).unwrap();
-    fake_device(&s2.sys, "event3", "Keyboard", Some(("17ef", "6047", "")), true, false).unwrap();
-    std::fs::write(s2.input.join("event3"), record(&many_keys(20_000, now_us() + 1_000_000), &[])).unwrap();
+    fake_device(
+        &s2.sys,
+        "event3",
+        "Keyboard",
+        Some(("17ef", "6047", "")),
+        true,
+        false,
+    )
+    .unwrap();
+    std::fs::write(
+        s2.input.join("event3"),
+        record(&many_keys(20_000, now_us() + 1_000_000), &[]),
+    )
+    .unwrap();
     let agent = spawn("run", &s2.config, &[]);
     let full = agent.wait_log("spool: batch dropped", Duration::from_secs(30));
     let log = agent.term();
     let _ = Command::new("umount").arg(&small).status();
     assert!(full, "{log}");
-    let stats = log.lines().rev().find(|l| l.contains("stats:")).unwrap_or_default().to_string();
+    let stats = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("stats:"))
+        .unwrap_or_default()
+        .to_string();
     eprintln!("disk full: {stats}");
-    assert!(stats.contains("dropped_write=") && !stats.contains("dropped_write=0 "), "{stats}");
+    assert!(
+        stats.contains("dropped_write=") && !stats.contains("dropped_write=0 "),
+        "{stats}"
+    );
 }
 
 fn which(cmd: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// xdotool keysym of a W3C code (the keys of the CMU phrase `.tie5Roanl` + Return).
@@ -401,16 +560,34 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         return;
     }
     let display = format!(":{}", 90 + std::process::id() % 100);
-    let mut xvfb = Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn().unwrap();
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
     let run = |typing: &dyn Fn()| -> String {
         let s = setup(&srv.url, &srv.token, "");
-        let cfg = std::fs::read_to_string(&s.config).unwrap().replace("[sources]\n", &format!("[sources]\nevdev = false\nx11 = true\ndisplay = \"{display}\"\n"));
+        let cfg = std::fs::read_to_string(&s.config).unwrap().replace(
+            "[sources]\n",
+            &format!("[sources]\nevdev = false\nx11 = true\ndisplay = \"{display}\"\n"),
+        );
         std::fs::write(&s.config, cfg).unwrap();
         let agent = spawn("run", &s.config, &[]);
-        assert!(agent.wait_log("x11: listening", Duration::from_secs(10)), "{}", agent.log());
+        assert!(
+            agent.wait_log("x11: listening", Duration::from_secs(10)),
+            "{}",
+            agent.log()
+        );
         typing();
         std::thread::sleep(Duration::from_millis(2500));
         agent.term()
@@ -419,8 +596,20 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
     let layout = keyprint_core::keystroke::FixedTextLayout::cmu_strong_password();
     let subjects = keyprint_server::cmu_subjects(keyprint_server::CMU_DEMO, "cmu-demo").unwrap();
     let typings: Vec<Vec<f64>> = subjects[0].1.iter().take(5).cloned().collect();
-    let keys: Vec<KeyEvent> = keyprint_server::demo::typings_to_events(&layout, &typings, 0, 700_000).into_iter().flatten().collect();
-    let mut evs: Vec<(i64, bool, String)> = keys.iter().flat_map(|k| [(k.press_us, true, keysym(k.key.as_code().unwrap())), (k.release_us, false, keysym(k.key.as_code().unwrap()))]).collect();
+    let keys: Vec<KeyEvent> =
+        keyprint_server::demo::typings_to_events(&layout, &typings, 0, 700_000)
+            .into_iter()
+            .flatten()
+            .collect();
+    let mut evs: Vec<(i64, bool, String)> = keys
+        .iter()
+        .flat_map(|k| {
+            [
+                (k.press_us, true, keysym(k.key.as_code().unwrap())),
+                (k.release_us, false, keysym(k.key.as_code().unwrap())),
+            ]
+        })
+        .collect();
     evs.sort_by_key(|e| e.0);
     let human_log = run(&|| {
         let mut args: Vec<String> = Vec::new();
@@ -432,12 +621,21 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
             }
             args.extend([if *down { "keydown" } else { "keyup" }.into(), sym.clone()]);
         }
-        let st = Command::new("xdotool").args(&args).env("DISPLAY", &display).status().unwrap();
+        let st = Command::new("xdotool")
+            .args(&args)
+            .env("DISPLAY", &display)
+            .status()
+            .unwrap();
         assert!(st.success());
     });
     let machine_log = run(&|| {
         let st = Command::new("xdotool")
-            .args(["type", "--delay", "12", "the quick brown fox jumps over the lazy dog and keeps running far away"])
+            .args([
+                "type",
+                "--delay",
+                "12",
+                "the quick brown fox jumps over the lazy dog and keeps running far away",
+            ])
             .env("DISPLAY", &display)
             .status()
             .unwrap();
@@ -445,14 +643,33 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
     });
     let _ = xvfb.kill();
     let _ = xvfb.wait();
-    eprintln!("human typing (CMU timings through xdotool): {}", human_log.lines().rev().find(|l| l.contains("stats:")).unwrap_or_default());
+    eprintln!(
+        "human typing (CMU timings through xdotool): {}",
+        human_log
+            .lines()
+            .rev()
+            .find(|l| l.contains("stats:"))
+            .unwrap_or_default()
+    );
     assert!(!human_log.contains("injection verdict"), "{human_log}");
     assert!(human_log.contains("XTEST keyboard"), "{human_log}");
-    let line = machine_log.lines().find(|l| l.contains("injection verdict")).unwrap_or_else(|| panic!("{machine_log}"));
+    let line = machine_log
+        .lines()
+        .find(|l| l.contains("injection verdict"))
+        .unwrap_or_else(|| panic!("{machine_log}"));
     eprintln!("machine typing: {line}");
-    assert!(line.contains("Virtual core XTEST keyboard") && line.contains("XTEST auto-type recognised"), "{line}");
+    assert!(
+        line.contains("Virtual core XTEST keyboard") && line.contains("XTEST auto-type recognised"),
+        "{line}"
+    );
     let alerts = srv.alerts().to_string();
-    assert!(alerts.contains("-xtest"), "no alert naming the XTEST source: {alerts}");
+    assert!(
+        alerts.contains("-xtest"),
+        "no alert naming the XTEST source: {alerts}"
+    );
     let stored = srv.records_text();
-    assert!(stored.contains("free_text"), "the human typing produced no window summary");
+    assert!(
+        stored.contains("free_text"),
+        "the human typing produced no window summary"
+    );
 }
