@@ -188,7 +188,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
             cred
         ),
     )?;
-    let mut child = std::process::Command::new(std::env::current_exe()?)
+    let child = std::process::Command::new(std::env::current_exe()?)
         .args(["agent", "run", "--config"])
         .arg(&config)
         .stderr(std::process::Stdio::piped())
