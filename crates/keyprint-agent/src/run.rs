@@ -96,7 +96,7 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
     let up_wake = wake.clone();
     let upload_thread = std::thread::Builder::new()
         .name("upload".into())
-        .spawn(move || rt.block_on(uploader.run(Duration::from_millis(500), up_wake)))
+        .spawn(move || rt.block_on(uploader.run(Duration::from_secs(5), up_wake)))
         .map_err(|e| e.to_string())?;
     drop(upload_thread);
 
@@ -149,7 +149,7 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
-        match rx.recv_timeout(Duration::from_millis(100).min(flush)) {
+        match rx.recv_timeout(Duration::from_millis(250).min(flush)) {
             Ok(input) => {
                 last_input = Some(Instant::now());
                 agent.handle(input);

@@ -153,8 +153,19 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         false,
         true,
     )?;
-    std::fs::write(input.join("event0"), b"")?;
-    std::fs::write(input.join("event1"), b"")?;
+    // FIFOs, not files: a read blocks until data comes, as on a real /dev/input node (a recording file is
+    // followed by polling, which would be measured instead of the agent).
+    for node in ["event0", "event1"] {
+        let path = std::ffi::CString::new(input.join(node).into_os_string().into_encoded_bytes())?;
+        // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+        if unsafe { libc::mkfifo(path.as_ptr(), 0o600) } != 0 {
+            bail!(
+                "mkfifo {}: {}",
+                input.join(node).display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -222,7 +233,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     server.stop();
     let cpu = 100.0 * (after.cpu_s - before.cpu_s) / wall;
     println!(
-        "agent benchmark: {} keys/s + {} mouse events/s for {:.1} s, live (events appended to evdev recordings as their times come)",
+        "agent benchmark: {} keys/s + {} mouse events/s for {:.1} s, live (kernel input_events written to two FIFOs as their times come)",
         a.keys_per_s, a.mouse_per_s, wall
     );
     println!(
