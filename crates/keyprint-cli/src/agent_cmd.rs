@@ -173,19 +173,27 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let mut scfg = keyprint_server::ServeConfig::new(dir.path().join("server"));
     scfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let server = rt.block_on(keyprint_server::start(&scfg))?;
-    let key = server
+    let reg = server
         .service
-        .create_key("bench", keyprint_wire::Role::Ingest)
+        .register_device(
+            "bench",
+            &keyprint_wire::RegisterDevice {
+                device: "bench-host".into(),
+                users: vec!["bench-user".into()],
+                label: None,
+            },
+        )
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let credential = rt
+        .block_on(keyprint_client::Client::enroll_device(
+            &server.url(),
+            &reg.registration_token,
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cred = dir.path().join("credential.json");
     StoredCredential {
         server: server.url(),
-        credential: keyprint_wire::DeviceCredential {
-            device: "bench-host".into(),
-            users: vec!["bench-user".into()],
-            key_id: key.key_id.clone(),
-            token: key.token.clone(),
-        },
+        credential,
     }
     .save(&cred)?;
     let config = dir.path().join("agent.toml");

@@ -5,7 +5,6 @@
 
 use keyprint_agent::evdev::record;
 use keyprint_agent::sysfs::fake_device;
-use keyprint_agent::upload::StoredCredential;
 use keyprint_core::event::KeyEvent;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,7 +18,6 @@ struct Server {
     rt: tokio::runtime::Runtime,
     _running: keyprint_server::Running,
     data: PathBuf,
-    token: String,
     read_token: String,
     url: String,
 }
@@ -44,10 +42,6 @@ fn server_at(
 fn server(dir: &Path) -> Server {
     let data = dir.join("server");
     let (rt, running) = server_at(&data, ([127, 0, 0, 1], 0).into());
-    let key = running
-        .service
-        .create_key("acme", keyprint_wire::Role::Ingest)
-        .unwrap();
     let read = running
         .service
         .create_key("acme", keyprint_wire::Role::Read)
@@ -57,9 +51,24 @@ fn server(dir: &Path) -> Server {
         rt,
         _running: running,
         data,
-        token: key.token,
         read_token: read.token,
     }
+}
+
+/// Registers device `device` for user `alice` (as an admin would with `POST /v1/devices`); returns the
+/// one-time registration token.
+fn register(service: &keyprint_server::service::Service, device: &str) -> String {
+    service
+        .register_device(
+            "acme",
+            &keyprint_wire::RegisterDevice {
+                device: device.into(),
+                users: vec!["alice".into()],
+                label: Some("agent test".into()),
+            },
+        )
+        .expect("device registered")
+        .registration_token
 }
 
 impl Server {
@@ -115,7 +124,9 @@ struct Setup {
     spool: PathBuf,
 }
 
-fn setup(server_url: &str, token: &str, extra: &str) -> Setup {
+/// A folder with input, fake sysfs and spool, a config, and the device credential obtained by the real
+/// `keyprint agent enroll` with `registration` (a one-time token from [`register`]).
+fn setup(server_url: &str, registration: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let (input, sys, spool) = (
         dir.path().join("input"),
@@ -125,17 +136,6 @@ fn setup(server_url: &str, token: &str, extra: &str) -> Setup {
     std::fs::create_dir_all(&input).unwrap();
     std::fs::create_dir_all(&sys).unwrap();
     let cred = dir.path().join("credential.json");
-    StoredCredential {
-        server: server_url.into(),
-        credential: keyprint_wire::DeviceCredential {
-            device: "laptop-7".into(),
-            users: vec!["alice".into()],
-            key_id: "test".into(),
-            token: token.into(),
-        },
-    }
-    .save(&cred)
-    .unwrap();
     let config = dir.path().join("agent.toml");
     std::fs::write(
         &config,
@@ -144,6 +144,18 @@ fn setup(server_url: &str, token: &str, extra: &str) -> Setup {
         ),
     )
     .unwrap();
+    let out = Command::new(BIN)
+        .args(["agent", "enroll", "--config"])
+        .arg(&config)
+        .args(["--server", server_url, "--token", registration])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "enroll: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("enrolled device"));
     Setup {
         dir,
         config,
@@ -234,7 +246,11 @@ const OWNER_TEXT: &str =
 fn evdev_hotplugged_payload_is_blocked_and_alerted_at_the_server() {
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
-    let s = setup(&srv.url, &srv.token, "[defence]\npolicy = \"block\"\n");
+    let s = setup(
+        &srv.url,
+        &register(&srv._running.service, "laptop-block"),
+        "[defence]\npolicy = \"block\"\n",
+    );
     fake_device(
         &s.sys,
         "event3",
@@ -342,7 +358,11 @@ fn contiguous(seqs: &[i64]) -> bool {
 fn kill_9_mid_upload_loses_and_duplicates_nothing() {
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
-    let s = setup(&srv.url, &srv.token, "");
+    let s = setup(
+        &srv.url,
+        &register(&srv._running.service, "laptop-kill"),
+        "",
+    );
     std::fs::write(
         s.config.clone(),
         std::fs::read_to_string(&s.config)
@@ -417,7 +437,18 @@ fn server_down_then_up_and_a_full_disk() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let s = setup(&url, "", "batch_records = 1\n");
+    // The server registers and enrols two devices, then goes down: the agents meet a dead port.
+    let data = work.path().join("server");
+    let (rt, running) = server_at(&data, ([127, 0, 0, 1], port).into());
+    let s = setup(
+        &url,
+        &register(&running.service, "laptop-down"),
+        "batch_records = 1\n",
+    );
+    let s2 = setup(&url, &register(&running.service, "laptop-full"), "");
+    running.stop();
+    drop(rt);
+    std::thread::sleep(Duration::from_millis(200));
     fake_device(
         &s.sys,
         "event3",
@@ -430,29 +461,6 @@ fn server_down_then_up_and_a_full_disk() {
     std::fs::write(
         s.input.join("event3"),
         record(&many_keys(1000, now_us() + 1_000_000), &[]),
-    )
-    .unwrap();
-    // Start the server's data directory and key first, then take it down so the agent meets a dead port.
-    let data = work.path().join("server");
-    let (rt, running) = server_at(&data, ([127, 0, 0, 1], port).into());
-    let key = running
-        .service
-        .create_key("acme", keyprint_wire::Role::Ingest)
-        .unwrap();
-    running.stop();
-    drop(rt);
-    std::thread::sleep(Duration::from_millis(200));
-    StoredCredential::save(
-        &StoredCredential {
-            server: url.clone(),
-            credential: keyprint_wire::DeviceCredential {
-                device: "laptop-7".into(),
-                users: vec!["alice".into()],
-                key_id: "k".into(),
-                token: key.token.clone(),
-            },
-        },
-        &s.dir.path().join("credential.json"),
     )
     .unwrap();
     let agent = spawn("run", &s.config, &[]);
@@ -474,7 +482,7 @@ fn server_down_then_up_and_a_full_disk() {
     assert_eq!(spool_files(&s.spool), 0, "{log}");
     let c = rusqlite::Connection::open(data.join("keyprint.db")).unwrap();
     let seqs: Vec<i64> = c
-        .prepare("SELECT seq FROM batches ORDER BY seq")
+        .prepare("SELECT seq FROM batches WHERE session LIKE 't-%' ORDER BY seq")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -496,7 +504,6 @@ fn server_down_then_up_and_a_full_disk() {
         eprintln!("skipped: disk-full part (cannot mount a tmpfs here)");
         return;
     }
-    let s2 = setup(&url, &key.token, "");
     let cfg = std::fs::read_to_string(&s2.config)
         .unwrap()
         .replace(
@@ -579,8 +586,8 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
     std::thread::sleep(Duration::from_millis(1500));
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
-    let run = |typing: &dyn Fn()| -> String {
-        let s = setup(&srv.url, &srv.token, "");
+    let run = |device: &str, typing: &dyn Fn()| -> String {
+        let s = setup(&srv.url, &register(&srv._running.service, device), "");
         let cfg = std::fs::read_to_string(&s.config).unwrap().replace(
             "[sources]\n",
             &format!("[sources]\nevdev = false\nx11 = true\ndisplay = \"{display}\"\n"),
@@ -615,7 +622,7 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         })
         .collect();
     evs.sort_by_key(|e| e.0);
-    let human_log = run(&|| {
+    let human_log = run("desktop-human", &|| {
         let mut args: Vec<String> = Vec::new();
         let mut t = evs[0].0;
         for (at, down, sym) in &evs {
@@ -632,7 +639,7 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
             .unwrap();
         assert!(st.success());
     });
-    let machine_log = run(&|| {
+    let machine_log = run("desktop-xdotool", &|| {
         let st = Command::new("xdotool")
             .args([
                 "type",
@@ -675,5 +682,36 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
     assert!(
         stored.contains("free_text"),
         "the human typing produced no window summary"
+    );
+}
+
+#[test]
+fn without_a_device_credential_the_agent_refuses_to_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources]\ninput_dir = {:?}\n[spool]\ndir = {:?}\n[upload]\ncredential = {:?}\n",
+            dir.path(),
+            dir.path().join("spool"),
+            dir.path().join("missing.json")
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["agent", "run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("missing.json") && err.contains("keyprint agent enroll"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("spool").exists(),
+        "it opened a spool before refusing"
     );
 }
