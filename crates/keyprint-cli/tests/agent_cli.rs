@@ -350,6 +350,24 @@ fn many_keys(n: usize, t0: i64) -> Vec<KeyEvent> {
     human(&text, t0)
 }
 
+/// A keyboard present at start (`event3`) whose recording holds `n` human-like keystrokes from 1 s ahead.
+fn owner_keyboard(s: &Setup, n: usize) {
+    fake_device(
+        &s.sys,
+        "event3",
+        "Keyboard",
+        Some(("17ef", "6047", "")),
+        true,
+        false,
+    )
+    .unwrap();
+    std::fs::write(
+        s.input.join("event3"),
+        record(&many_keys(n, now_us() + 1_000_000), &[]),
+    )
+    .unwrap();
+}
+
 fn contiguous(seqs: &[i64]) -> bool {
     seqs.iter().enumerate().all(|(i, &s)| s == i as i64)
 }
@@ -370,20 +388,7 @@ fn kill_9_mid_upload_loses_and_duplicates_nothing() {
             .replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1"),
     )
     .unwrap();
-    fake_device(
-        &s.sys,
-        "event3",
-        "Keyboard",
-        Some(("17ef", "6047", "")),
-        true,
-        false,
-    )
-    .unwrap();
-    std::fs::write(
-        s.input.join("event3"),
-        record(&many_keys(4000, now_us() + 1_000_000), &[]),
-    )
-    .unwrap();
+    owner_keyboard(&s, 4000);
     let agent = spawn("run", &s.config, &[]);
     // Wait until uploading is under way, then kill -9.
     let t = Instant::now();
@@ -449,20 +454,7 @@ fn server_down_then_up_and_a_full_disk() {
     running.stop();
     drop(rt);
     std::thread::sleep(Duration::from_millis(200));
-    fake_device(
-        &s.sys,
-        "event3",
-        "Keyboard",
-        Some(("17ef", "6047", "")),
-        true,
-        false,
-    )
-    .unwrap();
-    std::fs::write(
-        s.input.join("event3"),
-        record(&many_keys(1000, now_us() + 1_000_000), &[]),
-    )
-    .unwrap();
+    owner_keyboard(&s, 1000);
     let agent = spawn("run", &s.config, &[]);
     assert!(
         agent.wait_log("retrying in", Duration::from_secs(10)),
@@ -512,20 +504,7 @@ fn server_down_then_up_and_a_full_disk() {
         )
         .replace("flush_ms = 200", "flush_ms = 200\nbatch_records = 1");
     std::fs::write(&s2.config, cfg).unwrap();
-    fake_device(
-        &s2.sys,
-        "event3",
-        "Keyboard",
-        Some(("17ef", "6047", "")),
-        true,
-        false,
-    )
-    .unwrap();
-    std::fs::write(
-        s2.input.join("event3"),
-        record(&many_keys(20_000, now_us() + 1_000_000), &[]),
-    )
-    .unwrap();
+    owner_keyboard(&s2, 20_000);
     let agent = spawn("run", &s2.config, &[]);
     let full = agent.wait_log("spool: batch dropped", Duration::from_secs(30));
     let log = agent.term();
