@@ -694,3 +694,37 @@ fn without_a_device_credential_the_agent_refuses_to_capture() {
         "it opened a spool before refusing"
     );
 }
+
+#[test]
+fn replay_runs_a_folder_of_recordings_and_exits_when_input_stops() {
+    let work = tempfile::tempdir().unwrap();
+    let srv = server(work.path());
+    let s = setup(
+        &srv.url,
+        &register(&srv._running.service, "laptop-replay"),
+        "",
+    );
+    owner_keyboard(&s, 300);
+    let out = Command::new(BIN)
+        .args(["agent", "replay", "--idle-ms", "1000", "--config"])
+        .arg(&s.config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 300 keys: 6 windows and the device's attach record; everything acknowledged.
+    assert!(
+        stdout.starts_with("keys 300 mouse 0 records 7 "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pending 0 dropped 0 rejected 0 verdicts 0"),
+        "{stdout}"
+    );
+    let stored: usize = srv.batches("t-").values().map(Vec::len).sum();
+    assert!(stored >= 1);
+}
