@@ -8,13 +8,28 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn spawn(dir: &std::path::Path, init: bool) -> (Child, String, Option<String>) {
+/// The server process, killed when dropped (so a failing assertion never leaves it running, holding the test
+/// runner's output pipes open).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(dir: &std::path::Path, init: bool) -> (Server, String, Option<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyprint-server"));
     cmd.arg(dir).arg("127.0.0.1:0");
     if init {
         cmd.args(["--init-tenant", "acme"]);
     }
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn server");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut token = None;
     loop {
@@ -23,7 +38,7 @@ fn spawn(dir: &std::path::Path, init: bool) -> (Child, String, Option<String>) {
             token = Some(t.to_string());
         }
         if let Some(u) = l.strip_prefix("listening ") {
-            return (child, u.to_string(), token);
+            return (Server(child), u.to_string(), token);
         }
     }
 }
@@ -97,8 +112,8 @@ async fn acknowledged_records_survive_kill_9() {
     while acked.lock().unwrap().len() < 40 && t0.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
     for t in tasks {
         let _ = t.await;
     }
@@ -146,12 +161,14 @@ async fn acknowledged_records_survive_kill_9() {
                     batch = b.push(&r).or(batch);
                 }
             }
-            let ack = admin.send(&batch.unwrap()).await.unwrap();
+            let ack = Client::new(&url, &token)
+                .send(&batch.unwrap())
+                .await
+                .unwrap();
             assert!(ack.duplicate);
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     // The stored records are exactly the sent ones, in order.
     let store_path = dir.path().join("keyprint.db");
     let mut st = keyprint_server::store::SqliteStore::open(&store_path).unwrap();
