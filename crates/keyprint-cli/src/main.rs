@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod agent_cmd;
 mod devices_cmd;
 mod injection_cmd;
 mod net_cmd;
@@ -20,6 +21,9 @@ enum Cmd {
     /// Run a benchmark protocol on a public data set.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// The endpoint agent for Linux: capture (evdev, X11), injection defence, spool, upload.
+    #[command(subcommand)]
+    Agent(agent_cmd::AgentCmd),
     /// Simulate an attack device: render a DuckyScript payload as a generic key-event file.
     #[command(subcommand)]
     Simulate(injection_cmd::SimulateCmd),
@@ -97,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Balabit(a)) => keyprint_bench::balabit::run(&a).map(|_| ()),
         Cmd::Bench(BenchCmd::Privacy(a)) => keyprint_bench::privacy::run(&a).map(|_| ()),
         Cmd::Bench(BenchCmd::Net(a)) => keyprint_bench::net::run(&a),
+        Cmd::Agent(c) => agent_cmd::agent(&c),
         Cmd::Serve(a) => service_cmds::serve(&a),
         Cmd::Demo(a) => service_cmds::demo(&a),
         Cmd::Alerts(a) => service_cmds::alerts(&a),
