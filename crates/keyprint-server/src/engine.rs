@@ -71,6 +71,20 @@ pub trait Engine: Send + Sync {
     /// # Errors
     /// [`FitError`] from the detector.
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError>;
+    /// Learns `user`'s template in `tenant` (an engine whose population is the tenant's own people needs
+    /// to know whose samples these are); by default [`fit`](Self::fit).
+    ///
+    /// # Errors
+    /// [`FitError`] from the detector.
+    fn fit_for(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let _ = (tenant, user);
+        self.fit(samples)
+    }
     /// Maps this engine's comparison scores to log-likelihood ratios.
     fn calibration(&self) -> &Calibration;
     /// Forgetting factor `λ` of this engine's evidence channel, per observation (see [`crate::trust`]).
@@ -333,25 +347,31 @@ pub fn summary_vector(values: &[Option<f64>]) -> FeatureVector {
 }
 
 /// The free-text engine: each window summary the edge sent (`keyprint_edge::vocab`) is one sample,
-/// compared with the user's keyprint-freetext summary profile (population two-covariance LLRs).
+/// compared with the user's template learned by [`TenantPopulations`](crate::population::TenantPopulations):
+/// against the tenant's own people once enough of them enrolled, population-free before (cold start).
+/// Templates return `−LLR`, so the engine's calibration is [`passthrough`](crate::population::passthrough).
 pub struct FreeTextEngine {
-    det: keyprint_freetext::SummaryDetector,
+    populations: crate::population::TenantPopulations,
     calibration: Calibration,
     enrolment_samples: usize,
 }
 
 impl FreeTextEngine {
-    /// An engine over a summary detector, its calibration and the enrolment size (windows).
-    pub fn new(
-        det: keyprint_freetext::SummaryDetector,
-        calibration: Calibration,
-        enrolment_samples: usize,
-    ) -> Self {
+    /// An engine learning each tenant's population with `settings`, enrolling from `enrolment_samples`
+    /// windows.
+    pub fn new(settings: crate::population::PopulationSettings, enrolment_samples: usize) -> Self {
         FreeTextEngine {
-            det,
-            calibration,
+            calibration: crate::population::passthrough(
+                settings.clip.max(crate::population::COLD_CLIP),
+            ),
+            populations: crate::population::TenantPopulations::new(settings),
             enrolment_samples,
         }
+    }
+
+    /// The tenants' populations.
+    pub fn populations(&self) -> &crate::population::TenantPopulations {
+        &self.populations
     }
 }
 
@@ -371,8 +391,22 @@ impl Engine for FreeTextEngine {
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
         Some(Box::new(FreeTextSession))
     }
+    /// Without a tenant: the population-free (cold-start) template.
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        self.det.fit(&keyprint_core::Enrolment::one_class(samples))
+        crate::population::ColdProfile::learn(samples)
+            .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
+            .ok_or(FitError::TooFewSamples {
+                need: 2,
+                got: samples.len(),
+            })
+    }
+    fn fit_for(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        self.populations.fit(tenant, user, samples)
     }
     fn calibration(&self) -> &Calibration {
         &self.calibration
@@ -390,7 +424,8 @@ impl EngineSession for FreeTextSession {
                     sample: Some(summary_vector(&w.values)),
                     score: None,
                     at_us: w.at_us,
-                    actions: 1,
+                    // Keystrokes summarised: the alert's minimum evidence counts keystrokes.
+                    actions: u64::from(w.keys.max(1)),
                     detail: String::new(),
                 }),
                 _ => None,

@@ -561,7 +561,7 @@ impl Service {
         let e = &self.engines[idx];
         let r = lock(&self.store).reference(tenant, user, e.name())?;
         let template = if r.enrolled {
-            e.fit(&r.samples).ok()
+            e.fit_for(tenant, user, &r.samples).ok()
         } else {
             None
         };
@@ -791,7 +791,7 @@ impl Service {
                         m.samples.push(sample.clone());
                         change.add.push((sample, false));
                         if m.samples.len() >= e.enrolment_samples()
-                            && let Ok(t) = e.fit(&m.samples)
+                            && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                         {
                             m.template = Some(t);
                             m.enrolled = true;
@@ -822,7 +822,7 @@ impl Service {
                                 m.samples.drain(..extra);
                             }
                             if m.since_refit >= self.cfg.refit_every
-                                && let Ok(t) = e.fit(&m.samples)
+                                && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                             {
                                 m.template = Some(t);
                                 m.since_refit = 0;
