@@ -425,7 +425,7 @@ pub struct ReplayEvalArgs {
     pub engines: Vec<String>,
     /// Free text instead: Aalto sessions (`$KEYPRINT_DATASETS/aalto-keystrokes-dev`, or this folder) through
     /// the free-text engine's tenant-learned templates and the service's fusion; cold start and evasions.
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     pub aalto: Option<PathBuf>,
     /// With `--aalto`: only the first N participants (by id).
     #[arg(long)]
@@ -473,7 +473,7 @@ fn replay_eval_aalto(dir: &std::path::Path, subjects: Option<usize>) -> anyhow::
 /// `keyprint replay-eval`.
 pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.aalto {
-        let dir = if p.as_os_str().is_empty() {
+        let dir = if p.as_os_str() == "-" {
             keyprint_datasets::datasets_root()
                 .context("KEYPRINT_DATASETS unset: give --aalto DIR")?
                 .join("aalto-keystrokes-dev")

@@ -92,7 +92,12 @@ impl TenantModel {
             return None;
         }
         let people: Vec<Vec<Vec<f64>>> = users.iter().map(|(_, w)| w.clone()).collect();
-        let population = Arc::new(SummaryPopulation::train(&people, settings.summary.clone()));
+        // A small tenant cannot support a large embedding: at most one dimension per 5 users.
+        let config = SummaryConfig {
+            emb_dim: settings.summary.emb_dim.min(users.len() / 5),
+            ..settings.summary.clone()
+        };
+        let population = Arc::new(SummaryPopulation::train(&people, config));
         let znorm_windows: Vec<(String, FeatureVector)> = users
             .iter()
             .flat_map(|(u, w)| w.iter().rev().take(3).map(move |x| (u.clone(), x.clone())))
