@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod devices_cmd;
 mod injection_cmd;
 mod net_cmd;
 mod service_cmds;
@@ -35,6 +36,12 @@ enum Cmd {
     Sessions(service_cmds::SessionsArgs),
     /// List users and their enrolment (analyst view).
     Users(service_cmds::ApiArgs),
+    /// Registered devices and their credentials: register, list, revoke, rotate (admin).
+    #[command(subcommand)]
+    Devices(devices_cmd::DevicesCmd),
+    /// Review a user's enrolment: approve a held one, or reset it (admin).
+    #[command(subcommand)]
+    Enrolment(devices_cmd::EnrolmentCmd),
     /// Load-test the server on loopback (bounded): events/s, ingest-to-score latency.
     Loadtest(service_cmds::LoadArgs),
     /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service.
@@ -92,6 +99,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Alerts(a) => service_cmds::alerts(&a),
         Cmd::Sessions(a) => service_cmds::sessions(&a),
         Cmd::Users(a) => service_cmds::users(&a),
+        Cmd::Devices(c) => devices_cmd::devices(&c),
+        Cmd::Enrolment(c) => devices_cmd::enrolment(&c),
         Cmd::Loadtest(a) => service_cmds::loadtest(&a),
         Cmd::ReplayEval(a) => service_cmds::replay_eval(&a),
         Cmd::Net(c) => {

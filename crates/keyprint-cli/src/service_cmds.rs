@@ -176,7 +176,7 @@ fn get(a: &ApiArgs, path: &str) -> anyhow::Result<serde_json::Value> {
 
 /// Percent-encodes an id for a URL path segment or query value (every byte but ASCII letters and digits), so
 /// ids holding `/`, `&`, `%`, spaces or any other byte reach the server as they are.
-fn enc(id: &str) -> String {
+pub(crate) fn enc(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -334,7 +334,11 @@ pub fn users(a: &ApiArgs) -> anyhow::Result<()> {
                     "{}: {} samples, {}, {} updates",
                     e.engine,
                     e.samples,
-                    if e.enrolled { "enrolled" } else { "enrolling" },
+                    match (&e.held, e.enrolled) {
+                        (Some(_), _) => "HELD for review",
+                        (None, true) => "enrolled",
+                        (None, false) => "enrolling",
+                    },
                     e.updates
                 )
             })

@@ -227,7 +227,7 @@ async fn decode<T: serde::de::DeserializeOwned>(
     let r = res.map_err(|e| gave_up(e.to_string()))?;
     let status = r.status().as_u16();
     let bytes = r.bytes().await.map_err(|e| gave_up(e.to_string()))?;
-    if status == 200 {
+    if (200..300).contains(&status) {
         return serde_json::from_slice(&bytes).map_err(|e| gave_up(format!("bad answer: {e}")));
     }
     let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {

@@ -263,14 +263,22 @@ pub async fn run(
     // rest goes through the API.
     let admin_key = server.service.create_key("acme", Role::Admin)?;
     let admin = Client::new(&server.url(), &admin_key.token);
-    let ingest_key: NewKey = send_json(
+    // Capture is for registered, company-owned devices: the admin registers alice's laptop and gets a
+    // one-time registration token; the laptop's agent exchanges it for its own credential.
+    let registration: keyprint_wire::DeviceRegistration = send_json(
         &admin,
         reqwest::Method::POST,
-        "/v1/keys",
-        &serde_json::json!({"role": "ingest"}),
+        "/v1/devices",
+        &keyprint_wire::RegisterDevice {
+            device: "laptop-1".into(),
+            users: vec!["alice".into()],
+            label: Some("alice's company laptop".into()),
+        },
     )
     .await?
-    .context("no key")?;
+    .context("no registration")?;
+    let device_cred =
+        Client::enroll_device(&server.url(), &registration.registration_token).await?;
     let read_key: NewKey = send_json(
         &admin,
         reqwest::Method::POST,
@@ -279,7 +287,7 @@ pub async fn run(
     )
     .await?
     .context("no key")?;
-    let agent = Client::new(&server.url(), &ingest_key.token);
+    let agent = Client::new(&server.url(), &device_cred.token);
     let analyst = Client::new(&server.url(), &read_key.token);
     // The phrase itself stays on the devices (the edge's configuration); the server learns its id and length.
     let layout = FixedTextLayout::cmu_strong_password();
@@ -303,9 +311,10 @@ pub async fn run(
     )
     .await?;
     println!(
-        "  tenant acme: admin, ingest and read keys issued (argon2-hashed at rest); fixed phrase {:?} of {} keys \
-         (the phrase stays on the devices; the edge sends timing vectors only)\n",
-        phrase.id, phrase.keys
+        "  tenant acme: admin and read keys issued; device {:?} registered to alice and enrolled with its \
+         one-time token (credential {}); fixed phrase {:?} of {} keys (the phrase stays on the devices; the \
+         edge sends timing vectors only)\n",
+        device_cred.device, device_cred.key_id, phrase.id, phrase.keys
     );
 
     let subjects = cmu_subjects(CMU_DEMO, "cmu-demo.csv")?;

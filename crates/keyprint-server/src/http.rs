@@ -7,14 +7,19 @@
 //! unknown fields refused; every failure is a [`keyprint_wire::ErrorBody`] with the status from the one
 //! table, [`keyprint_wire::ErrorCode::status`].
 
-use crate::service::{ApiError, Service};
+use crate::service::{ApiError, Principal, Service};
+use crate::store::EnrolmentAction;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use keyprint_wire::{CreateKey, ErrorCode, FixedTextPhrase, IngestBatch, Role};
+use keyprint_wire::{
+    BrowserCredentialRequest, CreateKey, DeviceList, EnrollDevice, EnrolmentActionName,
+    EnrolmentDecided, EnrolmentDecision, ErrorCode, FixedTextPhrase, IngestBatch, RegisterDevice,
+    Role,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -36,8 +41,8 @@ fn json<T: serde::Serialize>(v: &T) -> Response {
     axum::Json(v).into_response()
 }
 
-/// Authenticates, checks the role and the rate limit; returns the tenant.
-fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<String, ApiError> {
+/// Authenticates, checks the role and the rate limit; returns the caller.
+fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<Principal, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -46,15 +51,15 @@ fn auth(svc: &Service, headers: &HeaderMap, allowed: &[Role]) -> Result<String, 
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token)
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
-    let (tenant, key_id, role) = svc.authenticate(token.trim())?;
-    if !allowed.contains(&role) {
+    let who = svc.authenticate(token.trim())?;
+    if !allowed.contains(&who.role) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!("role {role:?} may not do this"),
+            format!("role {:?} may not do this", who.role),
         ));
     }
-    svc.rate_limit(&key_id)?;
-    Ok(tenant)
+    svc.rate_limit(&who.key_id)?;
+    Ok(who)
 }
 
 async fn body_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
@@ -115,14 +120,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn ingest(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?;
+    let who = auth(&svc, &headers, &[Role::Device, Role::Browser])?;
     let batch: IngestBatch = body_json(&headers, body).await?;
-    let ack = blocking(move || svc.ingest(&tenant, &batch)).await?;
+    let ack = blocking(move || svc.ingest(&who, &batch)).await?;
     Ok(json(&ack))
 }
 
 async fn net_finding(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?.tenant;
     let f: keyprint_wire::NetFinding = body_json(&headers, body).await?;
     let alert = blocking(move || svc.net_finding(&tenant, &f)).await?;
     Ok((StatusCode::CREATED, json(&alert)).into_response())
@@ -136,7 +141,7 @@ struct Retention {
 }
 
 async fn set_retention(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
     let req: Retention = body_json(&headers, body).await?;
     blocking(move || svc.set_retention(&tenant, req.days)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -160,7 +165,7 @@ async fn sessions(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let q: SessionsQuery = query(raw)?;
     let v = blocking(move || svc.sessions(&tenant, q.user.as_deref())).await?;
     Ok(json(&v))
@@ -171,7 +176,7 @@ async fn session(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let v = blocking(move || svc.session(&tenant, &id)).await?;
     Ok(json(&v))
 }
@@ -188,14 +193,14 @@ async fn alerts(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let q: AlertsQuery = query(raw)?;
     let v = blocking(move || svc.alerts(&tenant, q.after.unwrap_or(0), q.user.as_deref())).await?;
     Ok(json(&v))
 }
 
 async fn users(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let v = blocking(move || svc.users(&tenant)).await?;
     Ok(json(&v))
 }
@@ -205,23 +210,103 @@ async fn purge(
     headers: HeaderMap,
     Path(user): Path<String>,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
     let v = blocking(move || svc.purge(&tenant, &user)).await?;
     Ok(json(&v))
 }
 
 async fn create_key(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
     let req: CreateKey = body_json(&headers, body).await?;
     let v = blocking(move || svc.create_key(&tenant, req.role)).await?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
 async fn set_phrase(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Admin])?;
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
     let req: FixedTextPhrase = body_json(&headers, body).await?;
     blocking(move || svc.set_phrase(&tenant, &req)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn register_device(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
+    let req: RegisterDevice = body_json(&headers, body).await?;
+    let v = blocking(move || svc.register_device(&tenant, &req)).await?;
+    Ok((StatusCode::CREATED, json(&v)).into_response())
+}
+
+/// `POST /v1/devices/enroll`: the one route without a bearer token — the one-time registration token in the
+/// body is the credential.
+async fn enroll_device(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Res {
+    let req: EnrollDevice = body_json(&headers, body).await?;
+    let v = blocking(move || svc.enroll_device(&req)).await?;
+    Ok(json(&v))
+}
+
+async fn devices(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
+    let devices = blocking(move || svc.devices(&tenant)).await?;
+    Ok(json(&DeviceList { devices }))
+}
+
+async fn device(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
+    let v = blocking(move || svc.device(&tenant, &id)).await?;
+    Ok(json(&v))
+}
+
+async fn revoke_device(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
+    let v = blocking(move || svc.revoke_device(&tenant, &id)).await?;
+    Ok(json(&v))
+}
+
+async fn rotate_device(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Res {
+    let who = auth(&svc, &headers, &[Role::Admin, Role::Device])?;
+    let v = blocking(move || svc.rotate_device(&who, &id)).await?;
+    Ok(json(&v))
+}
+
+async fn browser_credential(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Ingest, Role::Admin])?.tenant;
+    let req: BrowserCredentialRequest = body_json(&headers, body).await?;
+    let v = blocking(move || svc.browser_credential(&tenant, &req)).await?;
+    Ok((StatusCode::CREATED, json(&v)).into_response())
+}
+
+async fn decide_enrolment(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    body: Body,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Admin])?.tenant;
+    let req: EnrolmentDecision = body_json(&headers, body).await?;
+    let action = match req.action {
+        EnrolmentActionName::Approve => EnrolmentAction::Approve,
+        EnrolmentActionName::Reset => EnrolmentAction::Reset,
+    };
+    let u = user.clone();
+    let engines =
+        blocking(move || svc.set_enrolment(&tenant, &u, req.engine.as_deref(), action)).await?;
+    Ok(json(&EnrolmentDecided { user, engines }))
 }
 
 async fn openapi() -> Response {
@@ -250,6 +335,12 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/v1/users", get(users))
         .route("/v1/users/{user}", delete(purge))
         .route("/v1/keys", post(create_key))
+        .route("/v1/devices", post(register_device).get(devices))
+        .route("/v1/devices/enroll", post(enroll_device))
+        .route("/v1/devices/{device}", get(device).delete(revoke_device))
+        .route("/v1/devices/{device}/rotate", post(rotate_device))
+        .route("/v1/browser-credentials", post(browser_credential))
+        .route("/v1/users/{user}/enrolment", post(decide_enrolment))
         .route("/v1/tenant/fixed-text", put(set_phrase))
         .route("/v1/tenant/retention", put(set_retention))
         .route("/openapi.json", get(openapi))

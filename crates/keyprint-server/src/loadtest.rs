@@ -107,8 +107,21 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         .map(|(_, v)| v)
         .collect();
     subjects.retain(|s| s.len() >= 100);
+    // One registered device per user (records come only from a device's own credential).
+    let mut principals = std::collections::HashMap::new();
+    let mut tokens = Vec::new();
+    for u in 0..lc.users.max(1) {
+        let user = format!("u{u}");
+        let (cred, who) =
+            server
+                .service
+                .provision_device("load", &format!("dev-{user}"), &[&user])?;
+        principals.insert(user, who);
+        tokens.push(cred.token);
+    }
     // Enrol.
     for u in 0..lc.users {
+        let device_c = Client::new(&url, &tokens[u]);
         let s = &subjects[u % subjects.len()];
         let ev = crate::demo::typings_to_events(&layout, &s[..50], 1_000_000, ms_to_us(1500.0));
         let ev: Vec<keyprint_core::KeyEvent> = ev.into_iter().flatten().collect();
@@ -119,7 +132,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
             5_000,
             &records_of(&ev),
         ) {
-            admin_c.send(&batch).await?;
+            device_c.send(&batch).await?;
         }
     }
     // Pre-build batch bodies per connection: a long session of the user's later typings, repeated with a
@@ -166,7 +179,8 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     let mut tasks = Vec::new();
     for (c, list) in bodies.iter().cloned().enumerate() {
         let http = reqwest::Client::new();
-        let (url, token, sent) = (url.clone(), admin.token.clone(), sent.clone());
+        let token = tokens[c % lc.users.max(1)].clone();
+        let (url, sent) = (url.clone(), sent.clone());
         let max = lc.max_records;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -233,7 +247,8 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         for (b, _) in &sample {
             let mut batch: IngestBatch = serde_json::from_slice(b).expect("parsed before");
             batch.session = format!("inproc-{}", batch.session);
-            svc.ingest("load", &batch).expect("in-process ingest");
+            svc.ingest(&principals[&batch.user], &batch)
+                .expect("in-process ingest");
         }
         let service = n_ev as f64 / t.elapsed().as_secs_f64();
         // Scoring only: the engine seam and the user's template, no storage.

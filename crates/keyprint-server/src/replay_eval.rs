@@ -82,6 +82,8 @@ pub fn run(
             keys: layout.keys().len() as u32,
         },
     )?;
+    let devices: std::cell::RefCell<std::collections::HashMap<String, crate::service::Principal>> =
+        Default::default();
     // One session: all typings in one batch; returns typings up to the first alert.
     let replay =
         |user: &str, session: &str, typings: &[Vec<f64>]| -> anyhow::Result<Option<usize>> {
@@ -97,8 +99,18 @@ pub fn run(
                 .iter()
                 .map(keyprint_wire::convert::to_wire)
                 .collect();
+            // Every session of an account is typed on the account owner's registered device (someone
+            // else at the owner's keyboard, in the impostor sessions).
+            let who = match devices.borrow().get(user) {
+                Some(p) => p.clone(),
+                None => {
+                    svc.provision_device(tenant, &format!("dev-{user}"), &[user])?
+                        .1
+                }
+            };
+            devices.borrow_mut().insert(user.to_string(), who.clone());
             let ack = svc.ingest(
-                tenant,
+                &who,
                 &IngestBatch {
                     user: user.into(),
                     session: session.into(),

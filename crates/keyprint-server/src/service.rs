@@ -31,16 +31,19 @@
 //! Only the edge's content-free records (`keyprint_edge::Record`, wire form `keyprint_wire::WireRecord`):
 //! every record is checked against the specification (`keyprint_edge::spec`) before anything changes.
 
+mod identity;
+pub use identity::{BROWSER_TTL_S, MAX_DEVICE_USERS, Principal, REGISTRATION_TTL_MS};
+
 use crate::engine::{Engine, EngineSession, PhraseSetting, TenantSettings};
 use crate::store::{
-    BatchCommit, KeyRow, NewAlert, ReferenceChange, SessionRow, Storage, StoreError,
+    BatchCommit, EnrolmentAction, NewAlert, ReferenceChange, SessionRow, Storage, StoreError,
 };
-use crate::trust::{Crossing, FusionParams};
+use crate::trust::{Crossing, Fusion, FusionParams};
 use keyprint_core::detector::{FeatureVector, Template};
 use keyprint_edge::Record;
 use keyprint_wire::{
-    Alert, EngineEnrolment, ErrorBody, ErrorCode, FixedTextPhrase, IngestAck, IngestBatch, NewKey,
-    Purged, ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo,
+    Alert, EngineEnrolment, ErrorBody, ErrorCode, FixedTextPhrase, IngestAck, IngestBatch, Purged,
+    ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -130,12 +133,16 @@ struct UserModel {
     samples: Vec<FeatureVector>,
     template: Option<Box<dyn Template<FeatureVector>>>,
     enrolled: bool,
+    /// Why the enrolment is held for review (the template is not used while held).
+    held: Option<String>,
     since_refit: usize,
 }
 
 struct UserRt {
     /// One per engine (index as in `Service::engines`); `None` until loaded.
     models: Vec<Option<UserModel>>,
+    /// Trust across the user's sessions and devices; `None` until loaded.
+    fusion: Option<Fusion>,
     /// Digests of every sample seen for the user (replay detection); `None` until loaded.
     digests: Option<HashSet<[u8; 32]>>,
 }
@@ -157,9 +164,6 @@ struct Bucket {
     tokens: f64,
     at: Instant,
 }
-
-/// argon2 verifications allowed per second per key id for tokens not yet verified (burst: twice that).
-const AUTH_VERIFY_PER_S: f64 = 5.0;
 
 /// True for characters an id may not hold: controls (Unicode Cc), bidirectional marks and overrides
 /// (U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069), zero-width and invisible formatting characters
@@ -226,6 +230,43 @@ pub fn near_duplicate(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
 
 /// Checks one event time `t` against the previous event of its stream within a batch: not earlier
 /// (`non_monotonic`), and no more than 24 h later (`absurd_timestamp`). `field` names the event's time field.
+/// Checks an id (user, session, device): 1 to [`MAX_ID_LEN`] bytes and no [`unsafe_id_char`]. Ids end up in
+/// analysts' terminals, CEF/syslog lines and file names: no control characters (escape sequences, CR/LF,
+/// NUL), and no invisible or direction-changing ones that make an id read as another (bidi overrides,
+/// zero-width characters, line separators).
+///
+/// # Errors
+/// `invalid_field` naming `field`.
+pub fn check_id(field: &str, v: &str) -> Result<(), ApiError> {
+    if v.is_empty() || v.len() > MAX_ID_LEN {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            field,
+            format!("must be 1 to {MAX_ID_LEN} bytes"),
+        ));
+    }
+    if v.chars().any(unsafe_id_char) {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            field,
+            "must not contain control, invisible, bidirectional-override or line-separator characters",
+        ));
+    }
+    Ok(())
+}
+
+/// True when the session holds owner-like evidence (positive, scored at least once) on a keystroke or
+/// mouse channel — the condition for extending the user's enrolment to another engine.
+fn vouched(f: &Fusion) -> bool {
+    f.channels.iter().any(|(code, c)| {
+        matches!(
+            code,
+            ReasonCode::KeystrokeMismatch | ReasonCode::MouseMismatch
+        ) && c.actions >= 1
+            && c.evidence > 0.0
+    })
+}
+
 fn check_step(
     field: impl Fn() -> String,
     t: i64,
@@ -285,7 +326,7 @@ pub struct Service {
     engines: Vec<Arc<dyn Engine>>,
     cfg: ServiceConfig,
     tenants: Mutex<HashMap<String, Arc<TenantRt>>>,
-    auth_cache: Mutex<HashMap<[u8; 32], (String, String, Role)>>,
+    auth_cache: Mutex<HashMap<[u8; 32], Principal>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     /// Per-key-id budget of argon2 verifications for tokens not yet known good.
     auth_buckets: Mutex<HashMap<String, Bucket>>,
@@ -353,72 +394,6 @@ impl Service {
     /// Runs `f` on the store (for tools and tests).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn Storage) -> T) -> T {
         f(lock(&self.store).as_mut())
-    }
-
-    /// Creates a tenant (if absent) and a new API key of `role` for it.
-    ///
-    /// # Errors
-    /// [`ApiError`] (storage).
-    pub fn create_key(&self, tenant: &str, role: Role) -> Result<NewKey, ApiError> {
-        use argon2::password_hash::PasswordHasher;
-        use rand::Rng;
-        let mut rng = rand::rng();
-        let key_id: String = (0..12)
-            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
-            .collect();
-        let secret: String = (0..32)
-            .map(|_| format!("{:x}", rng.random_range(0..16u8)))
-            .collect();
-        let hash = argon2::Argon2::default()
-            .hash_password(secret.as_bytes())
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-            .to_string();
-        let mut st = lock(&self.store);
-        st.create_tenant(tenant)?;
-        st.put_key(&KeyRow {
-            key_id: key_id.clone(),
-            tenant: tenant.into(),
-            role,
-            hash,
-        })?;
-        Ok(NewKey {
-            token: format!("kp_{key_id}_{secret}"),
-            key_id,
-            role,
-        })
-    }
-
-    /// Authenticates a bearer token; returns (tenant, key id, role). Successful argon2 verifications are
-    /// cached in memory by SHA-256 of the token, so a key costs one argon2 run per process.
-    ///
-    /// # Errors
-    /// `unauthorized` for a missing, malformed or unknown token.
-    pub fn authenticate(&self, token: &str) -> Result<(String, String, Role), ApiError> {
-        use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(v) = lock(&self.auth_cache).get(&digest) {
-            return Ok(v.clone());
-        }
-        let bad = || ApiError::new(ErrorCode::Unauthorized, "unknown or malformed API key");
-        let rest = token.strip_prefix("kp_").ok_or_else(bad)?;
-        let (key_id, secret) = rest.split_once('_').ok_or_else(bad)?;
-        let row = lock(&self.store).key(key_id)?.ok_or_else(bad)?;
-        // Key ids are not secret (they are part of every token): without a budget, a stream of wrong secrets
-        // for a real key id would run argon2 (~100 ms each) without end. A token already verified is served
-        // from the cache above and never charged.
-        if !take_token(&self.auth_buckets, key_id, AUTH_VERIFY_PER_S) {
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!("more than {AUTH_VERIFY_PER_S} unverified tokens/s for this key id"),
-            ));
-        }
-        let parsed = PasswordHash::new(&row.hash).map_err(|_| bad())?;
-        argon2::Argon2::default()
-            .verify_password(secret.as_bytes(), &parsed)
-            .map_err(|_| bad())?;
-        let v = (row.tenant, row.key_id, row.role);
-        lock(&self.auth_cache).insert(digest, v.clone());
-        Ok(v)
     }
 
     /// Token-bucket rate limit per API key ([`ServiceConfig::rate_per_key`]).
@@ -502,26 +477,8 @@ impl Service {
         .into_iter()
         .chain([("device", batch.device.as_ref())])
         {
-            if let Some(v) = v
-                && (v.is_empty() || v.len() > MAX_ID_LEN)
-            {
-                return Err(ApiError::field(
-                    ErrorCode::InvalidField,
-                    name,
-                    format!("must be 1 to {MAX_ID_LEN} bytes"),
-                ));
-            }
-            // Ids end up in analysts' terminals, CEF/syslog lines and file names: no control characters
-            // (escape sequences, CR/LF, NUL), and no invisible or direction-changing ones that make an id
-            // read as another (bidi overrides, zero-width characters, line separators).
-            if let Some(v) = v
-                && v.chars().any(unsafe_id_char)
-            {
-                return Err(ApiError::field(
-                    ErrorCode::InvalidField,
-                    name,
-                    "must not contain control, invisible, bidirectional-override or line-separator characters",
-                ));
+            if let Some(v) = v {
+                check_id(name, v)?;
             }
         }
         let n = batch.records.len();
@@ -567,6 +524,7 @@ impl Service {
         };
         Ok(UserModel {
             enrolled: template.is_some(),
+            held: r.held,
             template,
             samples: r.samples,
             since_refit: 0,
@@ -583,8 +541,11 @@ impl Service {
     /// # Errors
     /// A 4xx [`ApiError`] for bad input (nothing applied); `storage` when the commit failed (nothing
     /// applied, retry).
-    pub fn ingest(&self, tenant: &str, batch: &IngestBatch) -> Result<IngestAck, ApiError> {
+    pub fn ingest(&self, who: &Principal, batch: &IngestBatch) -> Result<IngestAck, ApiError> {
+        let tenant = who.tenant.as_str();
         let records = Self::convert(batch)?;
+        let device = Self::authorize_records(who, batch)?;
+        let may_enrol = who.may_enrol(&batch.user);
         let rt = self.tenant_rt(tenant)?;
         let srt = lock(&rt.sessions)
             .entry(batch.session.clone())
@@ -622,13 +583,22 @@ impl Service {
                         "this session belongs to another user",
                     ));
                 }
+                // A session belongs to the device that opened it, so its batch numbers are that device's:
+                // no other credential can post ahead of them.
+                if r.device.as_deref() != Some(device.as_str()) {
+                    return Err(ApiError::field(
+                        ErrorCode::Forbidden,
+                        "session",
+                        "this session belongs to another device",
+                    ));
+                }
                 r.clone()
             }
             None => SessionRow {
                 tenant: tenant.into(),
                 session: batch.session.clone(),
                 user: batch.user.clone(),
-                device: batch.device.clone(),
+                device: Some(device.clone()),
                 started_ms: at_ms,
                 last_ms: at_ms,
                 records: 0,
@@ -703,6 +673,7 @@ impl Service {
             .or_insert_with(|| {
                 Arc::new(Mutex::new(UserRt {
                     models: (0..self.engines.len()).map(|_| None).collect(),
+                    fusion: None,
                     digests: None,
                 }))
             })
@@ -711,6 +682,31 @@ impl Service {
         if u.digests.is_none() {
             let d = lock(&self.store).digests(tenant, &batch.user)?;
             u.digests = Some(d.into_iter().collect());
+        }
+        if u.fusion.is_none() {
+            u.fusion = Some(
+                lock(&self.store)
+                    .user_fusion(tenant, &batch.user)?
+                    .unwrap_or(Fusion {
+                        cusum: true,
+                        ..Fusion::default()
+                    }),
+            );
+        }
+        let mut uf = u.fusion.clone().unwrap_or_default();
+        // Which per-user engines hold an active (enrolled, not held) template: enrolling another engine then
+        // needs this session's owner-like evidence on one of them (a mouse-only impostor cannot fill the
+        // mouse enrolment of a user enrolled on keystrokes).
+        let mut active = vec![false; self.engines.len()];
+        for (i, e) in self.engines.iter().enumerate() {
+            if e.per_user() {
+                if u.models[i].is_none() {
+                    u.models[i] = Some(self.load_model(tenant, &batch.user, i)?);
+                }
+                active[i] = u.models[i]
+                    .as_ref()
+                    .is_some_and(|m| m.template.is_some() && m.held.is_none());
+            }
         }
         let mut refs: Vec<Option<ReferenceChange>> = vec![None; self.engines.len()];
         let mut digests: Vec<[u8; 32]> = Vec::new();
@@ -730,17 +726,14 @@ impl Service {
                 let replay =
                     seen_now.contains(&d) || u.digests.as_ref().is_some_and(|s| s.contains(&d));
                 if replay {
-                    let c = row.fusion.update(
-                        p,
-                        ReasonCode::Replay,
-                        p.lambda,
-                        -self.cfg.replay_llr,
-                        1,
+                    self.fuse(
+                        &mut row,
+                        &mut uf,
+                        &mut alerts,
+                        o.at_us,
+                        (ReasonCode::Replay, p.lambda, -self.cfg.replay_llr, 1),
                         format!("{} sample identical to one seen before", e.name()),
                     );
-                    if c == Crossing::Alert {
-                        alerts.push(self.alert(&row, o.at_us));
-                    }
                     continue;
                 }
                 seen_now.insert(d);
@@ -749,12 +742,11 @@ impl Service {
             if let Some(d) = digest {
                 digests.push(d);
             }
+            let trust_now = row.fusion.trust(p).min(uf.trust(p));
             let score = if e.per_user() {
                 let Some(sample) = o.sample else { continue };
-                if u.models[i].is_none() {
-                    u.models[i] = Some(self.load_model(tenant, &batch.user, i)?);
-                }
-                let m = u.models[i].as_mut().expect("loaded");
+                let vouched = !active.iter().any(|a| *a) || vouched(&row.fusion);
+                let m = u.models[i].as_mut().expect("loaded above");
                 if let Some(dist) = e
                     .near_duplicate_replay()
                     .then(|| near_duplicate(&m.samples, &sample))
@@ -762,21 +754,22 @@ impl Service {
                 {
                     // A replay with small jitter: closer to a stored sample than the owner's own typings ever
                     // come to each other. Evidence against the owner; never enrolled or learned.
-                    let c = row.fusion.update(
-                        p,
-                        ReasonCode::Replay,
-                        p.lambda,
-                        -self.cfg.replay_llr,
-                        1,
+                    self.fuse(
+                        &mut row,
+                        &mut uf,
+                        &mut alerts,
+                        o.at_us,
+                        (ReasonCode::Replay, p.lambda, -self.cfg.replay_llr, 1),
                         format!(
                             "{} sample within {dist:.3} of the owner's per-feature sd of a stored sample \
                              (genuine pairs stay above {NEAR_DUPLICATE_SD})",
                             e.name()
                         ),
                     );
-                    if c == Crossing::Alert {
-                        alerts.push(self.alert(&row, o.at_us));
-                    }
+                    continue;
+                }
+                if m.held.is_some() {
+                    // Held for review: neither scored nor extended until an admin decides.
                     continue;
                 }
                 let change = refs[i].get_or_insert_with(|| ReferenceChange {
@@ -784,36 +777,45 @@ impl Service {
                     add: Vec::new(),
                     keep: self.cfg.reference_keep,
                     enrolled: m.enrolled,
+                    held: None,
                 });
                 match &m.template {
-                    None if row.fusion.trust(p) < self.cfg.update_trust => continue,
+                    None if !may_enrol || !vouched || trust_now < self.cfg.update_trust => continue,
                     None => {
                         m.samples.push(sample.clone());
                         change.add.push((sample, false));
                         if m.samples.len() >= e.enrolment_samples()
                             && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                         {
+                            let samples = m.samples.clone();
                             m.template = Some(t);
                             m.enrolled = true;
                             change.enrolled = true;
+                            if let Some(why) =
+                                self.enrolment_check(tenant, &batch.user, i, &samples)
+                            {
+                                m.held = Some(why.clone());
+                                change.held = Some(why.clone());
+                                alerts.push(self.held_alert(&row, &uf, o.at_us, e.name(), why));
+                            } else {
+                                active[i] = true;
+                            }
                         }
                         continue;
                     }
                     Some(t) => {
                         let score = t.score(&sample);
                         let llr = e.calibration().llr(score);
-                        let c = row.fusion.update(
-                            p,
-                            e.reason(),
-                            e.forgetting(),
-                            llr,
-                            o.actions,
+                        self.fuse(
+                            &mut row,
+                            &mut uf,
+                            &mut alerts,
+                            o.at_us,
+                            (e.reason(), e.forgetting(), llr, o.actions),
                             format!("{}: comparison score {score:.2}, LLR {llr:+.2}", e.name()),
                         );
-                        if c == Crossing::Alert {
-                            alerts.push(self.alert(&row, o.at_us));
-                        }
-                        if llr > 0.0 && row.fusion.trust(p) >= self.cfg.update_trust {
+                        let trust_now = row.fusion.trust(p).min(uf.trust(p));
+                        if llr > 0.0 && trust_now >= self.cfg.update_trust {
                             m.samples.push(sample.clone());
                             change.add.push((sample, true));
                             m.since_refit += 1;
@@ -838,21 +840,18 @@ impl Service {
                 }
             };
             let llr = e.calibration().llr(score);
-            let c = row.fusion.update(
-                p,
-                e.reason(),
-                e.forgetting(),
-                llr,
-                o.actions,
+            self.fuse(
+                &mut row,
+                &mut uf,
+                &mut alerts,
+                o.at_us,
+                (e.reason(), e.forgetting(), llr, o.actions),
                 format!(
                     "{}: {} (score {score:.3}, LLR {llr:+.2})",
                     e.name(),
                     o.detail
                 ),
             );
-            if c == Crossing::Alert {
-                alerts.push(self.alert(&row, o.at_us));
-            }
         }
         // Session row.
         row.last_ms = at_ms;
@@ -907,6 +906,7 @@ impl Service {
                 .collect(),
             references: refs.into_iter().flatten().collect(),
             digests,
+            user_fusion: uf.clone(),
         };
         let n_records = commit.records.len() as u64;
         let new_digests = commit.digests.clone();
@@ -920,6 +920,7 @@ impl Service {
         match stored {
             Ok(alerts) => {
                 s.row = Some(row.clone());
+                u.fusion = Some(uf);
                 if let Some(set) = u.digests.as_mut() {
                     set.extend(new_digests);
                 }
@@ -1086,7 +1087,8 @@ impl Service {
         Ok(total)
     }
 
-    fn alert(&self, row: &SessionRow, event_us: i64) -> Alert {
+    /// An alert on `row`'s session with the trust and reasons of `f` (the session's or the user's fusion).
+    fn alert(&self, row: &SessionRow, f: &Fusion, event_us: i64) -> Alert {
         let p = &self.cfg.fusion;
         Alert {
             id: 0,
@@ -1094,10 +1096,227 @@ impl Service {
             session: row.session.clone(),
             at_ms: now_ms(),
             event_us,
-            trust: (row.fusion.trust(p) * 100.0).round() / 100.0,
+            trust: (f.trust(p) * 100.0).round() / 100.0,
             threshold: p.threshold,
-            reasons: row.fusion.reasons(p),
+            reasons: f.reasons(p),
         }
+    }
+
+    /// The alert raised when an enrolment is put on hold.
+    fn held_alert(
+        &self,
+        row: &SessionRow,
+        uf: &Fusion,
+        event_us: i64,
+        engine: &str,
+        why: String,
+    ) -> Alert {
+        let mut a = self.alert(row, uf, event_us);
+        a.reasons.insert(
+            0,
+            keyprint_wire::Reason {
+                code: ReasonCode::EnrolmentHeld,
+                evidence: 0.0,
+                detail: format!("{engine} enrolment held for review: {why}"),
+            },
+        );
+        a
+    }
+
+    /// Adds one observation to the session's fusion (the per-session view) and to the user's (trust across
+    /// the user's sessions and devices), and raises one alert when either crosses the threshold: splitting
+    /// the same behavior into many short sessions accumulates the same evidence on the user.
+    /// `obs` is `(reason, forgetting factor, LLR, actions)`.
+    fn fuse(
+        &self,
+        row: &mut SessionRow,
+        uf: &mut Fusion,
+        alerts: &mut Vec<Alert>,
+        at_us: i64,
+        obs: (ReasonCode, f64, f64, u64),
+        detail: String,
+    ) {
+        let p = &self.cfg.fusion;
+        let (reason, lambda, llr, actions) = obs;
+        let user_was_alerted = uf.alerted;
+        let s = row
+            .fusion
+            .update(p, reason, lambda, llr, actions, detail.clone());
+        let u = uf.update(p, reason, lambda, llr, actions, detail);
+        // One incident, one alert: while the user's view has an outstanding alert (until the user's trust
+        // recovers), further crossings of their sessions are the same incident; a session that alerted does
+        // not alert again when the user's view crosses too.
+        if s == Crossing::Alert && !user_was_alerted {
+            uf.alerted = true;
+            alerts.push(self.alert(row, &row.fusion, at_us));
+        } else if u == Crossing::Alert && !row.fusion.alerted {
+            row.fusion.alerted = true;
+            alerts.push(self.alert(row, uf, at_us));
+        }
+    }
+
+    /// Who may post these records: a device credential for its own device (and its bound users when it has
+    /// any), or a browser credential for its one user and device. Returns the device id the batch is
+    /// stored under.
+    ///
+    /// # Errors
+    /// `forbidden` (naming `device` or `user`) otherwise — tenant keys (ingest, read, admin) never post
+    /// records: a key that is not bound to one device could write any device's behavior.
+    fn authorize_records(who: &Principal, batch: &IngestBatch) -> Result<String, ApiError> {
+        let Some(device) = who
+            .device
+            .as_ref()
+            .filter(|_| matches!(who.role, Role::Device | Role::Browser))
+        else {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "records are accepted only from a registered device's credential (POST /v1/devices, then                  POST /v1/devices/enroll on the device) or a browser credential (POST /v1/browser-credentials)",
+            ));
+        };
+        if let Some(d) = &batch.device
+            && d != device
+        {
+            return Err(ApiError::field(
+                ErrorCode::Forbidden,
+                "device",
+                format!("this credential belongs to device {device:?}"),
+            ));
+        }
+        if !who.users.is_empty() && !who.users.contains(&batch.user) {
+            return Err(ApiError::field(
+                ErrorCode::Forbidden,
+                "user",
+                "this device is not registered to this user",
+            ));
+        }
+        Ok(device.clone())
+    }
+
+    /// Checks a just-fitted enrolment of engine `idx` before its template is used; returns why to hold it.
+    ///
+    /// Two checks, both on the engine's calibrated LLR: (1) **consistency** — a template fitted on the even
+    /// samples scores the odd ones and vice versa; more than half of the held-out samples scoring
+    /// impostor-like (LLR < 0) holds the enrolment; (2) **another person's typing** — the samples are scored
+    /// with the active template of every other enrolled user of the tenant (up to 500); when at least half
+    /// of them are accepted (LLR > 0) and their mean LLR is positive and at least half the mean between the
+    /// enrolment's own halves, the enrolment is held: two people's typings score impostor-like against each
+    /// other, so samples another user's template accepts about as well as their own are most likely that
+    /// user's.
+    fn enrolment_check(
+        &self,
+        tenant: &str,
+        user: &str,
+        idx: usize,
+        samples: &[FeatureVector],
+    ) -> Option<String> {
+        let e = &self.engines[idx];
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let llrs = |t: &dyn Template<FeatureVector>, xs: &[&FeatureVector]| -> Vec<f64> {
+            xs.iter().map(|x| e.calibration().llr(t.score(x))).collect()
+        };
+        let (even, odd): (Vec<&FeatureVector>, Vec<&FeatureVector>) = {
+            let mut ev = Vec::new();
+            let mut od = Vec::new();
+            for (j, x) in samples.iter().enumerate() {
+                if j % 2 == 0 { ev.push(x) } else { od.push(x) }
+            }
+            (ev, od)
+        };
+        let fit = |xs: &[&FeatureVector]| {
+            let owned: Vec<FeatureVector> = xs.iter().map(|x| (*x).clone()).collect();
+            e.fit(&owned).ok()
+        };
+        let mut own = Vec::new();
+        if let (Some(te), Some(to)) = (fit(&even), fit(&odd)) {
+            own.extend(llrs(te.as_ref(), &odd));
+            own.extend(llrs(to.as_ref(), &even));
+        }
+        if !own.is_empty() {
+            let bad = own.iter().filter(|l| **l < 0.0).count();
+            if bad * 2 > own.len() {
+                return Some(format!(
+                    "samples inconsistent with each other ({bad} of {} held-out samples score unlike the rest)",
+                    own.len()
+                ));
+            }
+        }
+        let own_mean = if own.is_empty() { 0.0 } else { mean(&own) };
+        let others: Vec<(String, Vec<FeatureVector>)> = {
+            let mut st = lock(&self.store);
+            let users = st.users(tenant).ok()?;
+            let mut v = Vec::new();
+            for other in users.into_iter().filter(|o| o != user).take(500) {
+                if let Ok(r) = st.reference(tenant, &other, e.name())
+                    && r.enrolled
+                    && r.held.is_none()
+                {
+                    v.push((other, r.samples));
+                }
+            }
+            v
+        };
+        let all: Vec<&FeatureVector> = samples.iter().collect();
+        let mut best: Option<(String, f64)> = None;
+        for (other, ref_samples) in others {
+            if let Ok(t) = e.fit(&ref_samples) {
+                let l = llrs(t.as_ref(), &all);
+                let m = mean(&l);
+                let accepted = l.iter().filter(|x| **x > 0.0).count();
+                if m > 0.0
+                    && m >= 0.5 * own_mean
+                    && accepted * 2 >= l.len()
+                    && best.as_ref().is_none_or(|(_, b)| m > *b)
+                {
+                    best = Some((other, m));
+                }
+            }
+        }
+        best.map(|(other, m)| {
+            format!(
+                "samples resemble enrolled user {other:?} (mean LLR {m:+.2} against that user's \
+                 template; {own_mean:+.2} between the enrolment's own halves)"
+            )
+        })
+    }
+
+    /// Approves (lifts a hold) or resets a user's enrolment for one engine or all; alerts and history stay.
+    ///
+    /// # Errors
+    /// `invalid_field` (`engine`) for an unknown engine name; `not_found` when the user has no enrolment
+    /// for it; storage errors.
+    pub fn set_enrolment(
+        &self,
+        tenant: &str,
+        user: &str,
+        engine: Option<&str>,
+        action: EnrolmentAction,
+    ) -> Result<Vec<String>, ApiError> {
+        if let Some(name) = engine
+            && !self.engines.iter().any(|e| e.name() == name)
+        {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "engine",
+                format!(
+                    "unknown engine; this server runs {}",
+                    self.engines
+                        .iter()
+                        .map(|e| e.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let rt = self.tenant_rt(tenant)?;
+        let changed = lock(&self.store).set_enrolment(tenant, user, engine, action)?;
+        lock(&rt.users).remove(user);
+        if changed.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no enrolment for this user (and engine)",
+            ));
+        }
+        Ok(changed)
     }
 
     fn info(&self, r: SessionRow) -> SessionInfo {
@@ -1169,10 +1388,15 @@ impl Service {
                     samples: r.samples.len() as u64,
                     enrolled: r.enrolled,
                     updates: r.updates,
+                    held: r.held,
                 });
             }
             let sessions = st.sessions(tenant, Some(&u))?;
+            let trust = st
+                .user_fusion(tenant, &u)?
+                .map(|f| f.view(&self.cfg.fusion));
             out.push(UserInfo {
+                trust,
                 user: u,
                 engines,
                 alerts: sessions.iter().map(|s| s.alerts).sum(),

@@ -61,7 +61,10 @@ pub struct Expired {
     pub sessions: u64,
 }
 
-/// A stored API key (the secret only as an argon2 PHC string).
+/// A stored credential: a tenant API key, a device's credential or a browser credential. The secret is kept
+/// only as `sha256:<hex>` (secrets are 128-bit random, so a fast hash is enough and verification costs no
+/// more than a lookup: no attacker can exhaust a budget for it) or, for keys of earlier releases, an argon2
+/// PHC string.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyRow {
     /// Public id.
@@ -70,8 +73,50 @@ pub struct KeyRow {
     pub tenant: String,
     /// Role.
     pub role: Role,
-    /// argon2id PHC hash of the secret.
+    /// Hash of the secret (see above).
     pub hash: String,
+    /// Device the credential belongs to ([`Role::Device`], [`Role::Browser`]).
+    pub device: Option<String>,
+    /// User a browser credential is bound to.
+    pub user: Option<String>,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Expiry, Unix ms (browser credentials).
+    pub expires_ms: Option<i64>,
+    /// Revoked, Unix ms.
+    pub revoked_ms: Option<i64>,
+}
+
+/// A registered device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Device id.
+    pub device: String,
+    /// Bound users (empty: a shared device that can never enrol anyone).
+    pub users: Vec<String>,
+    /// Free label.
+    pub label: Option<String>,
+    /// Registered, Unix ms.
+    pub registered_ms: i64,
+    /// Public id of the outstanding one-time registration token, `None` once exchanged.
+    pub reg_id: Option<String>,
+    /// `sha256:<hex>` of the registration token's secret, `None` once exchanged.
+    pub reg_hash: Option<String>,
+    /// When the registration token expires, Unix ms.
+    pub reg_expires_ms: i64,
+    /// Revoked, Unix ms.
+    pub revoked_ms: Option<i64>,
+}
+
+/// What an admin does with a user's enrolment ([`Storage::set_enrolment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrolmentAction {
+    /// Lift a hold: the fitted template becomes active.
+    Approve,
+    /// Discard the reference samples and the enrolment (the user enrols again); alerts and history stay.
+    Reset,
 }
 
 /// A session row.
@@ -125,6 +170,8 @@ pub struct ReferenceChange {
     pub keep: usize,
     /// Enrolled flag after the change.
     pub enrolled: bool,
+    /// Hold reason after the change (`None`: not held).
+    pub held: Option<String>,
 }
 
 /// Everything one accepted batch changes, applied atomically.
@@ -146,6 +193,8 @@ pub struct BatchCommit {
     pub references: Vec<ReferenceChange>,
     /// New sample digests for the session's user (replay detection).
     pub digests: Vec<[u8; 32]>,
+    /// The user's fusion state after the batch (trust across all the user's sessions and devices).
+    pub user_fusion: Fusion,
 }
 
 /// An outbox row due for delivery.
@@ -170,6 +219,8 @@ pub struct ReferenceRow {
     pub enrolled: bool,
     /// Trusted-window updates so far.
     pub updates: u64,
+    /// Why the enrolment is held for review, if it is.
+    pub held: Option<String>,
 }
 
 /// What the service needs from storage. Every method is one transaction.
@@ -238,6 +289,45 @@ pub trait Storage: Send {
     fn outbox_failed(&mut self, id: i64, next_ms: i64, error: &str) -> StoreResult<()>;
     /// Outbox rows not yet delivered.
     fn outbox_pending(&mut self) -> StoreResult<u64>;
+    /// Registers a device; `false` (nothing written) when the id exists in the tenant.
+    fn put_device(&mut self, d: &DeviceRow) -> StoreResult<bool>;
+    /// A device.
+    fn device(&mut self, tenant: &str, device: &str) -> StoreResult<Option<DeviceRow>>;
+    /// The device whose outstanding registration token has public id `reg_id` (any tenant).
+    fn device_by_registration(&mut self, reg_id: &str) -> StoreResult<Option<DeviceRow>>;
+    /// A tenant's devices, by id.
+    fn devices(&mut self, tenant: &str) -> StoreResult<Vec<DeviceRow>>;
+    /// Exchanges a device's registration token for `key`, in one transaction: the token is consumed only if
+    /// it is still outstanding (`false`, nothing written, when another exchange won).
+    fn exchange_registration(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        reg_id: &str,
+        key: &KeyRow,
+    ) -> StoreResult<bool>;
+    /// Credentials of a device, oldest first.
+    fn device_keys(&mut self, tenant: &str, device: &str) -> StoreResult<Vec<KeyRow>>;
+    /// Revokes every live credential of a device (and the device itself when `device_too`) at `now_ms`;
+    /// returns the revoked key ids.
+    fn revoke_device(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        device_too: bool,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// A user's fusion state across sessions.
+    fn user_fusion(&mut self, tenant: &str, user: &str) -> StoreResult<Option<Fusion>>;
+    /// Approves or resets a user's enrolment for `engine` (every engine when `None`); returns the engines
+    /// changed.
+    fn set_enrolment(
+        &mut self,
+        tenant: &str,
+        user: &str,
+        engine: Option<&str>,
+        action: EnrolmentAction,
+    ) -> StoreResult<Vec<String>>;
 }
 
 /// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
@@ -248,12 +338,30 @@ pub struct SqliteStore {
     _lock: std::fs::File,
 }
 
-/// The storage schema's version (SQLite `user_version`): 2 = content-free records.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The storage schema's version (SQLite `user_version`): 2 = content-free records; 3 = registered devices,
+/// per-device and browser credentials, per-user trust, enrolment holds (a version-2 directory is migrated).
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// Version 2 → 3, run before [`SCHEMA`] (which creates the new tables).
+const MIGRATE_2_3: &str = "
+ALTER TABLE api_keys ADD COLUMN device TEXT;
+ALTER TABLE api_keys ADD COLUMN user TEXT;
+ALTER TABLE api_keys ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN expires_ms INTEGER;
+ALTER TABLE api_keys ADD COLUMN revoked_ms INTEGER;
+ALTER TABLE enrolments ADD COLUMN held TEXT;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, phrase BLOB, retention_days INTEGER NOT NULL DEFAULT 90);
-CREATE TABLE IF NOT EXISTS api_keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL,
+  device TEXT, user TEXT, created_ms INTEGER NOT NULL DEFAULT 0, expires_ms INTEGER, revoked_ms INTEGER);
+CREATE INDEX IF NOT EXISTS api_keys_device ON api_keys(tenant, device);
+CREATE TABLE IF NOT EXISTS devices(tenant TEXT NOT NULL, device TEXT NOT NULL, users TEXT NOT NULL, label TEXT,
+  registered_ms INTEGER NOT NULL, reg_id TEXT UNIQUE, reg_hash TEXT, reg_expires_ms INTEGER NOT NULL, revoked_ms INTEGER,
+  PRIMARY KEY(tenant, device));
+CREATE TABLE IF NOT EXISTS user_trust(tenant TEXT NOT NULL, user TEXT NOT NULL, scored INTEGER NOT NULL, alerted INTEGER NOT NULL,
+  scoring INTEGER NOT NULL, channels TEXT NOT NULL, PRIMARY KEY(tenant, user));
 CREATE TABLE IF NOT EXISTS sessions(tenant TEXT NOT NULL, session TEXT NOT NULL, user TEXT NOT NULL, device TEXT,
   started_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, records INTEGER NOT NULL, mouse INTEGER NOT NULL,
   batches INTEGER NOT NULL, alerts INTEGER NOT NULL, last_input_us INTEGER, last_mouse_us INTEGER,
@@ -273,7 +381,7 @@ CREATE TABLE IF NOT EXISTS reference_samples(tenant TEXT NOT NULL, user TEXT NOT
   sample BLOB NOT NULL, is_update INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS reference_user ON reference_samples(tenant, user, engine);
 CREATE TABLE IF NOT EXISTS enrolments(tenant TEXT NOT NULL, user TEXT NOT NULL, engine TEXT NOT NULL, enrolled INTEGER NOT NULL,
-  updates INTEGER NOT NULL, PRIMARY KEY(tenant, user, engine));
+  updates INTEGER NOT NULL, held TEXT, PRIMARY KEY(tenant, user, engine));
 CREATE TABLE IF NOT EXISTS digests(tenant TEXT NOT NULL, user TEXT NOT NULL, digest BLOB NOT NULL, PRIMARY KEY(tenant, user, digest));
 ";
 
@@ -311,6 +419,13 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if tables > 0 && version == 2 {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(MIGRATE_2_3)?;
+            tx.pragma_update(None, "user_version", 3)?;
+            tx.commit()?;
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if tables > 0 && version != SCHEMA_VERSION {
             return Err(StoreError(format!(
                 "{}: schema version {version}, this keyprint needs {SCHEMA_VERSION} (earlier releases stored \
@@ -322,6 +437,24 @@ impl SqliteStore {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore { conn, _lock: lock })
     }
+}
+
+fn insert_key(c: &Connection, k: &KeyRow) -> StoreResult<()> {
+    c.execute(
+        &format!("INSERT INTO api_keys({KEY_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"),
+        params![
+            k.key_id,
+            k.tenant,
+            role_str(k.role),
+            k.hash,
+            k.device,
+            k.user,
+            k.created_ms,
+            k.expires_ms,
+            k.revoked_ms
+        ],
+    )?;
+    Ok(())
 }
 
 fn role_str(r: Role) -> &'static str {
@@ -381,10 +514,68 @@ fn fusion_reasons_json(f: &Fusion) -> String {
     serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
 }
 
+fn fusion_from_parts(scored: i64, alerted: i64, scoring: i64, channels: &str) -> Fusion {
+    let v: Vec<(ReasonCode, f64, u64, f64, String)> =
+        serde_json::from_str(channels).unwrap_or_default();
+    Fusion {
+        cusum: false,
+        scored: scored as u64,
+        alerted: alerted != 0,
+        scoring: scoring != 0,
+        channels: v
+            .into_iter()
+            .map(|(c, evidence, actions, lambda, detail)| {
+                (
+                    c,
+                    Channel {
+                        evidence,
+                        actions,
+                        lambda,
+                        detail,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+const KEY_COLS: &str =
+    "key_id, tenant, role, hash, device, user, created_ms, expires_ms, revoked_ms";
+
+fn row_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok(KeyRow {
+        key_id: r.get(0)?,
+        tenant: r.get(1)?,
+        role: role_parse(&r.get::<_, String>(2)?),
+        hash: r.get(3)?,
+        device: r.get(4)?,
+        user: r.get(5)?,
+        created_ms: r.get(6)?,
+        expires_ms: r.get(7)?,
+        revoked_ms: r.get(8)?,
+    })
+}
+
+const DEVICE_COLS: &str =
+    "tenant, device, users, label, registered_ms, reg_id, reg_hash, reg_expires_ms, revoked_ms";
+
+fn row_device(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    let users: String = r.get(2)?;
+    Ok(DeviceRow {
+        tenant: r.get(0)?,
+        device: r.get(1)?,
+        users: serde_json::from_str(&users).unwrap_or_default(),
+        label: r.get(3)?,
+        registered_ms: r.get(4)?,
+        reg_id: r.get(5)?,
+        reg_hash: r.get(6)?,
+        reg_expires_ms: r.get(7)?,
+        revoked_ms: r.get(8)?,
+    })
+}
+
 fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     let reasons: String = r.get(16)?;
-    let v: Vec<(ReasonCode, f64, u64, f64, String)> =
-        serde_json::from_str(&reasons).unwrap_or_default();
     Ok(SessionRow {
         tenant: r.get(0)?,
         session: r.get(1)?,
@@ -398,25 +589,7 @@ fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
         alerts: r.get::<_, i64>(9)? as u64,
         last_input_us: r.get(10)?,
         last_mouse_us: r.get(11)?,
-        fusion: Fusion {
-            scored: r.get::<_, i64>(13)? as u64,
-            alerted: r.get::<_, i64>(14)? != 0,
-            scoring: r.get::<_, i64>(15)? != 0,
-            channels: v
-                .into_iter()
-                .map(|(c, evidence, actions, lambda, detail)| {
-                    (
-                        c,
-                        Channel {
-                            evidence,
-                            actions,
-                            lambda,
-                            detail,
-                        },
-                    )
-                })
-                .collect(),
-        },
+        fusion: fusion_from_parts(r.get(13)?, r.get(14)?, r.get(15)?, &reasons),
     })
 }
 
@@ -544,11 +717,23 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
             )?;
         let n_upd = r.add.iter().filter(|(_, u)| *u).count() as i64;
         tx.execute(
-                "INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES (?1,?2,?3,?4,?5)
-                 ON CONFLICT(tenant, user, engine) DO UPDATE SET enrolled = ?4, updates = updates + ?5",
-                params![s.tenant, s.user, r.engine, r.enrolled as i64, n_upd],
+                "INSERT INTO enrolments(tenant, user, engine, enrolled, updates, held) VALUES (?1,?2,?3,?4,?5,?6)
+                 ON CONFLICT(tenant, user, engine) DO UPDATE SET enrolled = ?4, updates = updates + ?5, held = ?6",
+                params![s.tenant, s.user, r.engine, r.enrolled as i64, n_upd, r.held],
             )?;
     }
+    let f = &c.user_fusion;
+    tx.execute(
+        "INSERT OR REPLACE INTO user_trust(tenant, user, scored, alerted, scoring, channels) VALUES (?1,?2,?3,?4,?5,?6)",
+        params![
+            s.tenant,
+            s.user,
+            f.scored as i64,
+            f.alerted as i64,
+            f.scoring as i64,
+            fusion_reasons_json(f)
+        ],
+    )?;
     for d in &c.digests {
         tx.execute(
             "INSERT OR IGNORE INTO digests(tenant, user, digest) VALUES (?1,?2,?3)",
@@ -609,27 +794,16 @@ impl Storage for SqliteStore {
     }
 
     fn put_key(&mut self, k: &KeyRow) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO api_keys(key_id, tenant, role, hash) VALUES (?1, ?2, ?3, ?4)",
-            params![k.key_id, k.tenant, role_str(k.role), k.hash],
-        )?;
-        Ok(())
+        insert_key(&self.conn, k)
     }
 
     fn key(&mut self, key_id: &str) -> StoreResult<Option<KeyRow>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT key_id, tenant, role, hash FROM api_keys WHERE key_id = ?1",
+                &format!("SELECT {KEY_COLS} FROM api_keys WHERE key_id = ?1"),
                 [key_id],
-                |r| {
-                    Ok(KeyRow {
-                        key_id: r.get(0)?,
-                        tenant: r.get(1)?,
-                        role: role_parse(&r.get::<_, String>(2)?),
-                        hash: r.get(3)?,
-                    })
-                },
+                row_key,
             )
             .optional()?)
     }
@@ -728,19 +902,26 @@ impl Storage for SqliteStore {
                 Ok(decode_sample(&r.get::<_, Vec<u8>>(0)?))
             })?
             .collect::<Result<_, _>>()?;
-        let (enrolled, updates) = self
+        let (enrolled, updates, held) = self
             .conn
             .query_row(
-                "SELECT enrolled, updates FROM enrolments WHERE tenant = ?1 AND user = ?2 AND engine = ?3",
+                "SELECT enrolled, updates, held FROM enrolments WHERE tenant = ?1 AND user = ?2 AND engine = ?3",
                 [tenant, user, engine],
-                |r| Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? as u64)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? != 0,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
             )
             .optional()?
-            .unwrap_or((false, 0));
+            .unwrap_or((false, 0, None));
         Ok(ReferenceRow {
             samples,
             enrolled,
             updates,
+            held,
         })
     }
 
@@ -797,7 +978,7 @@ impl Storage for SqliteStore {
             "DELETE FROM alerts WHERE tenant = ?1 AND user = ?2",
             [tenant, user],
         )?;
-        for t in ["reference_samples", "enrolments", "digests"] {
+        for t in ["reference_samples", "enrolments", "digests", "user_trust"] {
             tx.execute(
                 &format!("DELETE FROM {t} WHERE tenant = ?1 AND user = ?2"),
                 [tenant, user],
@@ -908,6 +1089,176 @@ impl Storage for SqliteStore {
             [],
             |r| r.get::<_, i64>(0),
         )? as u64)
+    }
+
+    fn put_device(&mut self, d: &DeviceRow) -> StoreResult<bool> {
+        let n = self.conn.execute(
+            &format!(
+                "INSERT OR IGNORE INTO devices({DEVICE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+            ),
+            params![
+                d.tenant,
+                d.device,
+                serde_json::to_string(&d.users).map_err(|e| StoreError(e.to_string()))?,
+                d.label,
+                d.registered_ms,
+                d.reg_id,
+                d.reg_hash,
+                d.reg_expires_ms,
+                d.revoked_ms
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn device(&mut self, tenant: &str, device: &str) -> StoreResult<Option<DeviceRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE tenant = ?1 AND device = ?2"),
+                [tenant, device],
+                row_device,
+            )
+            .optional()?)
+    }
+
+    fn device_by_registration(&mut self, reg_id: &str) -> StoreResult<Option<DeviceRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE reg_id = ?1"),
+                [reg_id],
+                row_device,
+            )
+            .optional()?)
+    }
+
+    fn devices(&mut self, tenant: &str) -> StoreResult<Vec<DeviceRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {DEVICE_COLS} FROM devices WHERE tenant = ?1 ORDER BY device"
+        ))?;
+        let rows = st.query_map([tenant], row_device)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn exchange_registration(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        reg_id: &str,
+        key: &KeyRow,
+    ) -> StoreResult<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE devices SET reg_id = NULL, reg_hash = NULL
+             WHERE tenant = ?1 AND device = ?2 AND reg_id = ?3 AND revoked_ms IS NULL",
+            [tenant, device, reg_id],
+        )?;
+        if n != 1 {
+            return Ok(false);
+        }
+        insert_key(&tx, key)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn device_keys(&mut self, tenant: &str, device: &str) -> StoreResult<Vec<KeyRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {KEY_COLS} FROM api_keys WHERE tenant = ?1 AND device = ?2 ORDER BY created_ms, key_id"
+        ))?;
+        let rows = st.query_map([tenant, device], row_key)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_device(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        device_too: bool,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut st = tx.prepare(
+                "SELECT key_id FROM api_keys WHERE tenant = ?1 AND device = ?2 AND revoked_ms IS NULL",
+            )?;
+            st.query_map([tenant, device], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        tx.execute(
+            "UPDATE api_keys SET revoked_ms = ?3 WHERE tenant = ?1 AND device = ?2 AND revoked_ms IS NULL",
+            params![tenant, device, now_ms],
+        )?;
+        if device_too {
+            tx.execute(
+                "UPDATE devices SET revoked_ms = ?3, reg_id = NULL, reg_hash = NULL
+                 WHERE tenant = ?1 AND device = ?2 AND revoked_ms IS NULL",
+                params![tenant, device, now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn user_fusion(&mut self, tenant: &str, user: &str) -> StoreResult<Option<Fusion>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT scored, alerted, scoring, channels FROM user_trust WHERE tenant = ?1 AND user = ?2",
+                [tenant, user],
+                |r| {
+                    Ok(Fusion {
+                        cusum: true,
+                        ..fusion_from_parts(
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            &r.get::<_, String>(3)?,
+                        )
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn set_enrolment(
+        &mut self,
+        tenant: &str,
+        user: &str,
+        engine: Option<&str>,
+        action: EnrolmentAction,
+    ) -> StoreResult<Vec<String>> {
+        let tx = self.conn.transaction()?;
+        let engines: Vec<String> = {
+            let mut st = tx.prepare(
+                "SELECT engine FROM enrolments WHERE tenant = ?1 AND user = ?2 AND (?3 IS NULL OR engine = ?3)
+                 ORDER BY 1",
+            )?;
+            st.query_map(params![tenant, user, engine], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for e in &engines {
+            match action {
+                EnrolmentAction::Approve => {
+                    tx.execute(
+                        "UPDATE enrolments SET held = NULL WHERE tenant = ?1 AND user = ?2 AND engine = ?3",
+                        [tenant, user, e],
+                    )?;
+                }
+                EnrolmentAction::Reset => {
+                    for t in ["reference_samples", "enrolments"] {
+                        tx.execute(
+                            &format!(
+                                "DELETE FROM {t} WHERE tenant = ?1 AND user = ?2 AND engine = ?3"
+                            ),
+                            [tenant, user, e],
+                        )?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(engines)
     }
 }
 

@@ -77,6 +77,11 @@ pub struct Fusion {
     pub alerted: bool,
     /// True once any sample of the session was scored.
     pub scoring: bool,
+    /// A change detector (CUSUM, Page 1954) rather than a balance: each channel's evidence is capped at 0,
+    /// so owner-like evidence of the past gives an impostor no credit. Set on the per-user view, where it
+    /// makes the time to detect independent of how the same behavior is split into sessions and of how
+    /// long the owner typed before.
+    pub cusum: bool,
 }
 
 /// What [`Fusion::update`] decided.
@@ -110,6 +115,9 @@ impl Fusion {
         let c = self.channels.entry(reason).or_default();
         c.lambda = lambda;
         c.evidence = lambda * c.evidence + llr;
+        if self.cusum {
+            c.evidence = c.evidence.min(0.0);
+        }
         c.actions += actions.max(1);
         if llr < 0.0 {
             c.detail = detail;

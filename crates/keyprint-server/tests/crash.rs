@@ -49,7 +49,24 @@ fn batch_records(s: usize, seq: u64, n: usize) -> Vec<Record> {
 async fn acknowledged_records_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url, token) = spawn(dir.path(), true);
-    let token = token.unwrap();
+    let admin_token = token.unwrap();
+    let admin = Client::new(&url, &admin_token);
+    // Records come only from a registered device's credential.
+    let reg: keyprint_wire::DeviceRegistration = admin
+        .post_json(
+            "/v1/devices",
+            &keyprint_wire::RegisterDevice {
+                device: "laptop-1".into(),
+                users: vec!["u".into()],
+                label: None,
+            },
+        )
+        .await
+        .unwrap();
+    let token = Client::enroll_device(&url, &reg.registration_token)
+        .await
+        .unwrap()
+        .token;
     let acked: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
     const PER_BATCH: usize = 200;
     let mut tasks = Vec::new();
@@ -93,7 +110,7 @@ async fn acknowledged_records_survive_kill_9() {
     );
 
     let (mut child, url, _) = spawn(dir.path(), false);
-    let admin = Client::new(&url, &token);
+    let admin = Client::new(&url, &admin_token);
     for s in 0..4usize {
         let mine: Vec<u64> = acked
             .iter()

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{env, raw};
+use common::{device_client, env, raw};
 use keyprint_server::outbox::Sinks;
 use keyprint_wire::{Alert, ReasonCode, SessionDetail, TrustState};
 use reqwest::Method;
@@ -360,7 +360,14 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
     let (s, _) = raw(&globex, Method::DELETE, "/v1/users/alice", None).await;
     assert_eq!(s, 404);
-    let (s, _) = raw(&globex, Method::POST, "/v1/records", Some(&good(0, late))).await;
+    let globex_laptop = device_client(&globex, "laptop-1", &["alice"]).await;
+    let (s, _) = raw(
+        &globex_laptop,
+        Method::POST,
+        "/v1/records",
+        Some(&good(0, late)),
+    )
+    .await;
     assert_eq!(s, 200, "globex's own session s1 is a different session");
     assert_eq!(counts(&e, "s1").await, (3, 3));
 }
@@ -557,7 +564,7 @@ async fn net_findings_become_device_alerts() {
         "targets": ["198.51.100.9", "hosting-global-it-ss.com"]
     });
     let (s, v) = raw(
-        &e.ingest,
+        &e.service_key,
         Method::POST,
         "/v1/net/findings",
         Some(&finding.to_string()),
@@ -603,7 +610,7 @@ async fn net_findings_become_device_alerts() {
             f[k] = v.clone();
         }
         let (s, v) = raw(
-            &e.ingest,
+            &e.service_key,
             Method::POST,
             "/v1/net/findings",
             Some(&f.to_string()),

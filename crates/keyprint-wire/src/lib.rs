@@ -221,6 +221,9 @@ pub enum ReasonCode {
     DnsAnomaly,
     /// Another departure from the device's network baseline (port, hour, volume).
     NetworkAnomaly,
+    /// A new enrolment was put on hold for review: its samples disagree with each other or resemble
+    /// another enrolled user more than themselves.
+    EnrolmentHeld,
 }
 
 /// One reason with its weight.
@@ -355,6 +358,9 @@ pub struct UserInfo {
     pub sessions: u64,
     /// Alerts raised.
     pub alerts: u64,
+    /// Trust across all of the user's sessions and devices (the per-session view is in each session).
+    #[serde(default)]
+    pub trust: Option<Trust>,
 }
 
 /// One engine's enrolment state for a user.
@@ -368,6 +374,40 @@ pub struct EngineEnrolment {
     pub enrolled: bool,
     /// Samples added after enrolment from trusted windows.
     pub updates: u64,
+    /// Why the enrolment is held for review (`POST /v1/users/{user}/enrolment` approves or resets it).
+    #[serde(default)]
+    pub held: Option<String>,
+}
+
+/// `POST /v1/users/{user}/enrolment` (admin): decide on a user's enrolment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentDecision {
+    /// `approve` (lift a hold: the template becomes active) or `reset` (discard the reference samples;
+    /// the user enrols again from a device registered to them; alerts and history stay).
+    pub action: EnrolmentActionName,
+    /// One engine (`fixed-text`, `free-text`, `mouse`), or every engine when absent.
+    #[serde(default)]
+    pub engine: Option<String>,
+}
+
+/// The action of an [`EnrolmentDecision`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentActionName {
+    /// Lift a hold.
+    Approve,
+    /// Start the enrolment again.
+    Reset,
+}
+
+/// Answer to an [`EnrolmentDecision`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrolmentDecided {
+    /// User.
+    pub user: String,
+    /// Engines whose enrolment changed.
+    pub engines: Vec<String>,
 }
 
 /// API-key role.

@@ -13,7 +13,10 @@ use std::path::Path;
 pub struct Env {
     pub server: Running,
     pub admin: Client,
+    /// The credential of device `laptop-1`, registered to alice, bob and u.
     pub ingest: Client,
+    /// A tenant ingest key (network findings, browser credentials; never records).
+    pub service_key: Client,
     pub read: Client,
     pub edge_config: EdgeConfig,
     pub owner: Vec<Vec<f64>>,
@@ -57,6 +60,27 @@ pub async fn post_key(admin: &Client, role: &str) -> NewKey {
     serde_json::from_value(v).unwrap()
 }
 
+/// Registers `device` for `users` through the admin API and exchanges the one-time token; returns a client
+/// holding the device's credential.
+pub async fn device_client(admin: &Client, device: &str, users: &[&str]) -> Client {
+    let reg: keyprint_wire::DeviceRegistration = admin
+        .post_json(
+            "/v1/devices",
+            &keyprint_wire::RegisterDevice {
+                device: device.into(),
+                users: users.iter().map(|u| u.to_string()).collect(),
+                label: None,
+            },
+        )
+        .await
+        .expect("device registered");
+    let (_, base, _) = admin.http();
+    let cred = Client::enroll_device(base, &reg.registration_token)
+        .await
+        .expect("device enrolled");
+    Client::new(base, &cred.token)
+}
+
 pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) -> Env {
     let mut cfg = ServeConfig::new(dir.to_path_buf());
     cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -65,7 +89,8 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
     let server = start(&cfg).await.expect("server starts");
     let admin_key = server.service.create_key("acme", Role::Admin).unwrap();
     let admin = Client::new(&server.url(), &admin_key.token);
-    let ingest = Client::new(&server.url(), &post_key(&admin, "ingest").await.token);
+    let service_key = Client::new(&server.url(), &post_key(&admin, "ingest").await.token);
+    let ingest = device_client(&admin, "laptop-1", &["alice", "bob", "u"]).await;
     let read = Client::new(&server.url(), &post_key(&admin, "read").await.token);
     let layout = FixedTextLayout::cmu_strong_password();
     let phrase = keyprint_wire::FixedTextPhrase {
@@ -92,6 +117,7 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
         server,
         admin,
         ingest,
+        service_key,
         read,
         edge_config,
         owner: subjects[0].1.clone(),
@@ -104,6 +130,18 @@ impl Env {
     /// Replays typings as one session, one typing per batch; returns every answer.
     pub async fn replay(
         &mut self,
+        user: &str,
+        session: &str,
+        typings: &[Vec<f64>],
+    ) -> Vec<IngestAck> {
+        let device = self.ingest.clone();
+        self.replay_on(&device, user, session, typings).await
+    }
+
+    /// As [`replay`](Self::replay), posted with `device`'s credential.
+    pub async fn replay_on(
+        &mut self,
+        device: &Client,
         user: &str,
         session: &str,
         typings: &[Vec<f64>],
@@ -123,7 +161,7 @@ impl Env {
                 b.push(r);
             }
             if let Some(batch) = b.flush() {
-                out.push(self.ingest.send(&batch).await.expect("accepted"));
+                out.push(device.send(&batch).await.expect("accepted"));
             }
         }
         out
