@@ -85,6 +85,20 @@ pub trait Engine: Send + Sync {
         let _ = (tenant, user);
         self.fit(samples)
     }
+    /// Like [`fit_for`](Self::fit_for) but for a check only: the samples are not recorded anywhere (e.g.
+    /// not added to the tenant's population). By default [`fit`](Self::fit).
+    ///
+    /// # Errors
+    /// [`FitError`] from the detector.
+    fn fit_check(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let _ = (tenant, user);
+        self.fit(samples)
+    }
     /// Maps this engine's comparison scores to log-likelihood ratios.
     fn calibration(&self) -> &Calibration;
     /// Forgetting factor `λ` of this engine's evidence channel, per observation (see [`crate::trust`]).
@@ -434,6 +448,14 @@ impl Engine for FreeTextEngine {
         samples: &[FeatureVector],
     ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         self.populations.fit(tenant, user, samples)
+    }
+    fn fit_check(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        self.populations.fit_unrecorded(tenant, user, samples)
     }
     fn calibration(&self) -> &Calibration {
         &self.calibration

@@ -318,6 +318,32 @@ impl TenantPopulations {
         }
     }
 
+    /// `user`'s template with the tenant's current model (cold start without one), recording nothing —
+    /// for checks on an enrolment before it is accepted.
+    ///
+    /// # Errors
+    /// [`FitError::TooFewSamples`] with fewer than 2 windows.
+    pub fn fit_unrecorded(
+        &self,
+        tenant: &str,
+        user: &str,
+        windows: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let model = {
+            let all = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+            all.get(tenant).and_then(|t| t.model.clone())
+        };
+        match model {
+            Some(m) => Ok(Box::new(m.template(user, windows))),
+            None => ColdProfile::learn(windows)
+                .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
+                .ok_or(FitError::TooFewSamples {
+                    need: 2,
+                    got: windows.len(),
+                }),
+        }
+    }
+
     /// Users recorded for `tenant`, and whether it has a population model.
     pub fn status(&self, tenant: &str) -> (usize, bool) {
         let all = self.tenants.lock().unwrap_or_else(|e| e.into_inner());

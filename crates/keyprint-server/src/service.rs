@@ -1224,7 +1224,7 @@ impl Service {
         };
         let fit = |xs: &[&FeatureVector]| {
             let owned: Vec<FeatureVector> = xs.iter().map(|x| (*x).clone()).collect();
-            e.fit(&owned).ok()
+            e.fit_check(tenant, user, &owned).ok()
         };
         let mut own = Vec::new();
         if let (Some(te), Some(to)) = (fit(&even), fit(&odd)) {
@@ -1258,7 +1258,7 @@ impl Service {
         let all: Vec<&FeatureVector> = samples.iter().collect();
         let mut best: Option<(String, f64)> = None;
         for (other, ref_samples) in others {
-            if let Ok(t) = e.fit(&ref_samples) {
+            if let Ok(t) = e.fit_check(tenant, &other, &ref_samples) {
                 let l = llrs(t.as_ref(), &all);
                 let m = mean(&l);
                 let accepted = l.iter().filter(|x| **x > 0.0).count();
