@@ -11,7 +11,8 @@
 //!   from every recorded user's windows: [`SummaryPopulation`] statistics and embedding, and a calibration
 //!   learned by comparing each user's windows with the others' (genuine: a user's later windows against a
 //!   template of its first half; impostor: the other users' windows), on scores Z-normalised per user
-//!   (each template's scores of the other users' windows give its mean and sd).
+//!   (each template's scores of up to 300 windows of the other users give its mean and sd; at most 200 users
+//!   calibrate).
 //! * Below the minimum (**cold start**) a user's template is population-free ([`ColdProfile`]): per-entry
 //!   standardised distance of a window from the owner's own enrolment mean and spread, mapped to evidence
 //!   by a fixed, conservative line whose LLR never exceeds [`COLD_CLIP`] in size.
@@ -98,8 +99,11 @@ impl TenantModel {
             ..settings.summary.clone()
         };
         let population = Arc::new(SummaryPopulation::train(&people, config));
+        // Bounded cost: Z-norm and calibration use at most 300 windows and 200 users, spread evenly.
+        let step = users.len().div_ceil(100).max(1);
         let znorm_windows: Vec<(String, FeatureVector)> = users
             .iter()
+            .step_by(step)
             .flat_map(|(u, w)| w.iter().rev().take(3).map(move |x| (u.clone(), x.clone())))
             .collect();
         let mut model = TenantModel {
@@ -109,7 +113,7 @@ impl TenantModel {
             znorm_windows,
         };
         let (mut g, mut m) = (Vec::new(), Vec::new());
-        for (u, w) in &users {
+        for (u, w) in users.iter().step_by(users.len().div_ceil(200).max(1)) {
             let half = w.len() / 2;
             let refs: Vec<&[f64]> = w[..half].iter().map(Vec::as_slice).collect();
             let prof = model.population.enrol(&refs);
