@@ -112,13 +112,27 @@ pub struct DemoArgs {
     /// Also deliver alerts to this syslog collector (UDP).
     #[arg(long)]
     pub syslog: Option<SocketAddr>,
-    /// Engines to run (fixed-text, free-text, injection, mouse).
-    #[arg(long, value_delimiter = ',', default_values_t = default_engines())]
+    /// Engines to run (fixed-text, free-text, injection, mouse). Default: all but free text — the bundled
+    /// sessions are one fixed phrase, which a free-text comparison cannot judge.
+    #[arg(long, value_delimiter = ',', default_values_t = demo_engines())]
     pub engines: Vec<String>,
+}
+
+fn demo_engines() -> Vec<String> {
+    default_engines()
+        .into_iter()
+        .filter(|e| e != "free-text")
+        .collect()
 }
 
 /// `keyprint demo`.
 pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
+    if !a.engines.iter().any(|e| e == "free-text") {
+        println!(
+            "free text: skipped — the Aalto free-text sessions (owners, an impostor, a humanized injection) are \
+             not in the demo yet; see `keyprint replay-eval --aalto` for them"
+        );
+    }
     let tmp;
     let dir = match &a.dir {
         Some(d) => {
