@@ -314,12 +314,7 @@ impl TenantPopulations {
             }
             t.model.clone()
         };
-        match model {
-            Some(m) => Ok(Box::new(m.template(user, windows))),
-            None => ColdProfile::learn(windows)
-                .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
-                .ok_or(FitError::TooFewSamples { need: 2, got: 0 }),
-        }
+        template_with(model, user, windows)
     }
 
     /// `user`'s template with the tenant's current model (cold start without one), recording nothing —
@@ -337,15 +332,7 @@ impl TenantPopulations {
             let all = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
             all.get(tenant).and_then(|t| t.model.clone())
         };
-        match model {
-            Some(m) => Ok(Box::new(m.template(user, windows))),
-            None => ColdProfile::learn(windows)
-                .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
-                .ok_or(FitError::TooFewSamples {
-                    need: 2,
-                    got: windows.len(),
-                }),
-        }
+        template_with(model, user, windows)
     }
 
     /// Users recorded for `tenant`, and whether it has a population model.
@@ -353,6 +340,23 @@ impl TenantPopulations {
         let all = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         all.get(tenant)
             .map_or((0, false), |t| (t.users.len(), t.model.is_some()))
+    }
+}
+
+/// `user`'s template with `model` (population mode) or population-free without it.
+fn template_with(
+    model: Option<Arc<TenantModel>>,
+    user: &str,
+    windows: &[FeatureVector],
+) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+    match model {
+        Some(m) => Ok(Box::new(m.template(user, windows))),
+        None => ColdProfile::learn(windows)
+            .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
+            .ok_or(FitError::TooFewSamples {
+                need: 2,
+                got: windows.len(),
+            }),
     }
 }
 
