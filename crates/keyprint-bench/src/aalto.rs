@@ -105,6 +105,26 @@ pub struct AaltoArgs {
     /// LLR clip of the summary model.
     #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().llr_clip)]
     pub summary_clip: f64,
+    /// LDA embedding dimensions of the summary model (0: per-entry comparison only).
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().emb_dim)]
+    pub summary_emb_dim: usize,
+    /// Weight of the summary embedding's score.
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().emb_weight)]
+    pub summary_emb_weight: f64,
+    /// Cosine scoring in the summary embedding.
+    #[arg(long)]
+    pub summary_cosine: bool,
+    /// Score normalisation of the summary model: `none`, `t` (T-norm), `z` (Z-norm) or `s` (S-norm).
+    #[arg(long, default_value = "s")]
+    pub summary_norm: String,
+    /// Adaptive normalisation of the summary model: only the K lowest cohort scores (0: all).
+    #[arg(long, default_value_t = 20)]
+    pub summary_top: usize,
+    /// How participants (sorted by id) are split into population and evaluated halves: `parity` (even
+    /// positions = population, odd = evaluated; the split the model was tuned on, inside its population
+    /// half with `--dev`) or `halves` (lower half of ids = population, upper half = evaluated; never tuned on).
+    #[arg(long, default_value = "parity")]
+    pub split: String,
 }
 
 /// Score-normalisation settings.
@@ -357,6 +377,9 @@ fn run_summary_variant(
         let ev = summ(evaluated);
         let cfg = SummaryConfig {
             llr_clip: args.summary_clip,
+            emb_dim: args.summary_emb_dim,
+            emb_weight: args.summary_emb_weight,
+            emb_cosine: args.summary_cosine,
             ..SummaryConfig::default()
         };
         // Population statistics from the windows people enrol and probe with (sequences 1–10).
@@ -375,11 +398,23 @@ fn run_summary_variant(
         for &g in &args.enrol {
             pb.set_message(format!("summary G={g} L={l}"));
             let t = Instant::now();
-            let cohort = SummaryCohort::new(
+            let take = if args.cohort >= 2 { args.cohort } else { 0 };
+            let (use_t, use_z) = match args.summary_norm.as_str() {
+                "t" => (true, false),
+                "z" => (false, true),
+                "s" => (true, true),
+                _ => (false, false),
+            };
+            let cohort = SummaryCohort::with_windows(
                 pop.iter()
-                    .take(if args.cohort >= 2 { args.cohort } else { 0 })
+                    .take(if use_t { take } else { 0 })
                     .map(|p| model.enrol(&enrol_windows(p, g)))
                     .collect(),
+                pop.iter()
+                    .take(if use_z { take } else { 0 })
+                    .map(|p| p[10].clone())
+                    .collect(),
+                args.summary_top,
             );
             let n = ev.len();
             // T-norm statistics per probe (sequences 11–15), once: they do not depend on the owner.
@@ -391,8 +426,9 @@ fn run_summary_variant(
                 .into_par_iter()
                 .map(|i| {
                     let prof = model.enrol(&enrol_windows(&ev[i], g));
+                    let z = cohort.z_stats(&prof);
                     let sc = |j: usize, k: usize| {
-                        SummaryCohort::normalize_with(prof.score(&ev[j][10 + k]), tstats[j][k])
+                        SummaryCohort::s_normalize(prof.score(&ev[j][10 + k]), tstats[j][k], z)
                     };
                     let genuine: Vec<f64> = (0..5).map(|k| sc(i, k)).collect();
                     let imp: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| sc(j, 0)).collect();
@@ -443,9 +479,13 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
     if short > 0 {
         eprintln!("excluded {short} participants with fewer than 15 sequences");
     }
-    // Population = even positions, evaluated = odd positions (by id order).
-    let (mut pop_idx, mut eval_idx): (Vec<usize>, Vec<usize>) =
-        (0..people.len()).partition(|i| i % 2 == 0);
+    // Population = even positions, evaluated = odd positions (by id order); or lower/upper halves.
+    let half = people.len() / 2;
+    let (mut pop_idx, mut eval_idx): (Vec<usize>, Vec<usize>) = match args.split.as_str() {
+        "parity" => (0..people.len()).partition(|i| i % 2 == 0),
+        "halves" => (0..people.len()).partition(|&i| i < half),
+        s => anyhow::bail!("--split {s:?}: expected parity or halves"),
+    };
     if args.dev {
         let inner = pop_idx.clone();
         pop_idx = inner.iter().copied().step_by(2).collect();
@@ -458,8 +498,9 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
     let population_ids: Vec<u64> = pop_idx.iter().map(|&i| ids[i]).collect();
     let evaluated_ids: Vec<u64> = eval_idx.iter().map(|&i| ids[i]).collect();
     let split = format!(
-        "split{}: {} population participants (ids at even positions: {}…) train the background statistics and \
-         the fusion; {} evaluated participants (odd positions: {}…) are scored only",
+        "split {}{}: {} population participants (ids {}…) train the background statistics and \
+         the fusion; {} evaluated participants (ids {}…) are scored only",
+        args.split,
         if args.dev {
             " (DEV: inside the population)"
         } else {
@@ -661,7 +702,15 @@ pub fn run(args: &AaltoArgs) -> anyhow::Result<()> {
     };
     write_report(
         &args.out,
-        if args.dev { "aalto-dev" } else { "aalto" },
+        &format!(
+            "aalto{}{}",
+            if args.split == "parity" {
+                ""
+            } else {
+                "-halves"
+            },
+            if args.dev { "-dev" } else { "" }
+        ),
         &report,
         &md,
     )?;

@@ -117,59 +117,74 @@ impl Embedding {
                     .collect()
             })
             .collect();
-        let total: usize = raws.iter().map(Vec::len).sum();
-        let mut mean = DVector::zeros(d);
-        for v in raws.iter().flatten() {
-            mean += v;
-        }
-        mean /= total as f64;
-        let mut sw = DMatrix::<f64>::zeros(d, d);
-        let mut sb = DMatrix::<f64>::zeros(d, d);
-        let mut classes = 0.0;
-        for p in &raws {
-            if p.is_empty() {
-                continue;
-            }
-            let mut pm = DVector::zeros(d);
-            for v in p {
-                pm += v;
-            }
-            pm /= p.len() as f64;
-            for v in p {
-                let c = v - &pm;
-                sw.ger(1.0, &c, &c, 1.0);
-            }
-            let c = &pm - &mean;
-            sb.ger(1.0, &c, &c, 1.0);
-            classes += 1.0;
-        }
-        sw /= (total as f64 - classes).max(1.0);
-        sb /= (classes - 1.0).max(1.0);
-        let ridge = 1e-3 * sw.trace() / d as f64 + 1e-9;
-        for i in 0..d {
-            sw[(i, i)] += ridge;
-        }
-        // Whitening W^{-1/2} from the eigen-decomposition of Sw.
-        let e = sw.symmetric_eigen();
-        let inv_sqrt = DMatrix::from_diagonal(&e.eigenvalues.map(|l| 1.0 / l.max(ridge).sqrt()));
-        let wh = &e.eigenvectors * inv_sqrt * e.eigenvectors.transpose();
-        let sbw = &wh * sb * &wh;
-        let sbw = (&sbw + sbw.transpose()) * 0.5;
-        let eb = sbw.symmetric_eigen();
-        let mut idx: Vec<usize> = (0..d).collect();
-        idx.sort_by(|&a, &b| eb.eigenvalues[b].total_cmp(&eb.eigenvalues[a]));
-        idx.truncate(k.min(d));
-        let mut proj = DMatrix::zeros(idx.len(), d);
-        let mut between = Vec::with_capacity(idx.len());
-        for (r, &i) in idx.iter().enumerate() {
-            let row = eb.eigenvectors.column(i).transpose() * &wh;
-            proj.row_mut(r).copy_from(&row);
-            // Class means carry within-person noise of variance 1/(sequences per person).
-            between.push((eb.eigenvalues[i] - classes / total as f64).max(1e-3));
-        }
+        let (mean, proj, between) = lda(&raws, k, 1e-3);
         emb.mean = mean;
         emb.proj = proj;
         emb.between = between;
         Some(emb)
     }
+}
+
+/// Linear discriminant analysis of raw `D`-vectors grouped by person (`raws[p]`, a person with no vector
+/// is skipped): returns the mean raw vector, the `k × D` projection that whitens the within-person
+/// covariance (ridged by `ridge_frac` of its mean variance) and keeps the `k` directions of largest
+/// between-person variance, and those variances less the within-person noise of a person mean.
+pub(crate) fn lda(
+    raws: &[Vec<DVector<f64>>],
+    k: usize,
+    ridge_frac: f64,
+) -> (DVector<f64>, DMatrix<f64>, Vec<f64>) {
+    let d = raws.iter().flatten().next().map_or(0, |v| v.len());
+    let total: usize = raws.iter().map(Vec::len).sum();
+    let mut mean = DVector::zeros(d);
+    for v in raws.iter().flatten() {
+        mean += v;
+    }
+    mean /= total.max(1) as f64;
+    let mut sw = DMatrix::<f64>::zeros(d, d);
+    let mut sb = DMatrix::<f64>::zeros(d, d);
+    let mut classes = 0.0;
+    for p in raws.iter().filter(|p| !p.is_empty()) {
+        let mut pm = DVector::zeros(d);
+        for v in p {
+            pm += v;
+        }
+        pm /= p.len() as f64;
+        for v in p {
+            let c = v - &pm;
+            sw.ger(1.0, &c, &c, 1.0);
+        }
+        let c = &pm - &mean;
+        sb.ger(1.0, &c, &c, 1.0);
+        classes += 1.0;
+    }
+    sw /= (total as f64 - classes).max(1.0);
+    sb /= (classes - 1.0).max(1.0);
+    let ridge = ridge_frac * sw.trace() / d.max(1) as f64 + 1e-9;
+    for i in 0..d {
+        sw[(i, i)] += ridge;
+    }
+    // Whitening W^{-1/2} from the eigen-decomposition of Sw.
+    let e = sw.symmetric_eigen();
+    let inv_sqrt = DMatrix::from_diagonal(&e.eigenvalues.map(|l| 1.0 / l.max(ridge).sqrt()));
+    let wh = &e.eigenvectors * inv_sqrt * e.eigenvectors.transpose();
+    let sbw = &wh * sb * &wh;
+    let sbw = (&sbw + sbw.transpose()) * 0.5;
+    let eb = sbw.symmetric_eigen();
+    let mut idx: Vec<usize> = (0..d).collect();
+    idx.sort_by(|&a, &b| {
+        eb.eigenvalues[b]
+            .total_cmp(&eb.eigenvalues[a])
+            .then(a.cmp(&b))
+    });
+    idx.truncate(k.min(d));
+    let mut proj = DMatrix::zeros(idx.len(), d);
+    let mut between = Vec::with_capacity(idx.len());
+    for (r, &i) in idx.iter().enumerate() {
+        let row = eb.eigenvectors.column(i).transpose() * &wh;
+        proj.row_mut(r).copy_from(&row);
+        // Class means carry within-person noise of variance 1/(sequences per person).
+        between.push((eb.eigenvalues[i] - classes / total.max(1) as f64).max(1e-3));
+    }
+    (mean, proj, between)
 }

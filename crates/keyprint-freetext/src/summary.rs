@@ -18,6 +18,7 @@
 
 use keyprint_core::detector::{Detector, Enrolment, FeatureVector, FitError, Template};
 use keyprint_core::stats::{finite_column, mean_sd};
+use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 
 /// Settings of the summary model.
@@ -27,6 +28,14 @@ pub struct SummaryConfig {
     pub llr_clip: f64,
     /// An entry needs windows from at least this many population people (default 5).
     pub min_people: usize,
+    /// Dimensions of the LDA embedding learned with the population ([`SummaryEmbedding`]; 0: none;
+    /// default 40).
+    pub emb_dim: usize,
+    /// Weight of the embedding's score against the per-entry score (weight 1; default 2.5).
+    pub emb_weight: f64,
+    /// Compare in the embedding by cosine similarity of the enrolment mean and the probe instead of the
+    /// two-covariance likelihood ratio.
+    pub emb_cosine: bool,
 }
 
 impl Default for SummaryConfig {
@@ -34,6 +43,9 @@ impl Default for SummaryConfig {
         SummaryConfig {
             llr_clip: 3.0,
             min_people: 5,
+            emb_dim: 40,
+            emb_weight: 2.5,
+            emb_cosine: false,
         }
     }
 }
@@ -56,6 +68,8 @@ pub struct SummaryPopulation {
     pub entries: Vec<Option<EntryStat>>,
     /// Settings.
     pub config: SummaryConfig,
+    /// The LDA embedding learned with the statistics (when `config.emb_dim > 0` and it could be learned).
+    pub embedding: Option<SummaryEmbedding>,
 }
 
 impl SummaryPopulation {
@@ -94,7 +108,15 @@ impl SummaryPopulation {
             let b = (var_m - w * inv_n / k).max(0.05 * w);
             entries.push(Some(EntryStat { mu, w, b }));
         }
-        SummaryPopulation { entries, config }
+        let mut pop = SummaryPopulation {
+            entries,
+            config,
+            embedding: None,
+        };
+        if pop.config.emb_dim > 0 {
+            pop.embedding = SummaryEmbedding::train(&pop, people, pop.config.emb_dim);
+        }
+        pop
     }
 
     /// Vector length.
@@ -121,9 +143,24 @@ impl SummaryPopulation {
             let m = (st.mu / st.b + xs.iter().sum::<f64>() / st.w) / p;
             post[f] = Some((m, 1.0 / p));
         }
+        let emb = self.embedding.as_ref().and_then(|e| {
+            let ys: Vec<Vec<f64>> = windows
+                .iter()
+                .filter(|w| w.len() == dim)
+                .map(|w| e.embed(w))
+                .collect();
+            let n = ys.len();
+            (n > 0).then(|| {
+                let mean = (0..e.dim())
+                    .map(|d| ys.iter().map(|y| y[d]).sum::<f64>() / n as f64)
+                    .collect();
+                (mean, n)
+            })
+        });
         SummaryProfile {
             pop: self.clone(),
             post,
+            emb,
         }
     }
 }
@@ -137,6 +174,8 @@ fn ln_normal(x: f64, m: f64, var: f64) -> f64 {
 pub struct SummaryProfile {
     pop: Arc<SummaryPopulation>,
     post: Vec<Option<(f64, f64)>>,
+    /// Mean embedding of the enrolment windows and their count.
+    emb: Option<(Vec<f64>, usize)>,
 }
 
 impl SummaryProfile {
@@ -165,34 +204,173 @@ impl SummaryProfile {
             k += 1;
         }
         if k == 0 {
-            0.0
-        } else {
-            -sum / (k as f64).sqrt()
+            return 0.0;
+        }
+        let diag = -sum / (k as f64).sqrt();
+        match (&self.emb, &self.pop.embedding) {
+            (Some((mean, n)), Some(e)) => {
+                diag + self.pop.config.emb_weight
+                    * e.score(mean, *n, probe, self.pop.config.emb_cosine)
+            }
+            _ => diag,
         }
     }
 }
 
-/// T-norm (Auckenthaler et al. 2000) over a cohort of population profiles: a probe's score is
-/// standardised by the scores it gets against the cohort.
+/// A linear discriminant embedding of window summaries (Fisher 1936; LDA before a two-covariance model as
+/// for i-vectors, Prince & Elder 2007), learned on the population: a window becomes the `D`-vector of its
+/// usable entries standardised by the population, `(x_f − μ_f)/√(W_f + B_f)`, with `0` (the population
+/// mean) for an absent entry; LDA whitens the within-person covariance of these vectors and keeps the `k`
+/// directions of largest between-person variance. Unlike the per-entry comparison it accounts for the
+/// correlations between entries (overall speed shows in every latency). Shape: projection `k × D`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryEmbedding {
+    /// `(entry index, μ, √(W + B))` of each of the `D` raw entries.
+    raw: Vec<(usize, f64, f64)>,
+    /// Mean raw vector of the training windows, length `D`.
+    mean: DVector<f64>,
+    /// Projection, `k × D`.
+    proj: DMatrix<f64>,
+    /// Between-person variance of each embedding dimension (within-person variance is 1).
+    pub between: Vec<f64>,
+}
+
+impl SummaryEmbedding {
+    /// Embedding dimension `k`.
+    pub fn dim(&self) -> usize {
+        self.between.len()
+    }
+
+    fn raw_vector(&self, x: &[f64]) -> DVector<f64> {
+        DVector::from_iterator(
+            self.raw.len(),
+            self.raw.iter().map(|&(f, mu, sd)| {
+                let v = x.get(f).copied().unwrap_or(f64::NAN);
+                if v.is_finite() { (v - mu) / sd } else { 0.0 }
+            }),
+        )
+    }
+
+    /// The `k`-dimensional embedding of one window vector.
+    pub fn embed(&self, x: &[f64]) -> Vec<f64> {
+        (&self.proj * (self.raw_vector(x) - &self.mean))
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// Learns the embedding from `people[p][w]` window vectors over the usable entries of `pop`, keeping
+    /// `k` dimensions; `None` with fewer than 3 people or no usable entry.
+    pub fn train(pop: &SummaryPopulation, people: &[Vec<Vec<f64>>], k: usize) -> Option<Self> {
+        let raw: Vec<(usize, f64, f64)> = pop
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(f, st)| st.map(|s| (f, s.mu, (s.w + s.b).sqrt())))
+            .collect();
+        let d = raw.len();
+        let people: Vec<&Vec<Vec<f64>>> = people.iter().filter(|p| p.len() >= 2).collect();
+        if d == 0 || people.len() < 3 {
+            return None;
+        }
+        let mut emb = SummaryEmbedding {
+            raw,
+            mean: DVector::zeros(d),
+            proj: DMatrix::zeros(0, d),
+            between: Vec::new(),
+        };
+        let dim = pop.dim();
+        let raws: Vec<Vec<DVector<f64>>> = people
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .filter(|w| w.len() == dim)
+                    .map(|w| emb.raw_vector(w))
+                    .collect()
+            })
+            .collect();
+        let (mean, proj, between) = crate::embed::lda(&raws, k, 1e-2);
+        emb.between = between;
+        emb.mean = mean;
+        emb.proj = proj;
+        Some(emb)
+    }
+
+    /// Comparison score (higher = more impostor-like) of a probe window against an enrolment of `n`
+    /// windows with mean embedding `mean`: minus the two-covariance log-likelihood ratio summed over
+    /// dimensions and divided by `√k`, or minus the cosine similarity times `√k` with `cosine`.
+    pub fn score(&self, mean: &[f64], n: usize, probe: &[f64], cosine: bool) -> f64 {
+        let y = self.embed(probe);
+        let k = (y.len() as f64).max(1.0);
+        if cosine {
+            let dot: f64 = y.iter().zip(mean).map(|(a, b)| a * b).sum();
+            let na = y.iter().map(|a| a * a).sum::<f64>().sqrt();
+            let nb = mean.iter().map(|a| a * a).sum::<f64>().sqrt();
+            return -dot / (na * nb).max(1e-12) * k.sqrt();
+        }
+        let n = n as f64;
+        let mut sum = 0.0;
+        for ((&yd, &md), &lam) in y.iter().zip(mean).zip(&self.between) {
+            let p = 1.0 / lam + n;
+            let m = n * md / p;
+            sum += ln_normal(yd, m, 1.0 + 1.0 / p) - ln_normal(yd, 0.0, 1.0 + lam);
+        }
+        -sum / k.sqrt()
+    }
+}
+
+/// Score normalisation against a cohort (Auckenthaler et al. 2000): T-norm standardises a probe's score
+/// by the scores the probe gets against cohort profiles; Z-norm standardises an owner's score by the
+/// scores the owner's profile gives cohort windows; S-norm averages the two. With `top > 0` only the `top`
+/// cohort scores closest to genuine (the lowest) are used (adaptive normalisation, Sturim & Reynolds 2005).
 pub struct SummaryCohort {
     profiles: Vec<SummaryProfile>,
+    windows: Vec<Vec<f64>>,
+    top: usize,
 }
 
 impl SummaryCohort {
-    /// A cohort of profiles (population people, never the verified ones).
+    /// A T-norm cohort of profiles (population people, never the verified ones).
     pub fn new(profiles: Vec<SummaryProfile>) -> Self {
-        SummaryCohort { profiles }
+        SummaryCohort {
+            profiles,
+            windows: Vec::new(),
+            top: 0,
+        }
     }
 
-    /// Mean and sd of the probe's scores against the cohort (`None` with fewer than 2 profiles). They do
-    /// not depend on the owner, so a caller scoring one probe against many owners computes them once.
-    pub fn t_stats(&self, probe: &[f64]) -> Option<(f64, f64)> {
-        if self.profiles.len() < 2 {
+    /// A cohort for T-norm (`profiles`) and Z-norm (`windows`, one or more per cohort person), adaptive to
+    /// the `top` lowest scores (0: all).
+    pub fn with_windows(profiles: Vec<SummaryProfile>, windows: Vec<Vec<f64>>, top: usize) -> Self {
+        SummaryCohort {
+            profiles,
+            windows,
+            top,
+        }
+    }
+
+    fn stats(&self, mut s: Vec<f64>) -> Option<(f64, f64)> {
+        s.retain(|x| x.is_finite());
+        if self.top >= 2 && s.len() > self.top {
+            s.sort_by(f64::total_cmp);
+            s.truncate(self.top);
+        }
+        if s.len() < 2 {
             return None;
         }
-        let s: Vec<f64> = self.profiles.iter().map(|p| p.score(probe)).collect();
         let (m, sd) = mean_sd(&s);
         Some((m, sd.max(1e-6)))
+    }
+
+    /// Mean and sd of the probe's scores against the cohort profiles (`None` with fewer than 2). They do
+    /// not depend on the owner, so a caller scoring one probe against many owners computes them once.
+    pub fn t_stats(&self, probe: &[f64]) -> Option<(f64, f64)> {
+        self.stats(self.profiles.iter().map(|p| p.score(probe)).collect())
+    }
+
+    /// Mean and sd of the scores the owner's profile gives the cohort windows (`None` with fewer than 2).
+    pub fn z_stats(&self, owner: &SummaryProfile) -> Option<(f64, f64)> {
+        self.stats(self.windows.iter().map(|w| owner.score(w)).collect())
     }
 
     /// `(score − mean) / sd` with [`t_stats`](Self::t_stats); the raw score without them or when not finite.
@@ -200,6 +378,18 @@ impl SummaryCohort {
         match stats {
             Some((m, sd)) if score.is_finite() => (score - m) / sd,
             _ => score,
+        }
+    }
+
+    /// S-norm: the mean of the T- and Z-normalised scores (either alone when the other is missing; the raw
+    /// score without both).
+    pub fn s_normalize(score: f64, t: Option<(f64, f64)>, z: Option<(f64, f64)>) -> f64 {
+        match (t, z) {
+            (Some(_), Some(_)) if score.is_finite() => {
+                0.5 * (Self::normalize_with(score, t) + Self::normalize_with(score, z))
+            }
+            (Some(_), None) => Self::normalize_with(score, t),
+            _ => Self::normalize_with(score, z),
         }
     }
 
@@ -263,5 +453,43 @@ mod tests {
         assert_eq!(prof.score(&[1.0]), f64::INFINITY);
         assert_eq!(prof.score(&[f64::INFINITY, 0.0, 0.0]), f64::INFINITY);
         assert_eq!(prof.score(&[f64::NAN; 3]), 0.0);
+    }
+
+    /// People differ only in a contrast of two entries that a large shared within-person shift (overall
+    /// speed) hides from a per-entry comparison; the embedding finds it.
+    #[test]
+    fn embedding_finds_a_contrast_hidden_by_shared_speed() {
+        let window = |p: usize, w: usize| {
+            let speed = (((p * 7 + w * 13) % 17) as f64 - 8.0) / 4.0;
+            let e = (((p * 5 + w * 3) % 7) as f64 - 3.0) / 300.0;
+            let o = p as f64 * 0.05;
+            vec![speed + o + e, speed - o - e, speed]
+        };
+        let pop: Vec<Vec<Vec<f64>>> = (0..30)
+            .map(|p| (0..8).map(|w| window(p, w)).collect())
+            .collect();
+        let cfg = SummaryConfig {
+            emb_dim: 1,
+            ..SummaryConfig::default()
+        };
+        let with = Arc::new(SummaryPopulation::train(&pop, cfg.clone()));
+        let without = Arc::new(SummaryPopulation::train(
+            &pop,
+            SummaryConfig { emb_dim: 0, ..cfg },
+        ));
+        assert!(with.embedding.is_some() && without.embedding.is_none());
+        // Owners 40..50 (not in the population); impostor probes from the next owner.
+        let (mut wins_with, mut wins_without) = (0, 0);
+        for o in 40..50 {
+            let enrol: Vec<Vec<f64>> = (0..5).map(|w| window(o, w)).collect();
+            let refs: Vec<&[f64]> = enrol.iter().map(Vec::as_slice).collect();
+            let (a, b) = (with.enrol(&refs), without.enrol(&refs));
+            let g = window(o, 6);
+            let i = window(o + 3, 6);
+            wins_with += usize::from(a.score(&g) < a.score(&i));
+            wins_without += usize::from(b.score(&g) < b.score(&i));
+        }
+        assert!(wins_with >= 9, "embedding: {wins_with}/10");
+        assert!(wins_without < wins_with, "per-entry: {wins_without}/10");
     }
 }

@@ -66,6 +66,18 @@ impl Calibration {
         (self.a + self.b * self.x(score)).clamp(-self.clip, self.clip)
     }
 
+    /// The score whose LLR is 0 (`a + b·x = 0`, through the transform); 0 when `b` is 0.
+    pub fn neutral_score(&self) -> f64 {
+        if self.b == 0.0 {
+            return 0.0;
+        }
+        let x = -self.a / self.b;
+        match self.transform {
+            ScoreTransform::Ln => x.exp(),
+            ScoreTransform::Identity => x,
+        }
+    }
+
     fn x(&self, score: f64) -> f64 {
         match self.transform {
             ScoreTransform::Ln => score.max(EPS).ln(),

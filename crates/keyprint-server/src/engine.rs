@@ -71,6 +71,34 @@ pub trait Engine: Send + Sync {
     /// # Errors
     /// [`FitError`] from the detector.
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError>;
+    /// Learns `user`'s template in `tenant` (an engine whose population is the tenant's own people needs
+    /// to know whose samples these are); by default [`fit`](Self::fit).
+    ///
+    /// # Errors
+    /// [`FitError`] from the detector.
+    fn fit_for(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let _ = (tenant, user);
+        self.fit(samples)
+    }
+    /// Like [`fit_for`](Self::fit_for) but for a check only: the samples are not recorded anywhere (e.g.
+    /// not added to the tenant's population). By default [`fit`](Self::fit).
+    ///
+    /// # Errors
+    /// [`FitError`] from the detector.
+    fn fit_check(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        let _ = (tenant, user);
+        self.fit(samples)
+    }
     /// Maps this engine's comparison scores to log-likelihood ratios.
     fn calibration(&self) -> &Calibration;
     /// Forgetting factor `λ` of this engine's evidence channel, per observation (see [`crate::trust`]).
@@ -294,8 +322,25 @@ impl Engine for MouseEngine {
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
         Some(Box::new(MouseSession))
     }
+    /// Checks first that the enrolment can judge its owner: a template of its first two thirds scores the
+    /// last third; when those own actions get a negative mean LLR, the enrolment is too small (or too
+    /// varied) to judge and the template is [`LowConfidence`]: every action scores neutral (LLR 0) — no
+    /// evidence, never a false alarm — until a refit on more reference actions passes the check.
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        keyprint_mouse::MouseOneClass::default().fit(&keyprint_core::Enrolment::one_class(samples))
+        let det = keyprint_mouse::MouseOneClass::default();
+        let cut = samples.len() * 2 / 3;
+        if cut >= 2 && samples.len() - cut >= 2 {
+            let t = det.fit(&keyprint_core::Enrolment::one_class(&samples[..cut]))?;
+            let own: f64 = samples[cut..]
+                .iter()
+                .map(|x| self.calibration.llr(t.score(x)))
+                .sum::<f64>()
+                / (samples.len() - cut) as f64;
+            if !(own >= 0.0) {
+                return Ok(Box::new(LowConfidence(self.calibration.neutral_score())));
+            }
+        }
+        det.fit(&keyprint_core::Enrolment::one_class(samples))
     }
     fn calibration(&self) -> &Calibration {
         &self.calibration
@@ -303,6 +348,16 @@ impl Engine for MouseEngine {
     /// Single actions carry weak evidence: a half-life of about 23 actions.
     fn forgetting(&self) -> f64 {
         0.97
+    }
+}
+
+/// A template whose enrolment cannot judge its owner: every probe gets the score the calibration maps to
+/// LLR 0 (low confidence, no evidence either way).
+pub struct LowConfidence(pub f64);
+
+impl Template<FeatureVector> for LowConfidence {
+    fn score(&self, _probe: &FeatureVector) -> f64 {
+        self.0
     }
 }
 
@@ -333,25 +388,31 @@ pub fn summary_vector(values: &[Option<f64>]) -> FeatureVector {
 }
 
 /// The free-text engine: each window summary the edge sent (`keyprint_edge::vocab`) is one sample,
-/// compared with the user's keyprint-freetext summary profile (population two-covariance LLRs).
+/// compared with the user's template learned by [`TenantPopulations`](crate::population::TenantPopulations):
+/// against the tenant's own people once enough of them enrolled, population-free before (cold start).
+/// Templates return `−LLR`, so the engine's calibration is [`passthrough`](crate::population::passthrough).
 pub struct FreeTextEngine {
-    det: keyprint_freetext::SummaryDetector,
+    populations: crate::population::TenantPopulations,
     calibration: Calibration,
     enrolment_samples: usize,
 }
 
 impl FreeTextEngine {
-    /// An engine over a summary detector, its calibration and the enrolment size (windows).
-    pub fn new(
-        det: keyprint_freetext::SummaryDetector,
-        calibration: Calibration,
-        enrolment_samples: usize,
-    ) -> Self {
+    /// An engine learning each tenant's population with `settings`, enrolling from `enrolment_samples`
+    /// windows.
+    pub fn new(settings: crate::population::PopulationSettings, enrolment_samples: usize) -> Self {
         FreeTextEngine {
-            det,
-            calibration,
+            calibration: crate::population::passthrough(
+                settings.clip.max(crate::population::COLD_CLIP),
+            ),
+            populations: crate::population::TenantPopulations::new(settings),
             enrolment_samples,
         }
+    }
+
+    /// The tenants' populations.
+    pub fn populations(&self) -> &crate::population::TenantPopulations {
+        &self.populations
     }
 }
 
@@ -371,8 +432,30 @@ impl Engine for FreeTextEngine {
     fn new_session(&self, _tenant: &TenantSettings) -> Option<Box<dyn EngineSession>> {
         Some(Box::new(FreeTextSession))
     }
+    /// Without a tenant: the population-free (cold-start) template.
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
-        self.det.fit(&keyprint_core::Enrolment::one_class(samples))
+        crate::population::ColdProfile::learn(samples)
+            .map(|c| Box::new(c) as Box<dyn Template<FeatureVector>>)
+            .ok_or(FitError::TooFewSamples {
+                need: 2,
+                got: samples.len(),
+            })
+    }
+    fn fit_for(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        self.populations.fit(tenant, user, samples)
+    }
+    fn fit_check(
+        &self,
+        tenant: &str,
+        user: &str,
+        samples: &[FeatureVector],
+    ) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
+        self.populations.fit_unrecorded(tenant, user, samples)
     }
     fn calibration(&self) -> &Calibration {
         &self.calibration
@@ -390,7 +473,8 @@ impl EngineSession for FreeTextSession {
                     sample: Some(summary_vector(&w.values)),
                     score: None,
                     at_us: w.at_us,
-                    actions: 1,
+                    // Keystrokes summarised: the alert's minimum evidence counts keystrokes.
+                    actions: u64::from(w.keys.max(1)),
                     detail: String::new(),
                 }),
                 _ => None,
@@ -425,5 +509,51 @@ mod tests {
         assert_eq!(obs.len(), 1);
         assert_eq!(obs[0].sample.as_ref().unwrap().len(), 7);
         assert!(e.new_session(&TenantSettings::default()).is_none());
+    }
+
+    /// An owner whose later enrolment actions do not look like the earlier ones gets a low-confidence
+    /// template (neutral scores); a consistent owner gets a real one that tells an impostor apart.
+    #[test]
+    fn mouse_does_not_judge_an_owner_its_enrolment_cannot_judge() {
+        let cal = Calibration {
+            // Own actions score about uniformly on [0, 1] (mean LLR +0.5), strangers near 1 (LLR −0.5).
+            a: 1.5,
+            b: -2.0,
+            transform: crate::calibration::ScoreTransform::Identity,
+            clip: 3.0,
+            genuine_n: 0,
+            impostor_n: 0,
+            eer: f64::NAN,
+        };
+        let e = MouseEngine::new(cal.clone(), 30);
+        let action = |level: f64, i: usize| -> FeatureVector {
+            // The first three features are the action-kind one-hot (all MouseMove here).
+            (0..46)
+                .map(|f| match f {
+                    0 => 1.0,
+                    1 | 2 => 0.0,
+                    _ => {
+                        let h = (i as u64 * 2_654_435_761 + f as u64 * 40_503) % 1000;
+                        level + h as f64 / 2000.0 + f as f64 * 0.1
+                    }
+                })
+                .collect()
+        };
+        let consistent: Vec<FeatureVector> = (0..30).map(|i| action(1.0, i)).collect();
+        let t = e.fit(&consistent).unwrap();
+        let mean_llr = |level: f64| {
+            (31..51)
+                .map(|i| cal.llr(t.score(&action(level, i))))
+                .sum::<f64>()
+                / 20.0
+        };
+        let (g, i) = (mean_llr(1.0), mean_llr(9.0));
+        assert!(g > i, "consistent owner: mean LLR {g} vs impostor {i}");
+        let mut drifting: Vec<FeatureVector> = (0..20).map(|i| action(1.0, i)).collect();
+        drifting.extend((20..30).map(|i| action(9.0, i)));
+        let t = e.fit(&drifting).unwrap();
+        for probe in [action(1.0, 40), action(9.0, 40), action(-5.0, 40)] {
+            assert!(cal.llr(t.score(&probe)).abs() < 1e-9);
+        }
     }
 }

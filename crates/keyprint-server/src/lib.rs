@@ -27,7 +27,9 @@ pub mod loadtest;
 pub mod metrics;
 pub mod ops;
 pub mod outbox;
+pub mod population;
 pub mod replay_eval;
+pub mod replay_freetext;
 pub mod service;
 pub mod signature;
 pub mod store;
@@ -270,52 +272,15 @@ pub const FREETEXT_WINDOW_KEYS: usize = 50;
 pub const FREETEXT_ENROLMENT_WINDOWS: usize = 10;
 
 /// The free-text engine (keyprint-freetext's summary model) over the edge's window summaries of
-/// [`FREETEXT_WINDOW_KEYS`] keystrokes. Only data that may ship is bundled, and the only licensed-for-product
-/// keystroke data bundled is the CMU excerpt (one fixed phrase), so: the population statistics are learned
-/// from the first 6 CMU background subjects (their typings on one clock, cut into windows), and the
-/// calibration uses the other 6 (enrolled from their first [`FREETEXT_ENROLMENT_WINDOWS`] windows, genuine
-/// probes their later windows, impostor probes the first 2 windows of each other). A deployment learns
-/// the population from its own people (see the free-text issue).
-///
-/// # Errors
-/// When the bundled data cannot be read or the calibration fails.
-pub fn freetext_engine() -> anyhow::Result<engine::FreeTextEngine> {
-    use keyprint_edge::vocab::{key_class, summarize};
-    let layout = FixedTextLayout::cmu_strong_password();
-    let windows: Vec<Vec<FeatureVector>> = cmu_subjects(CMU_BACKGROUND, "bg")?
-        .into_iter()
-        .map(|(_, t)| {
-            let ev: Vec<keyprint_core::KeyEvent> =
-                demo::typings_to_events(&layout, &t, 1_000_000, 1_500_000)
-                    .into_iter()
-                    .flatten()
-                    .collect();
-            ev.chunks_exact(FREETEXT_WINDOW_KEYS)
-                .filter_map(|w| summarize(w, |e| e.key.as_code().map_or(11, key_class)))
-                .map(|v| engine::summary_vector(&v))
-                .collect()
-        })
-        .collect();
-    anyhow::ensure!(windows.len() >= 12, "need 12 background subjects");
-    let model = Arc::new(keyprint_freetext::SummaryPopulation::train(
-        &windows[..6],
-        keyprint_freetext::SummaryConfig::default(),
-    ));
-    let det = keyprint_freetext::SummaryDetector(model);
-    let (g, m) = background_scores(
-        &det,
-        &windows[6..],
+/// [`FREETEXT_WINDOW_KEYS`] keystrokes, enrolling from [`FREETEXT_ENROLMENT_WINDOWS`] windows. Nothing is
+/// bundled: each tenant's population, normalisation and calibration are learned from its own enrolled
+/// users ([`population`]), with a population-free cold start below
+/// [`PopulationSettings::min_users`](population::PopulationSettings::min_users).
+pub fn freetext_engine() -> engine::FreeTextEngine {
+    engine::FreeTextEngine::new(
+        population::PopulationSettings::default(),
         FREETEXT_ENROLMENT_WINDOWS,
-        FREETEXT_ENROLMENT_WINDOWS,
-        2,
-    );
-    let cal = Calibration::fit_with(&g, &m, 3.0, calibration::ScoreTransform::Identity)
-        .context("free-text calibration failed")?;
-    Ok(engine::FreeTextEngine::new(
-        det,
-        cal,
-        FREETEXT_ENROLMENT_WINDOWS,
-    ))
+    )
 }
 
 /// Mouse enrolment size, actions.
@@ -324,12 +289,10 @@ pub const MOUSE_ENROLMENT_ACTIONS: usize = 150;
 /// Names of the engines [`build_engines`] knows, in fusion order.
 pub const ENGINES: [&str; 4] = ["fixed-text", "free-text", "injection", "mouse"];
 
-/// The engines on by default: fixed text (keyprint-core), injection (keyprint-injection) and mouse
-/// (keyprint-mouse). Free text (keyprint-freetext) is available but off: with the only population data that
-/// may ship (6 CMU subjects, one phrase, keys unknown under tenant hashes) it added false alerts and no
-/// detections in `keyprint replay-eval` (see the crate README / report); enable it with a population
-/// trained on licensed free text.
-pub const DEFAULT_ENGINES: [&str; 3] = ["fixed-text", "injection", "mouse"];
+/// The engines on by default: all of them — fixed text (keyprint-core), free text (keyprint-freetext, its
+/// population learned from the tenant's own users), injection (keyprint-injection) and mouse
+/// (keyprint-mouse).
+pub const DEFAULT_ENGINES: [&str; 4] = ["fixed-text", "free-text", "injection", "mouse"];
 
 /// Builds the named engines (see [`ENGINES`]), in [`ENGINES`] order.
 ///
@@ -352,7 +315,7 @@ pub fn build_engines(
         }
         out.push(match e {
             "fixed-text" => Arc::new(fixed_text_engine(enrolment_samples)?),
-            "free-text" => Arc::new(freetext_engine()?),
+            "free-text" => Arc::new(freetext_engine()),
             "injection" => Arc::new(injection_engine()?.0),
             _ => Arc::new(mouse_engine(MOUSE_ENROLMENT_ACTIONS)?),
         });

@@ -518,7 +518,7 @@ impl Service {
         let e = &self.engines[idx];
         let r = lock(&self.store).reference(tenant, user, e.name())?;
         let template = if r.enrolled {
-            e.fit(&r.samples).ok()
+            e.fit_for(tenant, user, &r.samples).ok()
         } else {
             None
         };
@@ -785,7 +785,7 @@ impl Service {
                         m.samples.push(sample.clone());
                         change.add.push((sample, false));
                         if m.samples.len() >= e.enrolment_samples()
-                            && let Ok(t) = e.fit(&m.samples)
+                            && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                         {
                             let samples = m.samples.clone();
                             m.template = Some(t);
@@ -824,7 +824,7 @@ impl Service {
                                 m.samples.drain(..extra);
                             }
                             if m.since_refit >= self.cfg.refit_every
-                                && let Ok(t) = e.fit(&m.samples)
+                                && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                             {
                                 m.template = Some(t);
                                 m.since_refit = 0;
@@ -1224,7 +1224,7 @@ impl Service {
         };
         let fit = |xs: &[&FeatureVector]| {
             let owned: Vec<FeatureVector> = xs.iter().map(|x| (*x).clone()).collect();
-            e.fit(&owned).ok()
+            e.fit_check(tenant, user, &owned).ok()
         };
         let mut own = Vec::new();
         if let (Some(te), Some(to)) = (fit(&even), fit(&odd)) {
@@ -1258,7 +1258,7 @@ impl Service {
         let all: Vec<&FeatureVector> = samples.iter().collect();
         let mut best: Option<(String, f64)> = None;
         for (other, ref_samples) in others {
-            if let Ok(t) = e.fit(&ref_samples) {
+            if let Ok(t) = e.fit_check(tenant, &other, &ref_samples) {
                 let l = llrs(t.as_ref(), &all);
                 let m = mean(&l);
                 let accepted = l.iter().filter(|x| **x > 0.0).count();
