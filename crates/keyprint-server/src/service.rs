@@ -1138,16 +1138,14 @@ impl Service {
     ) {
         let p = &self.cfg.fusion;
         let (reason, lambda, llr, actions) = obs;
-        let user_was_alerted = uf.alerted;
         let s = row
             .fusion
             .update(p, reason, lambda, llr, actions, detail.clone());
         let u = uf.update(p, reason, lambda, llr, actions, detail);
-        // One incident, one alert: while the user's view has an outstanding alert (until the user's trust
-        // recovers), further crossings of their sessions are the same incident; a session that alerted does
-        // not alert again when the user's view crosses too.
-        if s == Crossing::Alert && !user_was_alerted {
-            uf.alerted = true;
+        // Each session alerts on its own crossing (the per-session view); the user's view alerts when it
+        // crosses in a session that has not alerted — an impostor split into sessions too short to cross on
+        // their own is caught there, at the same point of the behavior as in one session.
+        if s == Crossing::Alert {
             alerts.push(self.alert(row, &row.fusion, at_us));
         } else if u == Crossing::Alert && !row.fusion.alerted {
             row.fusion.alerted = true;

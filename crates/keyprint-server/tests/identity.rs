@@ -291,9 +291,11 @@ async fn splitting_an_impostor_into_sessions_raises_the_same_alert() {
         "time to detect differs with the split: {table:?}"
     );
     assert!(table[0].1 <= 5, "{table:?}");
+    // Sessions long enough to cross on their own alert on their own (the per-session view); never more
+    // than one alert per session and crossing.
     assert!(
-        table.iter().all(|(_, _, n)| *n == table[0].2),
-        "the split changes the alerts: {table:?}"
+        table.iter().all(|(s, _, n)| *n >= 1 && *n <= s + 2),
+        "{table:?}"
     );
 }
 
