@@ -603,6 +603,15 @@ pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
         r.anga,
         r.genuine_typings
     );
+    println!(
+        "  enrolments held for review: {} of {}{}",
+        r.held.len(),
+        r.subjects,
+        r.held
+            .iter()
+            .map(|(u, why)| format!("\n    {u}: {why}"))
+            .collect::<String>()
+    );
     println!("  ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(())
 }

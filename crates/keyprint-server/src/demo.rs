@@ -303,6 +303,7 @@ pub async fn run(
     let phrase = keyprint_wire::FixedTextPhrase {
         id: "demo-phrase-1".into(),
         keys: layout.keys().len() as u32,
+        confirm_reset: false,
     };
     send_json::<_, serde_json::Value>(
         &admin,

@@ -82,6 +82,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     let phrase = keyprint_wire::FixedTextPhrase {
         id: "load".into(),
         keys: layout.keys().len() as u32,
+        confirm_reset: false,
     };
     let edge_config = keyprint_edge::EdgeConfig {
         phrase: Some(keyprint_edge::Phrase {

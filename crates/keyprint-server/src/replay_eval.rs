@@ -7,7 +7,11 @@
 //! * each subject is an account: session 1 (50 typings) enrols it automatically; sessions 2–8 are then
 //!   replayed in order as the owner's sessions (genuine; trusted windows may update the template);
 //! * afterwards, the first `impostor_typings` typings of session 1 of every other test subject are
-//!   replayed as one session each on the account (impostor);
+//!   replayed as one session each on the account (impostor), each on the account owner's registered device
+//!   and each starting from the owner's cross-session state (`Service::reset_user_view`), so no impostor is
+//!   caught sooner because of the one before;
+//! * enrolments held for review (`Service::enrolment_state`) are counted: accounts enrol one after another,
+//!   so each enrolment is checked against every account enrolled before it;
 //! * per session, the number of typings up to the event that raised the first alert
 //!   (`keyprint_core::eval::actions_until_alarm` semantics; the alert's `event_us` locates it) — ANIA for
 //!   impostor sessions, ANGA for genuine ones; sessions without an alert are counted as censored.
@@ -36,6 +40,9 @@ pub struct ReplayReport {
     pub anga: f64,
     /// Genuine typings replayed in total (for the false-alert rate per typing).
     pub genuine_typings: usize,
+    /// Accounts whose fixed-text enrolment was held for review (inconsistent, or accepted by an account
+    /// enrolled before it): a false hold costs an admin a review, and a held account is not scored.
+    pub held: Vec<(String, String)>,
 }
 
 /// Runs the protocol on the CMU file at `cmu_csv`, storing in `dir`.
@@ -80,6 +87,7 @@ pub fn run(
         &keyprint_wire::FixedTextPhrase {
             id: "cmu".into(),
             keys: layout.keys().len() as u32,
+            confirm_reset: false,
         },
     )?;
     let devices: std::cell::RefCell<std::collections::HashMap<String, crate::service::Principal>> =
@@ -133,6 +141,7 @@ pub fn run(
         genuine_alerted: 0,
         anga: 0.0,
         genuine_typings: 0,
+        held: Vec::new(),
     };
     let (mut ania_sum, mut anga_sum) = (0usize, 0usize);
     for (owner, samples) in &subjects {
@@ -144,6 +153,9 @@ pub fn run(
                 .collect()
         };
         replay(owner, &format!("{owner}-s1"), &by_session(1))?;
+        if let (_, _, Some(why)) = svc.enrolment_state(tenant, owner, "fixed-text")? {
+            r.held.push((owner.clone(), why));
+        }
         for s in 2..=8 {
             let t = by_session(s);
             if t.is_empty() {
@@ -167,6 +179,8 @@ pub fn run(
                 .map(|(_, f)| f.clone())
                 .collect();
             r.impostor_sessions += 1;
+            // Every impostor session starts from the owner's state (not after the previous impostor).
+            svc.reset_user_view(tenant, owner)?;
             if let Some(n) = replay(owner, &format!("{owner}-by-{other}"), &t)? {
                 r.impostor_alerted += 1;
                 ania_sum += n;

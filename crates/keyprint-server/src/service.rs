@@ -455,6 +455,25 @@ impl Service {
         {
             let mut st = lock(&self.store);
             st.create_tenant(tenant)?;
+            let current = st.tenant(tenant)?.and_then(|t| t.phrase);
+            if current.as_ref().is_some_and(|c| *c != v) && !req.confirm_reset {
+                let mut enrolled = 0;
+                for u in st.users(tenant)? {
+                    if st.reference(tenant, &u, "fixed-text")?.samples.len() > 0 {
+                        enrolled += 1;
+                    }
+                }
+                if enrolled > 0 {
+                    return Err(ApiError::field(
+                        ErrorCode::ConfirmationRequired,
+                        "confirm_reset",
+                        format!(
+                            "changing the phrase discards the fixed-text enrolment of {enrolled} user(s); \
+                             send \"confirm_reset\": true to do it"
+                        ),
+                    ));
+                }
+            }
             st.set_phrase(tenant, &v)?;
         }
         let rt = self.tenant_rt(tenant)?;
@@ -1275,6 +1294,33 @@ impl Service {
                  template; {own_mean:+.2} between the enrolment's own halves)"
             )
         })
+    }
+
+    /// Starts a user's cross-session view afresh (evidence 0, no outstanding alert) — what an evaluation
+    /// protocol does so that every impostor session it replays on an account starts from the owner's
+    /// state rather than after the previous impostor. Templates, sessions and alerts are untouched.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn reset_user_view(&self, tenant: &str, user: &str) -> Result<(), ApiError> {
+        let rt = self.tenant_rt(tenant)?;
+        lock(&self.store).reset_user_fusion(tenant, user)?;
+        lock(&rt.users).remove(user);
+        Ok(())
+    }
+
+    /// Enrolment state of `user` for the engine named `engine`: (samples, enrolled, held reason).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn enrolment_state(
+        &self,
+        tenant: &str,
+        user: &str,
+        engine: &str,
+    ) -> Result<(usize, bool, Option<String>), ApiError> {
+        let r = lock(&self.store).reference(tenant, user, engine)?;
+        Ok((r.samples.len(), r.enrolled, r.held))
     }
 
     /// Approves (lifts a hold) or resets a user's enrolment for one engine or all; alerts and history stay.

@@ -319,6 +319,8 @@ pub trait Storage: Send {
     ) -> StoreResult<Vec<String>>;
     /// A user's fusion state across sessions.
     fn user_fusion(&mut self, tenant: &str, user: &str) -> StoreResult<Option<Fusion>>;
+    /// Forgets a user's fusion state across sessions (the next batch starts the user's view afresh).
+    fn reset_user_fusion(&mut self, tenant: &str, user: &str) -> StoreResult<()>;
     /// Approves or resets a user's enrolment for `engine` (every engine when `None`); returns the engines
     /// changed.
     fn set_enrolment(
@@ -1232,6 +1234,14 @@ impl Storage for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn reset_user_fusion(&mut self, tenant: &str, user: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM user_trust WHERE tenant = ?1 AND user = ?2",
+            [tenant, user],
+        )?;
+        Ok(())
     }
 
     fn set_enrolment(

@@ -90,6 +90,7 @@ impl TryPage {
             &FixedTextPhrase {
                 id: PHRASE_ID.into(),
                 keys: PHRASE_KEYS,
+                confirm_reset: false,
             },
         )?;
         Ok(TryPage {

@@ -532,12 +532,12 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
             "{bad}"
         );
     }
-    // Another phrase: the fixed-text template is gone.
+    // Another phrase, confirmed (see identity.rs for the refusal without it): the fixed-text template is gone.
     let (s, v) = raw(
         &e.admin,
         Method::PUT,
         "/v1/tenant/fixed-text",
-        Some(&body("new-phrase", 5)),
+        Some(r#"{"id":"new-phrase","keys":5,"confirm_reset":true}"#),
     )
     .await;
     assert_eq!(s, 204, "{v}");

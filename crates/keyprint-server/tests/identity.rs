@@ -488,3 +488,53 @@ async fn a_mouse_only_impostor_cannot_fill_the_mouse_enrolment() {
         "owner-vouched mouse actions not enrolled"
     );
 }
+
+/// Changing the fixed phrase discards every fixed-text enrolment: it is refused unless confirmed, and the
+/// refusal says how many enrolments it would reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_phrase_asks_for_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = env(dir.path(), Sinks::default(), |_| {}).await;
+    let owner = e.owner.clone();
+    e.replay("alice", "enrol", &owner[..50]).await;
+    let (s, v) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(r#"{"id":"pw-2027","keys":12}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str(), v["field"].as_str()),
+        (409, Some("confirmation_required"), Some("confirm_reset")),
+        "{v}"
+    );
+    assert!(v["reason"].as_str().unwrap().contains("1 user"), "{v}");
+    let kept = e
+        .server
+        .service
+        .with_store(|s| s.reference("acme", "alice", "fixed-text").unwrap());
+    assert!(kept.enrolled, "a refused change reset the enrolment");
+    // The same phrase again is no change; a confirmed change resets.
+    let (s, _) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(r#"{"id":"cmu-phrase","keys":11}"#),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, v) = raw(
+        &e.admin,
+        Method::PUT,
+        "/v1/tenant/fixed-text",
+        Some(r#"{"id":"pw-2027","keys":12,"confirm_reset":true}"#),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let after = e
+        .server
+        .service
+        .with_store(|s| s.reference("acme", "alice", "fixed-text").unwrap());
+    assert!(after.samples.is_empty() && !after.enrolled);
+}

@@ -566,6 +566,11 @@ pub struct FixedTextPhrase {
     pub id: String,
     /// Keys in the phrase (modifiers excluded), 2 to 256.
     pub keys: u32,
+    /// Must be `true` to change the phrase of a tenant where users are enrolled on the current one: the
+    /// change discards every fixed-text enrolment (the answer without it is 409 `confirmation_required`,
+    /// saying how many).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_reset: bool,
 }
 
 /// Answer to `DELETE /v1/users/{user}` (admin).
@@ -619,6 +624,8 @@ pub enum ErrorCode {
     Internal,
     /// The thing to create exists already (a device id registered before).
     AlreadyExists,
+    /// The change would discard data (enrolments) and was not confirmed.
+    ConfirmationRequired,
     /// The request's body did not arrive within the server's body read timeout.
     RequestTimeout,
 }
@@ -631,7 +638,7 @@ impl ErrorCode {
             MalformedJson => 400,
             InvalidField | NonMonotonic | AbsurdTimestamp => 422,
             BatchTooLarge | BodyTooLarge => 413,
-            SessionUserMismatch | StaleBatch | AlreadyExists => 409,
+            SessionUserMismatch | StaleBatch | AlreadyExists | ConfirmationRequired => 409,
             Unauthorized => 401,
             Forbidden => 403,
             NotFound => 404,
@@ -645,7 +652,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::NonMonotonic,
@@ -663,6 +670,7 @@ impl ErrorCode {
         ErrorCode::Storage,
         ErrorCode::Internal,
         ErrorCode::AlreadyExists,
+        ErrorCode::ConfirmationRequired,
         ErrorCode::RequestTimeout,
     ];
 }

@@ -101,6 +101,7 @@ pub async fn env(dir: &Path, sinks: Sinks, tune: impl FnOnce(&mut ServeConfig)) 
     let phrase = keyprint_wire::FixedTextPhrase {
         id: "cmu-phrase".into(),
         keys: layout.keys().len() as u32,
+        confirm_reset: false,
     };
     let edge_config = EdgeConfig {
         phrase: Some(Phrase {
