@@ -1214,11 +1214,12 @@ impl Service {
     /// Two checks, both on the engine's calibrated LLR: (1) **consistency** — a template fitted on the even
     /// samples scores the odd ones and vice versa; more than half of the held-out samples scoring
     /// impostor-like (LLR < 0) holds the enrolment; (2) **another person's typing** — the samples are scored
-    /// with the active template of every other enrolled user of the tenant (up to 500); when at least half
-    /// of them are accepted (LLR > 0) and their mean LLR is positive and at least half the mean between the
-    /// enrolment's own halves, the enrolment is held: two people's typings score impostor-like against each
-    /// other, so samples another user's template accepts about as well as their own are most likely that
-    /// user's.
+    /// with the active template of every other enrolled user of the tenant (up to 500), and that user's
+    /// samples with the new template; when, both ways, at least half are accepted (LLR > 0) with a positive
+    /// mean LLR of at least half the mean between the enrolment's own halves, the enrolment is held: two
+    /// people's typings score impostor-like against each other, so samples that match another user's both
+    /// ways are most likely that user's. (One way alone holds most of CMU: a broad template accepts most
+    /// people — measured by `keyprint replay-eval`.)
     fn enrolment_check(
         &self,
         tenant: &str,
@@ -1273,25 +1274,32 @@ impl Service {
             v
         };
         let all: Vec<&FeatureVector> = samples.iter().collect();
-        let mut best: Option<(String, f64)> = None;
+        let new_t = e.fit_check(tenant, user, samples).ok()?;
+        // Both ways: the other user's template accepts these samples, and the new template accepts the other
+        // user's samples, each about as well as the enrolment's own halves accept each other. One way alone
+        // is not enough: a broad template (a user who types unevenly) accepts most people's typing.
+        let alike = |l: &[f64]| {
+            let m = mean(l);
+            let accepted = l.iter().filter(|x| **x > 0.0).count();
+            (m > 0.0 && m >= 0.5 * own_mean && accepted * 2 >= l.len()).then_some(m)
+        };
+        let mut best: Option<(String, f64, f64)> = None;
         for (other, ref_samples) in others {
             if let Ok(t) = e.fit_check(tenant, &other, &ref_samples) {
-                let l = llrs(t.as_ref(), &all);
-                let m = mean(&l);
-                let accepted = l.iter().filter(|x| **x > 0.0).count();
-                if m > 0.0
-                    && m >= 0.5 * own_mean
-                    && accepted * 2 >= l.len()
-                    && best.as_ref().is_none_or(|(_, b)| m > *b)
+                let theirs: Vec<&FeatureVector> = ref_samples.iter().collect();
+                if let (Some(m), Some(back)) = (
+                    alike(&llrs(t.as_ref(), &all)),
+                    alike(&llrs(new_t.as_ref(), &theirs)),
+                ) && best.as_ref().is_none_or(|(_, b, _)| m > *b)
                 {
-                    best = Some((other, m));
+                    best = Some((other, m, back));
                 }
             }
         }
-        best.map(|(other, m)| {
+        best.map(|(other, m, back)| {
             format!(
                 "samples resemble enrolled user {other:?} (mean LLR {m:+.2} against that user's \
-                 template; {own_mean:+.2} between the enrolment's own halves)"
+                 template, {back:+.2} the other way; {own_mean:+.2} between the enrolment's own halves)"
             )
         })
     }
