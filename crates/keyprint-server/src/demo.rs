@@ -681,7 +681,7 @@ pub const AALTO_DIR: &str = "aalto-keystrokes-dev";
 /// Aalto participants the free-text section enrols in tenant `aalto` (the owner last), each on its own
 /// registered device: beyond the population's cold start of
 /// [`PopulationSettings::min_users`](crate::population::PopulationSettings::min_users).
-pub const FREE_TEXT_USERS: usize = 15;
+pub const FREE_TEXT_USERS: usize = 30;
 
 /// Where the free-text section reads the Aalto sessions: `$KEYPRINT_DATASETS/aalto-keystrokes-dev`.
 ///
@@ -832,10 +832,11 @@ async fn free_text_session(
 /// The free-text section: real Aalto sessions in tenant `aalto` through the edge and the HTTP API.
 /// [`FREE_TEXT_USERS`] participants (the first with 15 sentences in the reader's order) enrol, each on
 /// its own registered device, from their first 10 sentences; the last of them is the owner. Then, on the
-/// owner's device: the owner's sentences 11–15; the owner's sentences 11–12, a USB injector (attached 30 s
-/// before it types, past the edge's attach window) typing the demo's DuckyScript payload rendered with
-/// hold and press-to-press times drawn from the owner's own enrolment keystrokes, then sentences 13–15;
-/// and the first enrolled participant's sentences 11–15 typed on the owner's account.
+/// owner's device (disjoint sentences, as a window sent twice is taken for a replay): the owner's
+/// sentences 11–13; the owner's sentence 14, a USB injector (attached 30 s before it types, past the
+/// edge's attach window) typing the demo's DuckyScript payload rendered with hold and press-to-press times
+/// drawn from the owner's own enrolment keystrokes, then sentence 15; and the next participant (not
+/// enrolled, as in `keyprint replay-eval --aalto`) typing its sentences 11–15 on the owner's account.
 async fn free_text_section(
     server: &crate::Running,
     data: &Path,
@@ -844,11 +845,13 @@ async fn free_text_section(
     use keyprint_injection::{ducky, timing};
     let people = crate::replay_freetext::load_people(data, Some(3 * FREE_TEXT_USERS))?;
     anyhow::ensure!(
-        people.len() >= FREE_TEXT_USERS,
-        "{}: need {FREE_TEXT_USERS} participants with 15 sentences, found {}",
+        people.len() > FREE_TEXT_USERS,
+        "{}: need {} participants with 15 sentences, found {}",
         data.display(),
+        FREE_TEXT_USERS + 1,
         people.len()
     );
+    let (other_id, other) = &people[FREE_TEXT_USERS];
     let people = &people[..FREE_TEXT_USERS];
     let url = server.url();
     let admin_key = server.service.create_key("aalto", Role::Admin)?;
@@ -890,7 +893,6 @@ async fn free_text_section(
         clock_us += 3_600_000_000;
     }
     let (owner_id, owner) = &people[FREE_TEXT_USERS - 1];
-    let (other_id, other) = &people[0];
     let (user, device) = (format!("p{owner_id}"), format!("desk-{owner_id}"));
     let agent = &agents[FREE_TEXT_USERS - 1];
     println!(
@@ -908,20 +910,16 @@ async fn free_text_section(
     // holds and delays drawn from the owner's own enrolment keystrokes.
     let (holds, dds) = crate::replay_freetext::owner_timing(&owner[..10]);
     let ms = |v: Vec<i64>| v.into_iter().map(|x| x as f64 / 1000.0).collect::<Vec<_>>();
-    let table = timing::HumanTiming::from_samples(ms(holds), ms(dds))
-        .context("owner timing")?;
+    let table = timing::HumanTiming::from_samples(ms(holds), ms(dds)).context("owner timing")?;
     let script = ducky::parse(crate::INJECTION_PAYLOADS[0])
         .map_err(|e| anyhow::anyhow!("payload: {e:?}"))?;
     let payload = timing::render_with(&script, timing::Timing::Human, 7, &table);
 
     let mut out = Vec::new();
-    let mut day2 = || {
-        let s = sentences(&owner[10..15], &mut clock_us);
-        clock_us += 3_600_000_000;
-        s
-    };
-    let owner_day2 = day2();
-    let mut injected = sentences(&owner[10..12], &mut clock_us);
+    // Disjoint sentences: a window sent twice is (rightly) taken for a replay.
+    let owner_later = sentences(&owner[10..13], &mut clock_us);
+    clock_us += 3_600_000_000;
+    let mut injected = sentences(&owner[13..14], &mut clock_us);
     let attach = clock_us;
     let keys = place(&payload, attach + 30_000_000);
     clock_us = end_of(&keys, attach) + 3_000_000;
@@ -930,22 +928,22 @@ async fn free_text_section(
         keys,
         injected: true,
     });
-    injected.extend(sentences(&owner[12..15], &mut clock_us));
+    injected.extend(sentences(&owner[14..15], &mut clock_us));
     clock_us += 3_600_000_000;
     let takeover = sentences(&other[10..15], &mut clock_us);
     let plan = [
         (
             format!("{user}-later"),
             "owner",
-            format!("{user}'s sentences 11–15"),
-            owner_day2,
+            format!("{user}'s sentences 11–13"),
+            owner_later,
         ),
         (
             format!("{user}-injected"),
             "injection",
             format!(
-                "{user}'s sentences 11–12, then a USB injector types the DuckyScript payload ({} keystrokes) \
-                 with holds and delays drawn from {user}'s own timing, then sentences 13–15",
+                "{user}'s sentence 14, then a USB injector types the DuckyScript payload ({} keystrokes) \
+                 with holds and delays drawn from {user}'s own timing, then sentence 15",
                 payload.len()
             ),
             injected,
@@ -953,7 +951,9 @@ async fn free_text_section(
         (
             format!("{user}-takeover"),
             "impostor",
-            format!("p{other_id}'s sentences 11–15 typed on {user}'s account and device"),
+            format!(
+                "p{other_id} (not enrolled) types sentences 11–15 on {user}'s account and device"
+            ),
             takeover,
         ),
     ];
