@@ -109,6 +109,18 @@ pub fn injection_payload() -> anyhow::Result<Vec<KeyEvent>> {
     Ok(timing::render(&script, timing::Timing::Stock, 1))
 }
 
+/// The USB keystroke injector enumerating as a keyboard at `at_us`.
+fn injector_attach(at_us: i64) -> DeviceRecord {
+    DeviceRecord {
+        at_us,
+        action: DeviceAction::Attach,
+        bus: "usb".into(),
+        vendor: Some("03eb".into()),
+        product: Some("2042".into()),
+        synthetic: false,
+    }
+}
+
 fn spark(trust: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     trust
@@ -472,17 +484,7 @@ pub async fn run(
                 && i == n_typings
             {
                 // The injector enumerates as a USB keyboard (the rendering's time 0) before it types.
-                edge.device(
-                    DeviceRecord {
-                        at_us: t0,
-                        action: DeviceAction::Attach,
-                        bus: "usb".into(),
-                        vendor: Some("03eb".into()),
-                        product: Some("2042".into()),
-                        synthetic: false,
-                    },
-                    &mut records,
-                );
+                edge.device(injector_attach(t0), &mut records);
             }
             for e in unit {
                 edge.key(e, &mut records);
@@ -785,17 +787,7 @@ async fn free_text_session(
     for st in stretches {
         let mut records = Vec::new();
         if let Some(t) = st.attach_us {
-            edge.device(
-                DeviceRecord {
-                    at_us: t,
-                    action: DeviceAction::Attach,
-                    bus: "usb".into(),
-                    vendor: Some("03eb".into()),
-                    product: Some("2042".into()),
-                    synthetic: false,
-                },
-                &mut records,
-            );
+            edge.device(injector_attach(t), &mut records);
         }
         for (k, e) in st.keys.iter().enumerate() {
             edge.key(e, &mut records);
