@@ -18,6 +18,11 @@
 //! 7. `alice-desk`: mouse of Balabit user12 (the first 150 actions enrol alice's mouse template);
 //! 8. `alice-desk-takeover`: mouse of Balabit user15 on alice's account.
 //!
+//! 9. free text on real Aalto sessions, when `KEYPRINT_DATASETS` holds [`AALTO_DIR`] (the CLI prints one
+//!    line saying what it skipped otherwise; see [`aalto_dir`]): in tenant `aalto` with the free-text engine,
+//!    [`FREE_TEXT_USERS`] participants enrol on their own devices, then the owner's later typing, a humanized
+//!    injection in it and another participant on the owner's account (see [`free_text_section`]).
+//!
 //! It prints enrolment, each session's trust trajectory, the alerts (from `GET /v1/alerts` and from the
 //! JSON Lines alert sink), and time to detect: typings before the first alert per session (an ANIA sample
 //! for impostor sessions, ANGA for the owner's; `keyprint_core::eval::actions_until_alarm`).
