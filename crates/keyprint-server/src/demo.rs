@@ -21,7 +21,7 @@
 //! 9. free text on real Aalto sessions, when `KEYPRINT_DATASETS` holds [`AALTO_DIR`] (the CLI prints one
 //!    line saying what it skipped otherwise; see [`aalto_dir`]): in tenant `aalto` with the free-text engine,
 //!    [`FREE_TEXT_USERS`] participants enrol on their own devices, then the owner's later typing, a humanized
-//!    injection in it and another participant on the owner's account (see [`free_text_section`]).
+//!    injection in it and another participant on the owner's account (`free_text_section`).
 //!
 //! It prints enrolment, each session's trust trajectory, the alerts (from `GET /v1/alerts` and from the
 //! JSON Lines alert sink), and time to detect: typings before the first alert per session (an ANIA sample
