@@ -200,23 +200,26 @@ pub struct DemoArgs {
     /// Also deliver alerts to this syslog collector (UDP).
     #[arg(long)]
     pub syslog: Option<SocketAddr>,
-    /// Engines to run (fixed-text, free-text, injection, mouse). Default: all but free text — the bundled
-    /// sessions are one fixed phrase, which a free-text comparison cannot judge.
+    /// Engines to run (fixed-text, free-text, injection, mouse). Default: all but free text for the bundled
+    /// sessions — one fixed phrase, which a free-text comparison cannot judge; free text is added for the
+    /// Aalto section (tenant `aalto`) when `KEYPRINT_DATASETS` holds `aalto-keystrokes-dev`.
     #[arg(long, value_delimiter = ',', default_value = DEMO_ENGINES_ARG)]
     pub engines: Vec<String>,
 }
 
-/// The demo's default engines, as typed: every default engine but free text.
+/// The demo's default engines, as typed: every default engine but free text (added when the Aalto
+/// free-text section runs).
 const DEMO_ENGINES_ARG: &str = "fixed-text,injection,mouse";
 
 /// `keyprint demo`.
 pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
-    if !a.engines.iter().any(|e| e == "free-text") {
-        println!(
-            "free text: skipped — the Aalto free-text sessions (owners, an impostor, a humanized injection) are \
-             not in the demo yet; see `keyprint replay-eval --aalto` for them"
-        );
-    }
+    let aalto = match keyprint_server::demo::aalto_dir() {
+        Ok(d) => Some(d),
+        Err(skipped) => {
+            println!("{skipped}");
+            None
+        }
+    };
     let tmp;
     let dir = match &a.dir {
         Some(d) => {
@@ -234,6 +237,7 @@ pub fn demo(a: &DemoArgs) -> anyhow::Result<()> {
         a.webhook.clone(),
         a.syslog,
         &a.engines,
+        aalto.as_deref(),
     ))?;
     Ok(())
 }

@@ -18,6 +18,11 @@
 //! 7. `alice-desk`: mouse of Balabit user12 (the first 150 actions enrol alice's mouse template);
 //! 8. `alice-desk-takeover`: mouse of Balabit user15 on alice's account.
 //!
+//! 9. free text on real Aalto sessions, when `KEYPRINT_DATASETS` holds [`AALTO_DIR`] (the CLI prints one
+//!    line saying what it skipped otherwise; see [`aalto_dir`]): in tenant `aalto` with the free-text engine,
+//!    [`FREE_TEXT_USERS`] participants enrol on their own devices, then the owner's later typing, a humanized
+//!    injection in it and another participant on the owner's account (`free_text_section`).
+//!
 //! It prints enrolment, each session's trust trajectory, the alerts (from `GET /v1/alerts` and from the
 //! JSON Lines alert sink), and time to detect: typings before the first alert per session (an ANIA sample
 //! for impostor sessions, ANGA for the owner's; `keyprint_core::eval::actions_until_alarm`).
@@ -57,6 +62,10 @@ pub struct DemoSession {
 pub struct DemoReport {
     /// Per session, in replay order.
     pub sessions: Vec<DemoSession>,
+    /// The free-text section's sessions on real Aalto typing (tenant `aalto`; empty when skipped): the
+    /// owner's later typing, a humanized injection in it, another participant on the owner's account.
+    /// `typings` counts windows, `actions_to_alert` keystrokes.
+    pub free_text: Vec<DemoSession>,
     /// Lines in the JSON Lines alert file after delivery.
     pub file_alerts: usize,
     /// Wall time, s.
@@ -103,6 +112,18 @@ pub fn injection_payload() -> anyhow::Result<Vec<KeyEvent>> {
     let script = ducky::parse(crate::INJECTION_PAYLOADS[0])
         .map_err(|e| anyhow::anyhow!("payload: {e:?}"))?;
     Ok(timing::render(&script, timing::Timing::Stock, 1))
+}
+
+/// The USB keystroke injector enumerating as a keyboard at `at_us`.
+fn injector_attach(at_us: i64) -> DeviceRecord {
+    DeviceRecord {
+        at_us,
+        action: DeviceAction::Attach,
+        bus: "usb".into(),
+        vendor: Some("03eb".into()),
+        product: Some("2042".into()),
+        synthetic: false,
+    }
 }
 
 fn spark(trust: &[f64]) -> String {
@@ -173,6 +194,44 @@ async fn get_json<T: serde::de::DeserializeOwned>(c: &Client, path: &str) -> any
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// Registers `device` to `user` (`POST /v1/devices`, admin) and enrols it with its one-time token, as the
+/// device's agent would; returns the device's client and credential.
+async fn register_device(
+    admin: &Client,
+    url: &str,
+    device: &str,
+    user: &str,
+    label: &str,
+) -> anyhow::Result<(Client, keyprint_wire::DeviceCredential)> {
+    let registration: keyprint_wire::DeviceRegistration = send_json(
+        admin,
+        reqwest::Method::POST,
+        "/v1/devices",
+        &keyprint_wire::RegisterDevice {
+            device: device.into(),
+            users: vec![user.into()],
+            label: Some(label.into()),
+        },
+    )
+    .await?
+    .context("no registration")?;
+    let cred = Client::enroll_device(url, &registration.registration_token).await?;
+    Ok((Client::new(url, &cred.token), cred))
+}
+
+/// A read key for the admin's tenant (`POST /v1/keys`).
+async fn read_client(admin: &Client, url: &str) -> anyhow::Result<Client> {
+    let read_key: NewKey = send_json(
+        admin,
+        reqwest::Method::POST,
+        "/v1/keys",
+        &serde_json::json!({"role": "read"}),
+    )
+    .await?
+    .context("no key")?;
+    Ok(Client::new(url, &read_key.token))
+}
+
 async fn send_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     c: &Client,
     method: reqwest::Method,
@@ -210,10 +269,16 @@ pub async fn run(
     webhook: Option<String>,
     syslog: Option<std::net::SocketAddr>,
     engines: &[String],
+    aalto: Option<&Path>,
 ) -> anyhow::Result<DemoReport> {
     let t0 = Instant::now();
     let mut cfg = ServeConfig::new(dir.to_path_buf());
     cfg.engines = engines.to_vec();
+    if aalto.is_some() && !engines.iter().any(|e| e == "free-text") {
+        // The free-text section needs the engine; the CMU sessions still go through an edge without
+        // free-text windows (one fixed phrase, which a free-text comparison cannot judge).
+        cfg.engines.push("free-text".into());
+    }
     cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let alerts_file = dir.join("alerts.jsonl");
     cfg.sinks = Sinks {
@@ -237,7 +302,13 @@ pub async fn run(
     );
     for e in server.service.engines() {
         let c = e.calibration();
-        if c.b == 0.0 {
+        if e.name() == "free-text" {
+            println!(
+                "  free-text: nothing bundled — each tenant's population, normalisation and calibration are \
+                 learned from its own enrolled users (population-free cold start below {} users)",
+                crate::population::PopulationSettings::default().min_users
+            );
+        } else if c.b == 0.0 {
             println!(
                 "  {} calibration: a verdict carries LLR {:+.2} (payload renderings detected vs. {} bundled human typing runs)",
                 e.name(),
@@ -266,30 +337,15 @@ pub async fn run(
     let admin = Client::new(&server.url(), &admin_key.token);
     // Capture is for registered, company-owned devices: the admin registers alice's laptop and gets a
     // one-time registration token; the laptop's agent exchanges it for its own credential.
-    let registration: keyprint_wire::DeviceRegistration = send_json(
+    let (agent, device_cred) = register_device(
         &admin,
-        reqwest::Method::POST,
-        "/v1/devices",
-        &keyprint_wire::RegisterDevice {
-            device: "laptop-1".into(),
-            users: vec!["alice".into()],
-            label: Some("alice's company laptop".into()),
-        },
+        &server.url(),
+        "laptop-1",
+        "alice",
+        "alice's company laptop",
     )
-    .await?
-    .context("no registration")?;
-    let device_cred =
-        Client::enroll_device(&server.url(), &registration.registration_token).await?;
-    let read_key: NewKey = send_json(
-        &admin,
-        reqwest::Method::POST,
-        "/v1/keys",
-        &serde_json::json!({"role": "read"}),
-    )
-    .await?
-    .context("no key")?;
-    let agent = Client::new(&server.url(), &device_cred.token);
-    let analyst = Client::new(&server.url(), &read_key.token);
+    .await?;
+    let analyst = read_client(&admin, &server.url()).await?;
     // The phrase itself stays on the devices (the edge's configuration); the server learns its id and length.
     let layout = FixedTextLayout::cmu_strong_password();
     let edge_config = EdgeConfig {
@@ -387,6 +443,7 @@ pub async fn run(
     ];
     let mut report = DemoReport {
         sessions: Vec::new(),
+        free_text: Vec::new(),
         file_alerts: 0,
         seconds: 0.0,
     };
@@ -433,17 +490,7 @@ pub async fn run(
                 && i == n_typings
             {
                 // The injector enumerates as a USB keyboard (the rendering's time 0) before it types.
-                edge.device(
-                    DeviceRecord {
-                        at_us: t0,
-                        action: DeviceAction::Attach,
-                        bus: "usb".into(),
-                        vendor: Some("03eb".into()),
-                        product: Some("2042".into()),
-                        synthetic: false,
-                    },
-                    &mut records,
-                );
+                edge.device(injector_attach(t0), &mut records);
             }
             for e in unit {
                 edge.key(e, &mut records);
@@ -485,9 +532,22 @@ pub async fn run(
         print_trust(&ds, &detail, enrolling, "typing");
         report.sessions.push(ds);
     }
-    if !engines.iter().any(|e| e == "mouse") {
-        return finish(report, &analyst, &alerts_file, t0, server).await;
+    if engines.iter().any(|e| e == "mouse") {
+        mouse_sessions(&mut report, &agent, &analyst, &edge_config).await?;
     }
+    if let Some(data) = aalto {
+        report.free_text = free_text_section(&server, data, clock_us).await?;
+    }
+    finish(report, &analyst, &alerts_file, t0, server).await
+}
+
+/// Mouse: alice's desk sessions, then another person's mouse on her account.
+async fn mouse_sessions(
+    report: &mut DemoReport,
+    agent: &Client,
+    analyst: &Client,
+    edge_config: &EdgeConfig,
+) -> anyhow::Result<()> {
     // Mouse: alice's desk sessions (Balabit user12), then another Balabit user on her account.
     let mouse_plan: Vec<(&str, &'static str, String, Vec<MouseEvent>)> = vec![
         (
@@ -556,7 +616,7 @@ pub async fn run(
         print_trust(&ds, &detail, enrolling, "≤ mouse action");
         report.sessions.push(ds);
     }
-    finish(report, &analyst, &alerts_file, t0, server).await
+    Ok(())
 }
 
 async fn finish(
@@ -566,8 +626,13 @@ async fn finish(
     t0: Instant,
     server: crate::Running,
 ) -> anyhow::Result<DemoReport> {
-    // Wait for the outbox to deliver to the file sink.
-    let want: usize = report.sessions.iter().map(|s| s.alerts.len()).sum();
+    // Wait for the outbox to deliver to the file sink (every tenant's alerts).
+    let want: usize = report
+        .sessions
+        .iter()
+        .chain(&report.free_text)
+        .map(|s| s.alerts.len())
+        .sum();
     for _ in 0..50 {
         report.file_alerts = std::fs::read_to_string(alerts_file)
             .map(|s| s.lines().count())
@@ -616,4 +681,302 @@ async fn finish(
     println!("done in {:.1} s", report.seconds);
     server.stop();
     Ok(report)
+}
+
+/// The Aalto folder under `KEYPRINT_DATASETS` the free-text section reads.
+pub const AALTO_DIR: &str = "aalto-keystrokes-dev";
+
+/// Aalto participants the free-text section enrols in tenant `aalto` (the owner last), each on its own
+/// registered device: beyond the population's cold start of
+/// [`PopulationSettings::min_users`](crate::population::PopulationSettings::min_users).
+pub const FREE_TEXT_USERS: usize = 30;
+
+/// Where the free-text section reads the Aalto sessions: `$KEYPRINT_DATASETS/aalto-keystrokes-dev`.
+///
+/// # Errors
+/// One plain line saying what the demo skips and why (no redistributable free-text set is bundled).
+pub fn aalto_dir() -> Result<std::path::PathBuf, String> {
+    let skipped = "free text: skipped — the Aalto free-text sessions (owners enrolling and typing later, \
+                   another person on an owner's account, a humanized injection) are public but not \
+                   redistributable, and";
+    let Some(root) = keyprint_datasets::datasets_root() else {
+        return Err(format!(
+            "{skipped} KEYPRINT_DATASETS is not set to a directory"
+        ));
+    };
+    let dir = root.join(AALTO_DIR);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!("{skipped} {} does not exist", dir.display()))
+    }
+}
+
+/// Events moved so the first press is at `t_us`.
+fn place(events: &[KeyEvent], t_us: i64) -> Vec<KeyEvent> {
+    let t0 = events.first().map_or(0, |e| e.press_us);
+    events
+        .iter()
+        .map(|e| KeyEvent {
+            key: e.key.clone(),
+            press_us: e.press_us - t0 + t_us,
+            release_us: e.release_us - t0 + t_us,
+        })
+        .collect()
+}
+
+/// Last release (or press) of `events`, or `t_us` when empty.
+fn end_of(events: &[KeyEvent], t_us: i64) -> i64 {
+    events
+        .iter()
+        .map(|e| e.release_us.max(e.press_us))
+        .max()
+        .unwrap_or(t_us)
+}
+
+/// One stretch of typing in a free-text session: a sentence (ends with a context cut), or the injected
+/// payload (announced by a USB attach record).
+struct Stretch {
+    attach_us: Option<i64>,
+    keys: Vec<KeyEvent>,
+    injected: bool,
+}
+
+/// Sentences cut to their first [`FREETEXT_WINDOW_KEYS`](crate::FREETEXT_WINDOW_KEYS) keys (one window
+/// each, as `keyprint replay-eval --aalto` measures), placed on a session clock from `t_us` with 3 s
+/// between them.
+fn sentences(ss: &[Vec<KeyEvent>], t_us: &mut i64) -> Vec<Stretch> {
+    ss.iter()
+        .map(|s| {
+            let keys = place(&s[..crate::FREETEXT_WINDOW_KEYS.min(s.len())], *t_us);
+            *t_us = end_of(&keys, *t_us) + 3_000_000;
+            Stretch {
+                attach_us: None,
+                keys,
+                injected: false,
+            }
+        })
+        .collect()
+}
+
+/// Replays `stretches` through a fresh edge (free-text windows on, no phrase) and `agent`, one batch per
+/// set of records (a window, the attach, an on-device verdict); returns the session and the batches
+/// answered while enrolling.
+async fn free_text_session(
+    agent: &Client,
+    user: &str,
+    device: &str,
+    session: &str,
+    kind: &'static str,
+    stretches: &[Stretch],
+) -> anyhow::Result<(DemoSession, usize)> {
+    let mut edge = Edge::new(EdgeConfig {
+        phrase: None,
+        free_text: true,
+        ..EdgeConfig::default()
+    })?;
+    let mut b = SessionBatcher::new(user, session, Some(device), 10_000);
+    let mut ds = DemoSession {
+        session: session.into(),
+        kind,
+        typings: 0,
+        payload_keys: stretches
+            .iter()
+            .filter(|s| s.injected)
+            .map(|s| s.keys.len())
+            .sum(),
+        trust: Vec::new(),
+        actions_to_alert: None,
+        alerts: Vec::new(),
+    };
+    let (mut keys, mut injected, mut enrolling) = (0usize, 0usize, 0usize);
+    for st in stretches {
+        let mut records = Vec::new();
+        if let Some(t) = st.attach_us {
+            edge.device(injector_attach(t), &mut records);
+        }
+        for (k, e) in st.keys.iter().enumerate() {
+            edge.key(e, &mut records);
+            keys += 1;
+            injected += usize::from(st.injected);
+            if k + 1 == st.keys.len() {
+                edge.cut(&mut records);
+            }
+            if records.is_empty() {
+                continue;
+            }
+            ds.typings += records
+                .iter()
+                .filter(|r| matches!(r, Record::FreeText(_)))
+                .count();
+            for r in records.drain(..) {
+                b.push(&r);
+            }
+            let Some(batch) = b.flush() else { continue };
+            let ack = agent.send(&batch).await?;
+            if ack.trust.state == TrustState::Enrolling {
+                enrolling += 1;
+            }
+            ds.trust.push(ack.trust.trust);
+            if !ack.alerts.is_empty() && ds.actions_to_alert.is_none() {
+                ds.actions_to_alert = Some(if ds.payload_keys > 0 { injected } else { keys });
+            }
+            ds.alerts.extend(ack.alerts);
+        }
+    }
+    Ok((ds, enrolling))
+}
+
+/// The free-text section: real Aalto sessions in tenant `aalto` through the edge and the HTTP API.
+/// [`FREE_TEXT_USERS`] participants (the first with 15 sentences in the reader's order) enrol, each on
+/// its own registered device, from their first 10 sentences; the last of them is the owner. Then, on the
+/// owner's device (disjoint sentences, as a window sent twice is taken for a replay): the owner's
+/// sentences 11–13; the owner's sentence 14, a USB injector (attached 30 s before it types, past the
+/// edge's attach window) typing the demo's DuckyScript payload rendered with hold and press-to-press times
+/// drawn from the owner's own enrolment keystrokes, then sentence 15; and the next participant (not
+/// enrolled, as in `keyprint replay-eval --aalto`) typing its sentences 11–15 on the owner's account.
+async fn free_text_section(
+    server: &crate::Running,
+    data: &Path,
+    mut clock_us: i64,
+) -> anyhow::Result<Vec<DemoSession>> {
+    use keyprint_injection::{ducky, timing};
+    let people = crate::replay_freetext::load_people(data, Some(3 * FREE_TEXT_USERS))?;
+    anyhow::ensure!(
+        people.len() > FREE_TEXT_USERS,
+        "{}: need {} participants with 15 sentences, found {}",
+        data.display(),
+        FREE_TEXT_USERS + 1,
+        people.len()
+    );
+    let (other_id, other) = &people[FREE_TEXT_USERS];
+    let people = &people[..FREE_TEXT_USERS];
+    let url = server.url();
+    let admin_key = server.service.create_key("aalto", Role::Admin)?;
+    let admin = Client::new(&url, &admin_key.token);
+    let analyst = read_client(&admin, &url).await?;
+    println!(
+        "\nfree text on real sessions (Aalto keystroke data, {}; tenant aalto, no phrase: the edge sends \
+         summaries of {}-key windows, one per sentence):",
+        data.display(),
+        crate::FREETEXT_WINDOW_KEYS
+    );
+    let mut agents = Vec::new();
+    let mut held = Vec::new();
+    for (id, ss) in people {
+        let (user, device) = (format!("p{id}"), format!("desk-{id}"));
+        let (agent, _) =
+            register_device(&admin, &url, &device, &user, &format!("{user}'s desk")).await?;
+        let stretches = sentences(&ss[..10], &mut clock_us);
+        let (ds, _) = free_text_session(
+            &agent,
+            &user,
+            &device,
+            &format!("{user}-enrol"),
+            "owner",
+            &stretches,
+        )
+        .await?;
+        held.extend(
+            ds.alerts
+                .iter()
+                .filter(|a| {
+                    a.reasons
+                        .iter()
+                        .any(|r| r.code == keyprint_wire::ReasonCode::EnrolmentHeld)
+                })
+                .map(|_| user.clone()),
+        );
+        agents.push(agent);
+        clock_us += 3_600_000_000;
+    }
+    let (owner_id, owner) = &people[FREE_TEXT_USERS - 1];
+    let (user, device) = (format!("p{owner_id}"), format!("desk-{owner_id}"));
+    let agent = &agents[FREE_TEXT_USERS - 1];
+    println!(
+        "  {FREE_TEXT_USERS} participants enrolled, each from its first 10 sentences on its own registered \
+         device{}; the tenant's population is learned from them (beyond the {}-user cold start); owner {user} \
+         (enrolled last)",
+        if held.is_empty() {
+            String::new()
+        } else {
+            format!(" (held for review: {})", held.join(", "))
+        },
+        crate::population::PopulationSettings::default().min_users
+    );
+    // The humanized payload: the demo's DuckyScript rendered by keyprint-injection's interpreter with
+    // holds and delays drawn from the owner's own enrolment keystrokes.
+    let (holds, dds) = crate::replay_freetext::owner_timing(&owner[..10]);
+    let ms = |v: Vec<i64>| v.into_iter().map(|x| x as f64 / 1000.0).collect::<Vec<_>>();
+    let table = timing::HumanTiming::from_samples(ms(holds), ms(dds)).context("owner timing")?;
+    let script = ducky::parse(crate::INJECTION_PAYLOADS[0])
+        .map_err(|e| anyhow::anyhow!("payload: {e:?}"))?;
+    let payload = timing::render_with(&script, timing::Timing::Human, 7, &table);
+
+    let mut out = Vec::new();
+    // Disjoint sentences: a window sent twice is (rightly) taken for a replay.
+    let owner_later = sentences(&owner[10..13], &mut clock_us);
+    clock_us += 3_600_000_000;
+    let mut injected = sentences(&owner[13..14], &mut clock_us);
+    let attach = clock_us;
+    let keys = place(&payload, attach + 30_000_000);
+    clock_us = end_of(&keys, attach) + 3_000_000;
+    injected.push(Stretch {
+        attach_us: Some(attach),
+        keys,
+        injected: true,
+    });
+    injected.extend(sentences(&owner[14..15], &mut clock_us));
+    clock_us += 3_600_000_000;
+    let takeover = sentences(&other[10..15], &mut clock_us);
+    let plan = [
+        (
+            format!("{user}-later"),
+            "owner",
+            format!("{user}'s sentences 11–13"),
+            owner_later,
+        ),
+        (
+            format!("{user}-injected"),
+            "injection",
+            format!(
+                "{user}'s sentence 14, then a USB injector types the DuckyScript payload ({} keystrokes) \
+                 with holds and delays drawn from {user}'s own timing, then sentence 15",
+                payload.len()
+            ),
+            injected,
+        ),
+        (
+            format!("{user}-takeover"),
+            "impostor",
+            format!(
+                "p{other_id} (not enrolled) types sentences 11–15 on {user}'s account and device"
+            ),
+            takeover,
+        ),
+    ];
+    for (session, kind, what, stretches) in plan {
+        let (ds, enrolling) =
+            free_text_session(agent, &user, &device, &session, kind, &stretches).await?;
+        let detail: SessionDetail = get_json(&analyst, &format!("/v1/sessions/{session}")).await?;
+        println!("{session:<15} {kind:<9} {what}: {} windows", ds.typings);
+        print_trust(&ds, &detail, enrolling, "keystroke");
+        if ds.alerts.is_empty() {
+            println!(
+                "    no alert{}",
+                if kind == "owner" {
+                    ""
+                } else {
+                    " — this one evades"
+                }
+            );
+        }
+        out.push(ds);
+    }
+    let api_alerts: Vec<Alert> = get_json(&analyst, "/v1/alerts").await?;
+    println!(
+        "  tenant aalto: {} alerts via GET /v1/alerts (enrolment holds included)",
+        api_alerts.len()
+    );
+    Ok(out)
 }

@@ -138,9 +138,9 @@ fn slowed(events: &[KeyEvent], f: f64) -> Vec<KeyEvent> {
         .collect()
 }
 
-/// The `keys` of `events` re-timed with hold and press-to-press times drawn (deterministically, by a
-/// linear congruential sequence) from `owner`'s keystrokes.
-fn humanized(events: &[KeyEvent], owner: &[Vec<KeyEvent>]) -> Vec<KeyEvent> {
+/// `owner`'s hold times and press-to-press times (at most 5 s), µs, over consecutive keystrokes of each
+/// sentence.
+pub(crate) fn owner_timing(owner: &[Vec<KeyEvent>]) -> (Vec<i64>, Vec<i64>) {
     let mut holds = Vec::new();
     let mut dds = Vec::new();
     for s in owner {
@@ -152,6 +152,36 @@ fn humanized(events: &[KeyEvent], owner: &[Vec<KeyEvent>]) -> Vec<KeyEvent> {
             }
         }
     }
+    (holds, dds)
+}
+
+/// The participants of the Aalto folder `data` (at most `max_participants` read) with at least 15
+/// sentences, in the reader's order: `(participant id, the events of its first 15 sentences)`.
+///
+/// # Errors
+/// When the folder cannot be read.
+pub(crate) fn load_people(
+    data: &Path,
+    max_participants: Option<usize>,
+) -> anyhow::Result<Vec<(u64, Vec<Vec<KeyEvent>>)>> {
+    let loaded = keyprint_datasets::aalto::read_aalto_dir(data, max_participants)?;
+    Ok(loaded
+        .data
+        .into_iter()
+        .filter(|p| p.sequences.len() >= 15)
+        .map(|p| {
+            (
+                p.id,
+                p.sequences.into_iter().take(15).map(|s| s.events).collect(),
+            )
+        })
+        .collect())
+}
+
+/// The `keys` of `events` re-timed with hold and press-to-press times drawn (deterministically, by a
+/// linear congruential sequence) from `owner`'s keystrokes.
+fn humanized(events: &[KeyEvent], owner: &[Vec<KeyEvent>]) -> Vec<KeyEvent> {
+    let (holds, dds) = owner_timing(owner);
     if holds.is_empty() || dds.is_empty() {
         return events.to_vec();
     }
@@ -180,12 +210,9 @@ fn humanized(events: &[KeyEvent], owner: &[Vec<KeyEvent>]) -> Vec<KeyEvent> {
 /// # Errors
 /// When the data cannot be read or too few participants have 15 sentences.
 pub fn run(data: &Path, max_participants: Option<usize>) -> anyhow::Result<FreeTextReplay> {
-    let loaded = keyprint_datasets::aalto::read_aalto_dir(data, max_participants)?;
-    let people: Vec<Vec<Vec<KeyEvent>>> = loaded
-        .data
+    let people: Vec<Vec<Vec<KeyEvent>>> = load_people(data, max_participants)?
         .into_iter()
-        .filter(|p| p.sequences.len() >= 15)
-        .map(|p| p.sequences.into_iter().take(15).map(|s| s.events).collect())
+        .map(|(_, p)| p)
         .collect();
     anyhow::ensure!(
         people.len() >= 8,
