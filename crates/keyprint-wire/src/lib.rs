@@ -10,6 +10,7 @@
 //! silently ignored. No type here carries a key identity: what travels are the edge's content-free records.
 #![deny(missing_docs)]
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Largest number of records in one ingest batch; more is `batch_too_large` (413).
@@ -18,7 +19,7 @@ pub const MAX_BATCH_RECORDS: usize = 5_000;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// A fixed-phrase typing as its timing vector (`keyprint_edge::FixedTextSample`); no key identity.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireFixedText {
     /// Press time of the phrase's last key, µs on the session's monotonic clock.
@@ -30,7 +31,7 @@ pub struct WireFixedText {
 }
 
 /// A free-text window summary (`keyprint_edge::WindowSummary`, vocabulary in `docs/EDGE.md`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireWindow {
     /// Press time of the window's last key, µs.
@@ -44,7 +45,7 @@ pub struct WireWindow {
 }
 
 /// Mouse action kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WireActionKind {
     /// MouseMove.
@@ -56,7 +57,7 @@ pub enum WireActionKind {
 }
 
 /// One mouse action's features (`keyprint_mouse::action_features`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireMouseAction {
     /// End time of the action, µs.
@@ -68,7 +69,7 @@ pub struct WireMouseAction {
 }
 
 /// The on-device injection verdict (`keyprint_edge::InjectionRecord`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireInjection {
     /// Press time of the keystroke at which the rule fired, µs.
@@ -82,7 +83,7 @@ pub struct WireInjection {
 }
 
 /// Device attach or detach.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WireDeviceAction {
     /// Enumerated.
@@ -92,7 +93,7 @@ pub enum WireDeviceAction {
 }
 
 /// A device event (`keyprint_edge::DeviceRecord`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireDevice {
     /// When, µs.
@@ -114,7 +115,7 @@ pub struct WireDevice {
 
 /// One content-free record; JSON `{"fixed_text": {…}}`, `{"free_text": {…}}`, `{"mouse": {…}}`,
 /// `{"injection": {…}}` or `{"device": {…}}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WireRecord {
     /// A fixed-phrase typing.
@@ -139,7 +140,7 @@ pub enum WireRecord {
 /// session's batches from 0: resending an already stored `batch_seq` is answered `200` with
 /// `duplicate: true` and changes nothing (safe client retries); a gap or an older number is `stale_batch`
 /// (409).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBatch {
     /// Account id within the tenant.
@@ -157,7 +158,7 @@ pub struct IngestBatch {
 }
 
 /// One reason of a network finding.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetReason {
     /// `threat_intel`, `beaconing`, `port_scan`, `dns_anomaly`, `dhcp_scan`, `new_destination`, `new_port`,
@@ -172,7 +173,7 @@ pub struct NetReason {
 /// `POST /v1/net/findings` (ingest role): one finding of `keyprint net watch`, stored as an alert for the
 /// device and delivered through the same outbox and sinks as every alert. Same JSON as `keyprint net scan
 /// --json` prints.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetFinding {
     /// Device address (1 to 128 characters, no control characters).
@@ -198,7 +199,7 @@ pub struct NetFinding {
 }
 
 /// Why trust fell: one named reason with the evidence behind it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
     /// Keystroke timings unlike the account owner's template.
@@ -227,7 +228,7 @@ pub enum ReasonCode {
 }
 
 /// One reason with its weight.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Reason {
     /// Which reason.
     pub code: ReasonCode,
@@ -238,7 +239,7 @@ pub struct Reason {
 }
 
 /// Where a session's scoring stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustState {
     /// The user has no template yet; this session's samples are enrolment samples.
@@ -248,7 +249,7 @@ pub enum TrustState {
 }
 
 /// A session's current trust.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Trust {
     /// 0–100: posterior probability (×100) that the owner is at the keyboard.
     pub trust: f64,
@@ -261,7 +262,7 @@ pub struct Trust {
 }
 
 /// Answer to `POST /v1/records`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IngestAck {
     /// The session.
     pub session: String,
@@ -280,7 +281,7 @@ pub struct IngestAck {
 }
 
 /// An alert: the trust of a session crossed below the tenant's threshold.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Alert {
     /// Alert id (unique per server).
     pub id: i64,
@@ -301,7 +302,7 @@ pub struct Alert {
 }
 
 /// One point of a session's trust history (one per scored batch).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrustPoint {
     /// Batch number.
     pub batch_seq: u64,
@@ -316,7 +317,7 @@ pub struct TrustPoint {
 }
 
 /// A session as analysts see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
     /// User.
     pub user: String,
@@ -339,7 +340,7 @@ pub struct SessionInfo {
 }
 
 /// `GET /v1/sessions/{session}`: the session and its trust history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionDetail {
     /// The session.
     pub info: SessionInfo,
@@ -348,7 +349,7 @@ pub struct SessionDetail {
 }
 
 /// A user (account) as analysts see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserInfo {
     /// User.
     pub user: String,
@@ -364,7 +365,7 @@ pub struct UserInfo {
 }
 
 /// One engine's enrolment state for a user.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EngineEnrolment {
     /// Engine name.
     pub engine: String,
@@ -380,7 +381,7 @@ pub struct EngineEnrolment {
 }
 
 /// `POST /v1/users/{user}/enrolment` (admin): decide on a user's enrolment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentDecision {
     /// `approve` (lift a hold: the template becomes active) or `reset` (discard the reference samples;
@@ -392,7 +393,7 @@ pub struct EnrolmentDecision {
 }
 
 /// The action of an [`EnrolmentDecision`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrolmentActionName {
     /// Lift a hold.
@@ -402,7 +403,7 @@ pub enum EnrolmentActionName {
 }
 
 /// Answer to an [`EnrolmentDecision`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnrolmentDecided {
     /// User.
     pub user: String,
@@ -411,7 +412,7 @@ pub struct EnrolmentDecided {
 }
 
 /// API-key role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// May only post events (agents, SDKs).
@@ -430,7 +431,7 @@ pub enum Role {
 
 /// `POST /v1/devices` (admin): registers a company-owned device. Only a registered device can obtain a
 /// credential, and only a device bound to a user can add to that user's enrolment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDevice {
     /// Device id, 1 to 128 printable characters (the same rule as user and session ids).
@@ -445,7 +446,7 @@ pub struct RegisterDevice {
 }
 
 /// Answer to `POST /v1/devices`: the one-time registration token, shown once.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeviceRegistration {
     /// Device id.
     pub device: String,
@@ -457,7 +458,7 @@ pub struct DeviceRegistration {
 
 /// `POST /v1/devices/enroll` (no bearer token: the registration token is the credential): exchanges a
 /// one-time registration token for the device's own credential. A token works once.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollDevice {
     /// The token from [`DeviceRegistration`].
@@ -465,7 +466,7 @@ pub struct EnrollDevice {
 }
 
 /// A device credential (answer to enrol and rotate); `token` is shown once and stored as an argon2 hash.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeviceCredential {
     /// Device id; the device's batches must carry it (or no device id).
     pub device: String,
@@ -478,7 +479,7 @@ pub struct DeviceCredential {
 }
 
 /// One credential of a device, as listed (never the secret).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CredentialInfo {
     /// Public key id.
     pub key_id: String,
@@ -489,7 +490,7 @@ pub struct CredentialInfo {
 }
 
 /// A registered device (`GET /v1/devices`, `GET /v1/devices/{device}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeviceInfo {
     /// Device id.
     pub device: String,
@@ -506,7 +507,7 @@ pub struct DeviceInfo {
 }
 
 /// Answer to `GET /v1/devices`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeviceList {
     /// Devices, by id.
     pub devices: Vec<DeviceInfo>,
@@ -514,7 +515,7 @@ pub struct DeviceList {
 
 /// `POST /v1/browser-credentials` (ingest or admin: the web console's backend, never page code): a
 /// short-lived credential for the user logged in to the console.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserCredentialRequest {
     /// The logged-in user.
@@ -525,7 +526,7 @@ pub struct BrowserCredentialRequest {
 }
 
 /// A short-lived browser credential: the page posts records with it for `user` and `device` only.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BrowserCredential {
     /// Bearer token (`kp_<key_id>_<secret>`).
     pub token: String,
@@ -538,7 +539,7 @@ pub struct BrowserCredential {
 }
 
 /// `POST /v1/keys` (admin).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// Role of the new key.
@@ -546,7 +547,7 @@ pub struct CreateKey {
 }
 
 /// A new API key; `token` is shown once and stored only as an argon2 hash.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NewKey {
     /// Public key id.
     pub key_id: String,
@@ -559,7 +560,7 @@ pub struct NewKey {
 /// `PUT /v1/tenant/fixed-text` (admin): which fixed phrase the devices segment (the phrase itself is
 /// configured on the devices and never sent): its public id and its length. Fixed-text records of this id
 /// with `3·keys − 2` values are scored; a new id restarts every user's fixed-text enrolment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixedTextPhrase {
     /// Phrase id, 1 to 64 printable ASCII characters.
@@ -574,7 +575,7 @@ pub struct FixedTextPhrase {
 }
 
 /// Answer to `DELETE /v1/users/{user}` (admin).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Purged {
     /// User.
     pub user: String,
@@ -586,8 +587,16 @@ pub struct Purged {
     pub alerts: u64,
 }
 
+/// `PUT /v1/tenant/retention`: how long the tenant's sessions, records, history and alerts are kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSetting {
+    /// Days to keep data, 1 to 3650 (older data is deleted by the retention task).
+    pub days: u32,
+}
+
 /// Every error the API answers, with its HTTP status in [`ErrorCode::status`] — the one table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Body is not JSON.
@@ -676,7 +685,7 @@ impl ErrorCode {
 }
 
 /// Body of every 4xx/5xx answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// Machine-readable code.
     pub code: ErrorCode,
@@ -689,6 +698,7 @@ pub struct ErrorBody {
 
 pub mod convert;
 pub mod fuzzing;
+pub mod openapi;
 
 #[cfg(test)]
 mod tests {
