@@ -15,7 +15,9 @@
 //! 5. `alice-replayed`: ten typings recorded from `alice-day2`, resent verbatim — reason `replay`;
 //! 6. `alice-day3`: the rest of s002 session 3 — the owner again.
 //!
-//! 7. `alice-desk`: mouse of Balabit user12 (the first 150 actions enrol alice's mouse template);
+//! 7. `alice-desk`: five typings of alice's password (a session with owner-like keystroke evidence may extend
+//!    her enrolment to the mouse), then mouse of Balabit user12 (the first 150 actions enrol alice's mouse
+//!    template; the enrolment consistency check holds it, and the demo approves it as an admin would);
 //! 8. `alice-desk-takeover`: mouse of Balabit user15 on alice's account.
 //!
 //! 9. free text on real Aalto sessions, when `KEYPRINT_DATASETS` holds [`AALTO_DIR`] (the CLI prints one
@@ -34,7 +36,7 @@ use keyprint_client::{Client, SessionBatcher};
 use keyprint_core::event::{KeyEvent, MouseEvent};
 use keyprint_core::keystroke::{FixedTextLayout, ms_to_us};
 use keyprint_edge::{DeviceAction, DeviceRecord, Edge, EdgeConfig, Phrase, Record};
-use keyprint_wire::{Alert, NewKey, Role, SessionDetail, TrustState};
+use keyprint_wire::{Alert, NewKey, ReasonCode, Role, SessionDetail, TrustState};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -437,7 +439,7 @@ pub async fn run(
             "alice-day3",
             "owner",
             "s002 session 3".into(),
-            owner[110..150].to_vec(),
+            owner[110..145].to_vec(),
             None,
         ),
     ];
@@ -533,7 +535,10 @@ pub async fn run(
         report.sessions.push(ds);
     }
     if engines.iter().any(|e| e == "mouse") {
-        mouse_sessions(&mut report, &agent, &analyst, &edge_config).await?;
+        // The desk session opens with five typings of alice's password: only a session with owner-like
+        // keystroke evidence may extend her enrolment to another engine (a mouse-only impostor cannot).
+        let vouch = typings_to_events(&layout, &owner[145..150], 1_000_000, ms_to_us(1500.0));
+        mouse_sessions(&mut report, &agent, &analyst, &admin, &edge_config, &vouch).await?;
     }
     if let Some(data) = aalto {
         report.free_text = free_text_section(&server, data, clock_us).await?;
@@ -546,27 +551,33 @@ async fn mouse_sessions(
     report: &mut DemoReport,
     agent: &Client,
     analyst: &Client,
+    admin: &Client,
     edge_config: &EdgeConfig,
+    vouch: &[Vec<KeyEvent>],
 ) -> anyhow::Result<()> {
-    // Mouse: alice's desk sessions (Balabit user12), then another Balabit user on her account.
-    let mouse_plan: Vec<(&str, &'static str, String, Vec<MouseEvent>)> = vec![
+    // Mouse: alice's desk session (her password typed, then Balabit user12's mouse), then another Balabit
+    // user's mouse alone on her account.
+    let mouse_plan: Vec<(&str, &'static str, String, &[Vec<KeyEvent>], Vec<MouseEvent>)> = vec![
         (
             "alice-desk",
             "owner",
             format!(
-                "Balabit user12 mouse (first {} actions enrol)",
+                "{} typings by alice, then Balabit user12 mouse (first {} actions enrol)",
+                vouch.len(),
                 crate::MOUSE_ENROLMENT_ACTIONS
             ),
+            vouch,
             crate::balabit_events(0)?,
         ),
         (
             "alice-desk-takeover",
             "impostor",
             "Balabit user15 mouse on alice's account".into(),
+            &[],
             crate::balabit_events(1)?,
         ),
     ];
-    for (session, kind, what, events) in mouse_plan {
+    for (session, kind, what, typed, events) in mouse_plan {
         let mut b = SessionBatcher::new("alice", session, Some("laptop-1"), 25);
         let mut edge = Edge::new(edge_config.clone())?;
         let mut ds = DemoSession {
@@ -581,8 +592,26 @@ async fn mouse_sessions(
         let (mut enrolling, mut actions, mut enrol_actions) = (0, 0u64, 0u64);
         let mut batches = Vec::new();
         let mut records: Vec<Record> = Vec::new();
+        for e in typed.iter().flatten() {
+            edge.key(e, &mut records);
+        }
+        // The keystroke records go first, in a batch of their own (the vouching evidence is in place before
+        // the first mouse action arrives).
+        for r in &records {
+            batches.extend(b.push(r));
+        }
+        batches.extend(b.flush());
+        records.clear();
+        let shift = typed
+            .iter()
+            .flatten()
+            .map(|e| e.release_us + 2_000_000)
+            .max()
+            .unwrap_or(0);
         for e in &events {
-            edge.mouse(*e, &mut records);
+            let mut e = *e;
+            e.t_us += shift;
+            edge.mouse(e, &mut records);
         }
         edge.finish(&mut records);
         for r in &records {
@@ -613,7 +642,50 @@ async fn mouse_sessions(
                 String::new()
             }
         );
-        print_trust(&ds, &detail, enrolling, "≤ mouse action");
+        let held = ds
+            .alerts
+            .iter()
+            .any(|a| a.reasons.iter().any(|r| r.code == ReasonCode::EnrolmentHeld));
+        let unscored = ds.trust.len() == enrolling && !held;
+        if held {
+            // An enrolment hold is a review task, not a detection: print it as such.
+            let why = ds
+                .alerts
+                .iter()
+                .flat_map(|a| &a.reasons)
+                .find(|r| r.code == ReasonCode::EnrolmentHeld)
+                .map(|r| r.detail.clone())
+                .unwrap_or_default();
+            ds.alerts.retain(|a| a.reasons.iter().all(|r| r.code != ReasonCode::EnrolmentHeld));
+            ds.actions_to_alert = None;
+            // Held: the mouse actions after enrolment were not scored.
+            ds.typings = 0;
+            print_trust(&ds, &detail, enrolling, "≤ mouse action");
+            println!(
+                "    enrolment held for review after action {}: {}",
+                crate::MOUSE_ENROLMENT_ACTIONS,
+                why
+            );
+            // The security team's review, done here by the demo: approve alice's mouse enrolment.
+            let decided: Option<keyprint_wire::EnrolmentDecided> = send_json(
+                admin,
+                reqwest::Method::POST,
+                "/v1/users/alice/enrolment",
+                &keyprint_wire::EnrolmentDecision {
+                    action: keyprint_wire::EnrolmentActionName::Approve,
+                    engine: Some("mouse".into()),
+                },
+            )
+            .await?;
+            println!(
+                "    admin: POST /v1/users/alice/enrolment {{\"action\": \"approve\", \"engine\": \"mouse\"}} → {} approved",
+                decided.map(|d| d.engines.join(", ")).unwrap_or_default()
+            );
+        } else if unscored {
+            println!("    not scored: no active mouse template for alice");
+        } else {
+            print_trust(&ds, &detail, enrolling, "≤ mouse action");
+        }
         report.sessions.push(ds);
     }
     Ok(())

@@ -87,7 +87,8 @@ pub struct Fusion {
     /// A change detector (CUSUM-like, after Page 1954) rather than a balance: each channel's evidence is
     /// capped at [`FusionParams::user_credit`], so owner-like evidence of the past gives an impostor little
     /// credit. Set on the per-user view, where it makes the time to detect independent of how the same
-    /// behavior is split into sessions and of how long the owner typed before.
+    /// behavior is split into sessions and of how long the owner typed before. In this view the event
+    /// channels (replay, injection) also fade by their `λ` with each observation on another channel.
     pub cusum: bool,
 }
 
@@ -119,6 +120,17 @@ impl Fusion {
     ) -> Crossing {
         self.scoring = true;
         self.scored += actions.max(1);
+        if self.cusum {
+            // Event channels (a replayed sample, an injection verdict) see no observations of their own once
+            // the event is over, so in the per-user view, which lives on across sessions, they fade with the
+            // user's other observations; otherwise one past event would hold the user's trust down for ever
+            // (and block enrolment and template updates). The event itself is alerted when it happens.
+            for (code, c) in self.channels.iter_mut() {
+                if *code != reason && matches!(code, ReasonCode::Replay | ReasonCode::Injection) {
+                    c.evidence *= c.lambda;
+                }
+            }
+        }
         let c = self.channels.entry(reason).or_default();
         c.lambda = lambda;
         c.evidence = lambda * c.evidence + llr;
@@ -222,6 +234,37 @@ mod tests {
         assert!(!f.alerted && f.trust(&p) > 95.0);
         assert!(f.reasons(&p).is_empty());
         assert!(f.confidence(&p) > 0.99);
+    }
+
+    #[test]
+    fn user_view_event_channels_fade_with_later_observations() {
+        let p = FusionParams::default();
+        let mut f = Fusion {
+            cusum: true,
+            ..Fusion::default()
+        };
+        f.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into());
+        assert!(f.trust(&p) < p.threshold);
+        // A replay observation does not fade itself, and keystroke channels do not fade with each other.
+        for _ in 0..40 {
+            f.update(&p, ReasonCode::KeystrokeMismatch, 0.85, 1.0, 1, String::new());
+        }
+        assert!(f.trust(&p) > 85.0, "trust {}", f.trust(&p));
+        let mut session = Fusion::default();
+        session.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into());
+        for _ in 0..40 {
+            session.update(&p, ReasonCode::KeystrokeMismatch, 0.85, 1.0, 1, String::new());
+        }
+        assert!(session.trust(&p) < p.threshold, "the session view keeps the event");
+        // Splitting replays still accumulates on the replay channel.
+        let mut g = Fusion {
+            cusum: true,
+            ..Fusion::default()
+        };
+        for _ in 0..3 {
+            g.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into());
+        }
+        assert!(g.trust(&p) < 1.0);
     }
 
     #[test]
