@@ -98,6 +98,7 @@ fn hotplugged_payload_keyboard_is_blocked_within_three_keys() {
         info: owner.clone(),
         at_us: t0,
         hotplug: false,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -115,6 +116,7 @@ fn hotplugged_payload_keyboard_is_blocked_within_three_keys() {
         info: ducky.clone(),
         at_us: attach,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -153,6 +155,7 @@ fn monitor_reports_without_blocking_and_allowlist_never_alarms() {
         info: ducky.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: false,
     });
     replay(&mut a, &ducky.id, &record(&payload("calc", 500_000), &[]));
     assert_eq!(a.alerts[0].response, Response::Reported);
@@ -168,6 +171,7 @@ fn monitor_reports_without_blocking_and_allowlist_never_alarms() {
         info: ducky.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -196,6 +200,7 @@ fn xtest_auto_type_is_recognised_not_blocked() {
         info: xtest.clone(),
         at_us: 0,
         hotplug: false,
+        grabbed: false,
     });
     for k in payload("hunter2 correct horse", 1_000_000) {
         a.handle(Input::Key {
@@ -223,6 +228,7 @@ fn quarantine_releases_humans_and_discards_payloads() {
         info: owner.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: true,
     });
     for k in human("hello world", 5_000_000) {
         a.handle(Input::Key {
@@ -237,6 +243,7 @@ fn quarantine_releases_humans_and_discards_payloads() {
         info: ducky.clone(),
         at_us: 10_000_000,
         hotplug: true,
+        grabbed: true,
     });
     for k in payload("rm -rf", 10_500_000) {
         a.handle(Input::Key {
@@ -262,12 +269,14 @@ fn spool_and_logs_hold_no_key_identities() {
         info: owner.clone(),
         at_us: 0,
         hotplug: false,
+        grabbed: false,
     });
     replay(&mut a, &owner.id, &record(&human(text, 1_000_000), &[]));
     a.handle(Input::Attach {
         info: ducky.clone(),
         at_us: 60_000_000,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
