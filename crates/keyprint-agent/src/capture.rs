@@ -39,8 +39,11 @@ pub struct Quarantine {
     /// True for a device to hold (a keyboard, not allowlisted): decided from its sysfs identity.
     pub wants: Arc<dyn Fn(&SourceInfo) -> bool + Send + Sync>,
     /// Grabs the open node; returns the handle that later releases it ([`grab_node`] on a real system).
-    pub grabber: Arc<dyn Fn(&std::fs::File) -> std::io::Result<Box<dyn DeviceIo>> + Send + Sync>,
+    pub grabber: Grabber,
 }
+
+/// Grabs an open evdev node and returns the handle that releases it.
+pub type Grabber = Arc<dyn Fn(&std::fs::File) -> std::io::Result<Box<dyn DeviceIo>> + Send + Sync>;
 
 /// `EVIOCGRAB 1` on a `dup` of `file` (the grab belongs to the open file, so the reader keeps receiving).
 ///
@@ -110,7 +113,12 @@ impl EvdevSource {
             nodes.sort();
             let present: HashSet<String> = nodes.iter().cloned().collect();
             known.retain(|n| present.contains(n));
-            uevent_at.retain(|n, _| present.contains(n) && !known.contains(n));
+            // Uevent times wait for their node (it may show up a moment later); a stale one is replaced by
+            // the node's next uevent, and the map stays small.
+            uevent_at.retain(|n, _| !known.contains(n));
+            if uevent_at.len() > 64 {
+                uevent_at.clear();
+            }
             for node in nodes {
                 if known.contains(&node) {
                     continue;
@@ -188,9 +196,12 @@ impl EvdevSource {
                 None => std::thread::sleep(self.scan),
                 Some(rx) => match rx.recv_timeout(self.scan * 10) {
                     Ok(a) => {
-                        uevent_at.entry(a.node).or_insert(a.at_us);
-                        while let Ok(a) = rx.try_recv() {
-                            uevent_at.entry(a.node).or_insert(a.at_us);
+                        for a in std::iter::once(a).chain(rx.try_iter()) {
+                            if a.removed {
+                                uevent_at.remove(&a.node);
+                            } else {
+                                uevent_at.insert(a.node, a.at_us);
+                            }
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {}

@@ -63,7 +63,12 @@ pub struct Uevent {
 impl Uevent {
     /// The evdev node (`event7`) this event adds, if it is an `add` of an `input/event*` node.
     pub fn added_event_node(&self) -> Option<&str> {
-        if self.action != "add" || self.subsystem.as_deref() != Some("input") {
+        (self.action == "add").then(|| self.event_node()).flatten()
+    }
+
+    /// The evdev node (`event7`) of an `input/event*` event of any action.
+    pub fn event_node(&self) -> Option<&str> {
+        if self.subsystem.as_deref() != Some("input") {
             return None;
         }
         let node = self.devname.as_deref()?.strip_prefix("input/")?;
@@ -171,7 +176,7 @@ pub struct UeventCounts {
     pub received: AtomicU64,
     /// Datagrams that were not uevents (ignored).
     pub bad: AtomicU64,
-    /// `add` events of `input/event*` nodes passed to the scanner.
+    /// `add` events of `input/event*` nodes passed to the scanner (removals are passed too, not counted).
     pub input_adds: AtomicU64,
 }
 
@@ -192,16 +197,21 @@ impl Default for UeventCounts {
     }
 }
 
-/// A wake-up for the evdev scanner: node `node` was added at `at_us` (µs, `CLOCK_REALTIME`).
+/// A wake-up for the evdev scanner: node `node` was added (or removed) at `at_us` (µs, `CLOCK_REALTIME`).
+/// A removal wakes the scanner too, so a device unplugged and plugged in again between periodic scans is
+/// seen as gone before it is seen as new.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Added {
     /// `event7`.
     pub node: String,
     /// When the datagram arrived.
     pub at_us: i64,
+    /// A `remove`, not an `add`.
+    pub removed: bool,
 }
 
-/// Handles one datagram received at `at_us`: an `input/event*` add goes to `tx`; a bad datagram is counted.
+/// Handles one datagram received at `at_us`: an `add` or `remove` of an `input/event*` node goes to `tx`; a
+/// bad datagram is counted.
 /// Returns false when `tx`'s receiver is gone.
 pub fn handle_datagram(
     datagram: &[u8],
@@ -211,16 +221,20 @@ pub fn handle_datagram(
 ) -> bool {
     counts.received.fetch_add(1, Ordering::Relaxed);
     match parse(datagram) {
-        Ok(ev) => match ev.added_event_node() {
-            Some(node) => {
-                counts.input_adds.fetch_add(1, Ordering::Relaxed);
+        Ok(ev) => match ev.event_node() {
+            Some(node) if ev.action == "add" || ev.action == "remove" => {
+                let removed = ev.action == "remove";
+                if !removed {
+                    counts.input_adds.fetch_add(1, Ordering::Relaxed);
+                }
                 tx.send(Added {
                     node: node.to_string(),
                     at_us,
+                    removed,
                 })
                 .is_ok()
             }
-            None => true,
+            _ => true,
         },
         Err(_) => {
             counts.bad.fetch_add(1, Ordering::Relaxed);
@@ -406,13 +420,21 @@ mod tests {
             &tx,
             &c
         ));
+        // A removal wakes the scanner too (so an unplug-replug between periodic scans is seen as both).
+        let gone = String::from_utf8(kernel_add_datagram("event9", 3))
+            .unwrap()
+            .replace("add", "remove");
+        assert!(handle_datagram(gone.as_bytes(), 6, &tx, &c));
         assert_eq!(c.bad.load(Ordering::Relaxed), 1);
+        assert_eq!(c.input_adds.load(Ordering::Relaxed), 1);
         assert_eq!(
             rx.try_recv().unwrap(),
             Added {
                 node: "event9".into(),
-                at_us: 5
+                at_us: 5,
+                removed: false
             }
         );
+        assert!(rx.try_recv().unwrap().removed);
     }
 }

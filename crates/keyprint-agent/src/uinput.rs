@@ -269,12 +269,15 @@ impl Drop for UinputSink {
     }
 }
 
+/// Recorded ioctls: `(request, argument bytes)` in call order.
+pub type IoctlLog = Arc<Mutex<Vec<(u64, Vec<u8>)>>>;
+
 /// A [`DeviceIo`] that records every call (tests and the replay demo): `calls` holds `(request, value or
 /// the struct's bytes)`, `written` the bytes written. `fail_on` makes one request fail with `EBUSY`.
 #[derive(Clone, Default)]
 pub struct RecordingIo {
     /// Every ioctl in order: request number and argument (an `int` as 4 native-endian bytes, or the struct).
-    pub calls: Arc<Mutex<Vec<(u64, Vec<u8>)>>>,
+    pub calls: IoctlLog,
     /// Every byte written.
     pub written: Arc<Mutex<Vec<u8>>>,
     /// The sysfs name `UI_GET_SYSNAME` answers.
