@@ -3,7 +3,7 @@
 //! devices and XTEST auto-type are recognised; quarantine holds and discards.
 
 use keyprint_agent::agent::{Agent, Input, Response};
-use keyprint_agent::config::{CheckedConfig, Config};
+use keyprint_agent::config::CheckedConfig;
 use keyprint_agent::evdev::{Assembler, Captured, Decoder, record};
 use keyprint_agent::quarantine::{CountingSink, GateState};
 use keyprint_agent::spool::Spool;
@@ -11,15 +11,8 @@ use keyprint_agent::sysfs::{SourceInfo, fake_device, identify};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-fn config(policy: &str, spool: &Path, extra: &str) -> CheckedConfig {
-    let t = format!(
-        "[sources]\n[upload]\n[spool]\ndir = {spool:?}\n[defence]\npolicy = \"{policy}\"\nquarantine_release_after = 5\n{extra}"
-    );
-    Config::parse(&t, Path::new("test.toml"))
-        .unwrap()
-        .validate()
-        .unwrap()
-}
+mod common;
+use common::config;
 
 fn agent(cfg: CheckedConfig) -> (Agent, Arc<Mutex<Vec<String>>>) {
     let spool = Arc::new(Mutex::new(

@@ -8,7 +8,6 @@
 use keyprint_agent::agent::{Agent, Input, Response};
 use keyprint_agent::bench::{human_keys, machine_keys};
 use keyprint_agent::capture::{EvdevSource, Quarantine, now_us};
-use keyprint_agent::config::{CheckedConfig, Config};
 use keyprint_agent::evdev::{EV_KEY, EV_SYN, EVENT_SIZE, InputEvent, SYN_REPORT, record};
 use keyprint_agent::keys::linux_key;
 use keyprint_agent::quarantine::GateState;
@@ -21,21 +20,13 @@ use keyprint_agent::uinput::{
     EVIOCGRAB, Grabs, RecordingIo, UI_DEV_CREATE, UI_DEV_SETUP, UI_GET_SYSNAME, UI_SET_EVBIT,
     UI_SET_KEYBIT, UINPUT_NAME, UinputSink,
 };
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn config(policy: &str, spool: &Path) -> CheckedConfig {
-    let t = format!(
-        "[sources]\n[upload]\n[spool]\ndir = {spool:?}\n[defence]\npolicy = \"{policy}\"\nquarantine_release_after = 5\n"
-    );
-    Config::parse(&t, Path::new("test.toml"))
-        .unwrap()
-        .validate()
-        .unwrap()
-}
+mod common;
+use common::config;
 
 type Attaches = Vec<(String, i64, bool, bool)>;
 
@@ -118,7 +109,7 @@ fn quarantine_holds_hotplugged_keyboards_and_reemits_only_a_persons_keys() {
     let (added_tx, added_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || src.run(tx, Some(added_rx)));
 
-    let cfg = config("quarantine", &d.path().join("spool"));
+    let cfg = config("quarantine", &d.path().join("spool"), "");
     let spool = Arc::new(Mutex::new(
         Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
     ));
@@ -290,7 +281,7 @@ fn quarantine_holds_hotplugged_keyboards_and_reemits_only_a_persons_keys() {
 #[test]
 fn without_uinput_quarantine_falls_back_to_block_and_says_so_once() {
     let d = tempfile::tempdir().unwrap();
-    let cfg = config("quarantine", &d.path().join("spool"));
+    let cfg = config("quarantine", &d.path().join("spool"), "");
     let mut lines = Vec::new();
     let parts =
         keyprint_agent::run::quarantine_parts(&cfg, &d.path().join("no-uinput"), &mut |l: &str| {
