@@ -361,7 +361,7 @@ impl Agent {
                 if blocked {
                     " and is de-authorized"
                 } else {
-                    " (no USB device to de-authorize)"
+                    " (not de-authorized: no USB device, or the write was refused)"
                 }
             ));
             Response::Quarantined
