@@ -326,3 +326,62 @@ fn without_uinput_quarantine_falls_back_to_block_and_says_so_once() {
         "0\n"
     );
 }
+
+#[test]
+fn a_payload_without_a_usb_device_stays_grabbed_and_types_nothing() {
+    // A uinput payload (no USB device: `block` cannot de-authorize it) is held, judged and kept grabbed.
+    let d = tempfile::tempdir().unwrap();
+    let sys = d.path().join("sys");
+    fake_device(&sys, "event12", "Evil virtual keyboard", None, true, false).unwrap();
+    let info = keyprint_agent::sysfs::identify(&sys, "event12").unwrap();
+    let uinput = RecordingIo {
+        sysname: "input99",
+        ..RecordingIo::default()
+    };
+    let grabs = Grabs::default();
+    let grab = RecordingIo::default();
+    grabs
+        .lock()
+        .unwrap()
+        .insert(info.id.clone(), Box::new(grab.clone()));
+    let sink =
+        UinputSink::create(Box::new(uinput.clone()), grabs.clone(), Box::new(now_us)).unwrap();
+    let cfg = config("quarantine", &d.path().join("spool"), "");
+    let spool = Arc::new(Mutex::new(
+        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
+    ));
+    let logs = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l = logs.clone();
+    let mut a = Agent::new(
+        cfg,
+        "alice",
+        None,
+        1,
+        spool,
+        Box::new(sink),
+        Box::new(move |s| l.lock().unwrap().push(s.to_string())),
+    );
+    a.handle(Input::Attach {
+        info: info.clone(),
+        at_us: 0,
+        hotplug: true,
+        grabbed: true,
+    });
+    for key in machine_keys("curl evil sh", 700_000) {
+        a.handle(Input::Key {
+            id: info.id.clone(),
+            key,
+        });
+    }
+    a.idle();
+    assert_eq!(a.alerts[0].response, Response::Quarantined);
+    assert_eq!(a.gate_state(&info.id), Some(GateState::Blocked));
+    assert!(uinput.written.lock().unwrap().is_empty());
+    assert!(grab.calls.lock().unwrap().is_empty(), "never released");
+    assert!(grabs.lock().unwrap().contains_key(&info.id));
+    let log = logs.lock().unwrap().join("\n");
+    assert!(
+        log.contains("device stays grabbed (not de-authorized"),
+        "{log}"
+    );
+}
