@@ -6,30 +6,14 @@ use keyprint_agent::agent::{Agent, Input, Response};
 use keyprint_agent::config::CheckedConfig;
 use keyprint_agent::evdev::{Assembler, Captured, Decoder, record};
 use keyprint_agent::quarantine::{CountingSink, GateState};
-use keyprint_agent::spool::Spool;
 use keyprint_agent::sysfs::{SourceInfo, fake_device, identify};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 mod common;
 use common::config;
 
-fn agent(cfg: CheckedConfig) -> (Agent, Arc<Mutex<Vec<String>>>) {
-    let spool = Arc::new(Mutex::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
-    ));
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let l = logs.clone();
-    let a = Agent::new(
-        cfg,
-        "alice",
-        Some("laptop-7"),
-        1_000,
-        spool,
-        Box::new(CountingSink::default()),
-        Box::new(move |s| l.lock().unwrap().push(s.to_string())),
-    );
-    (a, logs)
+fn agent(cfg: CheckedConfig) -> (Agent, common::Logs) {
+    common::agent(cfg, Box::new(CountingSink::default()))
 }
 
 use keyprint_agent::bench::{human_keys as human, machine_keys as payload};

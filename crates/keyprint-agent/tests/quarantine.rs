@@ -11,7 +11,6 @@ use keyprint_agent::capture::{EvdevSource, Quarantine, now_us};
 use keyprint_agent::evdev::{EV_KEY, EV_SYN, EVENT_SIZE, InputEvent, SYN_REPORT, record};
 use keyprint_agent::keys::linux_key;
 use keyprint_agent::quarantine::GateState;
-use keyprint_agent::spool::Spool;
 use keyprint_agent::sysfs::fake_device;
 use keyprint_agent::uevent::{
     UeventCounts, handle_datagram, kernel_add_datagram, udev_add_datagram,
@@ -110,20 +109,7 @@ fn quarantine_holds_hotplugged_keyboards_and_reemits_only_a_persons_keys() {
     std::thread::spawn(move || src.run(tx, Some(added_rx)));
 
     let cfg = config("quarantine", &d.path().join("spool"), "");
-    let spool = Arc::new(Mutex::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
-    ));
-    let logs = Arc::new(Mutex::new(Vec::<String>::new()));
-    let l = logs.clone();
-    let mut a = Agent::new(
-        cfg,
-        "alice",
-        Some("laptop-7"),
-        1_000,
-        spool,
-        Box::new(sink),
-        Box::new(move |s| l.lock().unwrap().push(s.to_string())),
-    );
+    let (mut a, logs) = common::agent(cfg, Box::new(sink));
     let mut seen = Attaches::new();
     pump(&mut a, &rx, &mut seen, |a| {
         a.session_of("evdev:event3").is_some()
@@ -303,10 +289,7 @@ fn without_uinput_quarantine_falls_back_to_block_and_says_so_once() {
     )
     .unwrap();
     let info = keyprint_agent::sysfs::identify(&sys, "event7").unwrap();
-    let spool = Arc::new(Mutex::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
-    ));
-    let mut a = Agent::new(cfg, "alice", None, 1, spool, parts.sink, Box::new(|_| {}));
+    let (mut a, _) = common::agent(cfg, parts.sink);
     a.handle(Input::Attach {
         info: info.clone(),
         at_us: 0,
@@ -347,20 +330,7 @@ fn a_payload_without_a_usb_device_stays_grabbed_and_types_nothing() {
     let sink =
         UinputSink::create(Box::new(uinput.clone()), grabs.clone(), Box::new(now_us)).unwrap();
     let cfg = config("quarantine", &d.path().join("spool"), "");
-    let spool = Arc::new(Mutex::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
-    ));
-    let logs = Arc::new(Mutex::new(Vec::<String>::new()));
-    let l = logs.clone();
-    let mut a = Agent::new(
-        cfg,
-        "alice",
-        None,
-        1,
-        spool,
-        Box::new(sink),
-        Box::new(move |s| l.lock().unwrap().push(s.to_string())),
-    );
+    let (mut a, logs) = common::agent(cfg, Box::new(sink));
     a.handle(Input::Attach {
         info: info.clone(),
         at_us: 0,
