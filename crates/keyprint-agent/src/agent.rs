@@ -28,6 +28,9 @@ pub enum Input {
         at_us: i64,
         /// Plugged in while the agent ran.
         hotplug: bool,
+        /// Capture holds an `EVIOCGRAB` on it (policy `quarantine`, a hot-plugged keyboard, uinput
+        /// available): nothing else sees its keys until the gate releases it through the sink.
+        grabbed: bool,
     },
     /// A source went away.
     Detach {
@@ -61,7 +64,8 @@ pub enum Response {
     Blocked,
     /// Blocking was asked for but not possible (no USB device, or the write failed): reported only.
     BlockFailed,
-    /// A quarantined device's held keys were discarded and the device blocked.
+    /// A quarantined (grabbed) device's held keys were discarded; it stays grabbed (its keys reach nothing)
+    /// and its USB device, if any, is de-authorized.
     Quarantined,
     /// XTEST auto-type (password manager, xdotool): recognised and reported, not blocked.
     AutoType,
@@ -186,7 +190,8 @@ impl Agent {
                 info,
                 at_us,
                 hotplug,
-            } => self.attach(info, at_us, hotplug),
+                grabbed,
+            } => self.attach(info, at_us, hotplug, grabbed),
             Input::Detach { id, at_us } => self.detach(&id, at_us),
             Input::Key { id, key } => self.key(&id, &key),
             Input::Mouse { id, event } => {
@@ -201,7 +206,7 @@ impl Agent {
         }
     }
 
-    fn attach(&mut self, info: SourceInfo, at_us: i64, hotplug: bool) {
+    fn attach(&mut self, info: SourceInfo, at_us: i64, hotplug: bool, grabbed: bool) {
         if self.streams.contains_key(&info.id) {
             return;
         }
@@ -223,7 +228,8 @@ impl Agent {
                 info.serial.as_deref(),
             )
             .map(|a| a.note.clone());
-        let gate = (hotplug
+        let gate = (grabbed
+            && hotplug
             && info.keyboard
             && self.cfg.defence.policy == Policy::Quarantine
             && allowed.is_none())
@@ -262,6 +268,10 @@ impl Agent {
             gate,
             info,
         };
+        if grabbed && s.gate.is_none() {
+            // Grabbed by capture but not to be held (allowlisted): let it go at once.
+            self.sink.release(&s.info.id);
+        }
         let rec = device_record(&s.info, at_us, DeviceAction::Attach);
         if hotplug {
             s.edge.device(rec, &mut self.out);
@@ -298,7 +308,14 @@ impl Agent {
         let verdict = self.emit(id);
         let s = self.streams.get_mut(id).expect("present");
         if let Some(g) = s.gate.as_mut() {
-            g.key(k, self.sink.as_mut());
+            let before = g.state();
+            g.key(id, k, self.sink.as_mut());
+            if before == GateState::Holding && g.state() == GateState::Released {
+                let (passed, desc) = (g.passed, s.info.describe());
+                (self.log)(&format!(
+                    "quarantine: {id} ({desc}) typed like a human: {passed} held keystrokes re-emitted, grab released"
+                ));
+            }
         }
         if verdict {
             self.flush_one(id);
@@ -336,9 +353,18 @@ impl Agent {
             Response::Allowlisted
         } else if s.info.synthetic == Some(Synthetic::Xtest) && !act_on_xtest {
             Response::AutoType
-        } else if let Some(g) = s.gate.as_mut() {
-            g.verdict();
-            block(&s.info, Response::Quarantined)
+        } else if let Some(g) = s.gate.as_mut().filter(|g| g.state() == GateState::Holding) {
+            let n = g.verdict();
+            let blocked = block(&s.info, Response::Blocked) == Response::Blocked;
+            (self.log)(&format!(
+                "quarantine: {id}: {n} held keystrokes discarded; device stays grabbed{}",
+                if blocked {
+                    " and is de-authorized"
+                } else {
+                    " (not de-authorized: no USB device, or the write was refused)"
+                }
+            ));
+            Response::Quarantined
         } else if policy == Policy::Monitor {
             Response::Reported
         } else {
@@ -370,7 +396,7 @@ impl Agent {
                 Response::BlockFailed =>
                     "reported; could not block (no USB device or write refused)".to_string(),
                 Response::Quarantined =>
-                    "quarantined keys discarded, device de-authorized".to_string(),
+                    "quarantined keys discarded, device kept grabbed".to_string(),
                 Response::AutoType =>
                     "XTEST auto-type recognised (password manager, xdotool); reported, not blocked"
                         .to_string(),
@@ -408,8 +434,14 @@ impl Agent {
         }
     }
 
+    /// No input is pending: the sink emits the releases it still holds back (see [`KeySink::flush`]).
+    pub fn idle(&mut self) {
+        self.sink.flush();
+    }
+
     /// Spools every partly filled batch (called every `upload.flush_ms`).
     pub fn tick(&mut self) {
+        self.sink.flush();
         let ids: Vec<String> = self.streams.keys().cloned().collect();
         for id in ids {
             self.flush_one(&id);

@@ -12,8 +12,9 @@ pub enum Policy {
     Monitor,
     /// Report and de-authorize the USB device (`authorized` = 0 in sysfs).
     Block,
-    /// Hold a newly attached keyboard's keys (grab it) and pass them on through uinput only once it has typed
-    /// like a human; block it on a verdict.
+    /// Hold a newly attached keyboard's keys (`EVIOCGRAB`) and pass them on through the agent's uinput
+    /// keyboard only once it has typed like a human, then release the grab; on a verdict discard them, keep
+    /// the grab and block it. Without `/dev/uinput` this acts as [`Policy::Block`] (logged once).
     Quarantine,
 }
 
@@ -55,7 +56,8 @@ pub struct Sources {
     /// Screen size for relative pointer motion, px.
     #[serde(default = "default_screen")]
     pub screen_px: [u32; 2],
-    /// How often `input_dir` is scanned for new devices, ms (default 250).
+    /// How often `input_dir` is scanned for new devices, ms (default 250): the hot-plug trigger when there are
+    /// no uevents (another folder than `/dev/input`, no netlink); beside uevents, every 10 × this.
     #[serde(default = "default_scan_ms")]
     pub scan_ms: u64,
 }

@@ -161,6 +161,11 @@ pub fn linux_key(code: &str) -> Option<u16> {
     TABLE.iter().find(|&&(_, c)| c == code).map(|&(k, _)| k)
 }
 
+/// Every Linux `KEY_*` code of the table, ascending (the keys the quarantine's virtual keyboard declares).
+pub fn codes() -> impl Iterator<Item = u16> {
+    TABLE.iter().map(|&(k, _)| k)
+}
+
 /// True for Linux codes that are mouse or joystick buttons (`BTN_*`, 0x100–0x15f), not keys.
 pub fn is_button(code: u16) -> bool {
     (0x100..0x160).contains(&code)

@@ -3,17 +3,98 @@
 //! spool them, give the uploader a few seconds, and exit; `kill -9` loses nothing spooled.
 
 use crate::agent::{Agent, Input};
-use crate::capture::EvdevSource;
-use crate::config::CheckedConfig;
-use crate::quarantine::CountingSink;
+use crate::capture::{EvdevSource, Quarantine};
+use crate::config::{CheckedConfig, Policy};
+use crate::quarantine::{CountingSink, KeySink};
 use crate::spool::Spool;
+use crate::uevent::{GROUP_KERNEL, GROUP_UDEV, UeventCounts, UeventSocket};
+use crate::uinput::{Grabs, UinputSink};
 use crate::upload::{StoredCredential, Uploader};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static UEVENTS: UeventCounts = UeventCounts::new();
+
+/// The uinput device node quarantine writes to.
+pub const UINPUT_PATH: &str = "/dev/uinput";
+/// The folder whose nodes uevents describe; another `sources.input_dir` (a replay) is scanned only.
+pub const DEV_INPUT: &str = "/dev/input";
+
+/// Quarantine's OS parts.
+pub struct QuarantineParts {
+    /// Where released keys go: the uinput keyboard, or a counter when there is none.
+    pub sink: Box<dyn KeySink + Send>,
+    /// What capture needs to grab (`None`: nothing is grabbed).
+    pub capture: Option<Quarantine>,
+    /// The uinput keyboard's sysfs name, never captured.
+    pub own_sysname: Option<String>,
+}
+
+/// Quarantine's OS parts under `cfg`'s policy: the uinput keyboard made on `uinput_path` (the sink) and
+/// what capture needs to grab. When the uinput device cannot be made, quarantine falls back to `block`
+/// and `log` says so, once.
+pub fn quarantine_parts(
+    cfg: &CheckedConfig,
+    uinput_path: &Path,
+    log: &mut dyn FnMut(&str),
+) -> QuarantineParts {
+    let none = || QuarantineParts {
+        sink: Box::new(CountingSink::default()),
+        capture: None,
+        own_sysname: None,
+    };
+    if cfg.defence.policy != Policy::Quarantine {
+        return none();
+    }
+    let grabs = Grabs::default();
+    let made = crate::uinput::open_uinput(uinput_path).and_then(|io| {
+        UinputSink::create(
+            Box::new(io),
+            grabs.clone(),
+            Box::new(crate::capture::now_us),
+        )
+    });
+    match made {
+        Ok(sink) => {
+            let own = sink.sysname.clone();
+            log(&format!(
+                "quarantine: virtual keyboard \"{}\" created ({}); hot-plugged keyboards are grabbed until they type like a human",
+                crate::uinput::UINPUT_NAME,
+                own.as_deref().unwrap_or("sysfs name unknown")
+            ));
+            let c = cfg.clone();
+            let q = Quarantine {
+                grabs,
+                wants: Arc::new(move |i| {
+                    i.keyboard
+                        && c.allowed(
+                            i.vendor.as_deref(),
+                            i.product.as_deref(),
+                            i.serial.as_deref(),
+                        )
+                        .is_none()
+                }),
+                grabber: Arc::new(crate::capture::grab_node),
+            };
+            QuarantineParts {
+                sink: Box::new(sink),
+                capture: Some(q),
+                own_sysname: own,
+            }
+        }
+        Err(e) => {
+            log(&format!(
+                "quarantine: cannot create the virtual keyboard ({}: {e}); falling back to block: keys are not held, a verdict de-authorizes the device",
+                uinput_path.display()
+            ));
+            none()
+        }
+    }
+}
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
@@ -101,17 +182,25 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
     drop(upload_thread);
 
     let (tx, rx) = std::sync::mpsc::channel::<Input>();
+    let QuarantineParts {
+        sink,
+        capture: quarantine,
+        own_sysname,
+    } = quarantine_parts(&cfg, Path::new(UINPUT_PATH), &mut log);
     if cfg.sources.evdev {
         let src = EvdevSource {
             input_dir: cfg.sources.input_dir.clone(),
             sysfs: cfg.sources.sysfs.clone(),
             screen_px: cfg.sources.screen_px,
             scan: Duration::from_millis(cfg.sources.scan_ms),
+            quarantine,
+            own_sysname,
         };
+        let added = uevents(&cfg);
         let tx = tx.clone();
         std::thread::Builder::new()
             .name("evdev-scan".into())
-            .spawn(move || src.run(tx))
+            .spawn(move || src.run(tx, added))
             .map_err(|e| e.to_string())?;
     }
     if cfg.sources.x11 {
@@ -139,7 +228,7 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
         Some(&cred.credential.device),
         start_ms,
         spool.clone(),
-        Box::new(CountingSink::default()),
+        sink,
         Box::new(log),
     );
     let flush = Duration::from_millis(cfg.upload.flush_ms);
@@ -149,7 +238,15 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
-        match rx.recv_timeout(Duration::from_millis(250).min(flush)) {
+        let next = match rx.try_recv() {
+            Ok(input) => Ok(input),
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {
+                agent.idle();
+                rx.recv_timeout(Duration::from_millis(250).min(flush))
+            }
+        };
+        match next {
             Ok(input) => {
                 last_input = Some(Instant::now());
                 agent.handle(input);
@@ -190,11 +287,40 @@ pub fn run(cfg: CheckedConfig, opts: RunOptions) -> Result<RunReport, String> {
     })
 }
 
+/// The uevent listener, when `sources.input_dir` is `/dev/input` and the netlink socket opens.
+fn uevents(cfg: &CheckedConfig) -> Option<std::sync::mpsc::Receiver<crate::uevent::Added>> {
+    if cfg.sources.input_dir != Path::new(DEV_INPUT) {
+        return None;
+    }
+    match UeventSocket::open(GROUP_KERNEL | GROUP_UDEV) {
+        Ok(sock) => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("uevent".into())
+                .spawn(move || {
+                    let e = sock.run(tx, &UEVENTS);
+                    log(&format!("uevents: {e}; falling back to the periodic scan"));
+                })
+                .ok()?;
+            log(
+                "hot-plug: kernel and udev uevents (periodic scan every 10 × scan_ms as a safety net)",
+            );
+            Some(rx)
+        }
+        Err(e) => {
+            log(&format!(
+                "hot-plug: no uevent socket ({e}): scanning {DEV_INPUT} every scan_ms"
+            ));
+            None
+        }
+    }
+}
+
 fn stats(agent: &Agent, spool: &Arc<Mutex<Spool>>) {
     let s = spool.lock().expect("spool lock");
     let (a, c) = (agent.counts, s.counts);
     log(&format!(
-        "stats: keys={} mouse={} records={} batches={} spooled={} acked={} pending={} dropped_full={} dropped_write={} rejected={} verdicts={}",
+        "stats: keys={} mouse={} records={} batches={} spooled={} acked={} pending={} dropped_full={} dropped_write={} rejected={} verdicts={} uevents={} bad_uevents={}",
         a.keys,
         a.mouse,
         a.records,
@@ -205,6 +331,8 @@ fn stats(agent: &Agent, spool: &Arc<Mutex<Spool>>) {
         c.dropped_full,
         c.dropped_write,
         c.rejected,
-        agent.alerts.len()
+        agent.alerts.len(),
+        UEVENTS.received.load(Ordering::Relaxed),
+        UEVENTS.bad.load(Ordering::Relaxed),
     ));
 }

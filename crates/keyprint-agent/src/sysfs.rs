@@ -146,6 +146,14 @@ pub fn identify(sysfs_root: &Path, node: &str) -> Option<SourceInfo> {
     })
 }
 
+/// The sysfs name of the input device behind node `node` (`input42` for `event9` when
+/// `class/input/event9` resolves to `…/input/input42/event9`): how the agent recognises the uinput keyboard
+/// it made (`UI_GET_SYSNAME` tells the same name).
+pub fn input_sysname(sysfs_root: &Path, node: &str) -> Option<String> {
+    let real = std::fs::canonicalize(sysfs_root.join("class/input").join(node)).ok()?;
+    Some(real.parent()?.file_name()?.to_string_lossy().into_owned())
+}
+
 /// True for device names of remote-desktop servers' input devices.
 pub fn remote_desktop_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();

@@ -81,7 +81,9 @@ pub fn run(
     for d in &devices.infos {
         let keyboard = d.type_ == xinput::DeviceType::SLAVE_KEYBOARD;
         let pointer = d.type_ == xinput::DeviceType::SLAVE_POINTER;
-        if !keyboard && !pointer {
+        // Not a slave device, or the agent's own quarantine keyboard (its re-emitted keys were judged
+        // already, on the device that typed them).
+        if (!keyboard && !pointer) || d.name == crate::uinput::UINPUT_NAME.as_bytes() {
             continue;
         }
         let info = x11_source(
@@ -95,6 +97,7 @@ pub fn run(
                 info,
                 at_us: start_us,
                 hotplug: false,
+                grabbed: false,
             })
             .is_err()
         {

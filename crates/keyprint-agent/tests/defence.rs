@@ -3,40 +3,17 @@
 //! devices and XTEST auto-type are recognised; quarantine holds and discards.
 
 use keyprint_agent::agent::{Agent, Input, Response};
-use keyprint_agent::config::{CheckedConfig, Config};
+use keyprint_agent::config::CheckedConfig;
 use keyprint_agent::evdev::{Assembler, Captured, Decoder, record};
 use keyprint_agent::quarantine::{CountingSink, GateState};
-use keyprint_agent::spool::Spool;
 use keyprint_agent::sysfs::{SourceInfo, fake_device, identify};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-fn config(policy: &str, spool: &Path, extra: &str) -> CheckedConfig {
-    let t = format!(
-        "[sources]\n[upload]\n[spool]\ndir = {spool:?}\n[defence]\npolicy = \"{policy}\"\nquarantine_release_after = 5\n{extra}"
-    );
-    Config::parse(&t, Path::new("test.toml"))
-        .unwrap()
-        .validate()
-        .unwrap()
-}
+mod common;
+use common::config;
 
-fn agent(cfg: CheckedConfig) -> (Agent, Arc<Mutex<Vec<String>>>) {
-    let spool = Arc::new(Mutex::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes).unwrap(),
-    ));
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let l = logs.clone();
-    let a = Agent::new(
-        cfg,
-        "alice",
-        Some("laptop-7"),
-        1_000,
-        spool,
-        Box::new(CountingSink::default()),
-        Box::new(move |s| l.lock().unwrap().push(s.to_string())),
-    );
-    (a, logs)
+fn agent(cfg: CheckedConfig) -> (Agent, common::Logs) {
+    common::agent(cfg, Box::new(CountingSink::default()))
 }
 
 use keyprint_agent::bench::{human_keys as human, machine_keys as payload};
@@ -98,6 +75,7 @@ fn hotplugged_payload_keyboard_is_blocked_within_three_keys() {
         info: owner.clone(),
         at_us: t0,
         hotplug: false,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -115,6 +93,7 @@ fn hotplugged_payload_keyboard_is_blocked_within_three_keys() {
         info: ducky.clone(),
         at_us: attach,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -153,6 +132,7 @@ fn monitor_reports_without_blocking_and_allowlist_never_alarms() {
         info: ducky.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: false,
     });
     replay(&mut a, &ducky.id, &record(&payload("calc", 500_000), &[]));
     assert_eq!(a.alerts[0].response, Response::Reported);
@@ -168,6 +148,7 @@ fn monitor_reports_without_blocking_and_allowlist_never_alarms() {
         info: ducky.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
@@ -196,6 +177,7 @@ fn xtest_auto_type_is_recognised_not_blocked() {
         info: xtest.clone(),
         at_us: 0,
         hotplug: false,
+        grabbed: false,
     });
     for k in payload("hunter2 correct horse", 1_000_000) {
         a.handle(Input::Key {
@@ -223,6 +205,7 @@ fn quarantine_releases_humans_and_discards_payloads() {
         info: owner.clone(),
         at_us: 0,
         hotplug: true,
+        grabbed: true,
     });
     for k in human("hello world", 5_000_000) {
         a.handle(Input::Key {
@@ -237,6 +220,7 @@ fn quarantine_releases_humans_and_discards_payloads() {
         info: ducky.clone(),
         at_us: 10_000_000,
         hotplug: true,
+        grabbed: true,
     });
     for k in payload("rm -rf", 10_500_000) {
         a.handle(Input::Key {
@@ -262,12 +246,14 @@ fn spool_and_logs_hold_no_key_identities() {
         info: owner.clone(),
         at_us: 0,
         hotplug: false,
+        grabbed: false,
     });
     replay(&mut a, &owner.id, &record(&human(text, 1_000_000), &[]));
     a.handle(Input::Attach {
         info: ducky.clone(),
         at_us: 60_000_000,
         hotplug: true,
+        grabbed: false,
     });
     replay(
         &mut a,
