@@ -601,6 +601,37 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         })
         .collect();
     evs.sort_by_key(|e| e.0);
+    // alice enrols her free text first (as her own registered device would, through the edge) from the same
+    // subject's other typings, so the X11 capture of her typing is scored against her template.
+    let svc = &srv._running.service;
+    let (_, enrol_device) = svc
+        .provision_device("acme", "alice-enrol-desk", &["alice"])
+        .unwrap();
+    let enrol_typings: Vec<Vec<f64>> = subjects[0].1[5..65].to_vec();
+    let mut edge = keyprint_edge::Edge::new(keyprint_edge::EdgeConfig::default()).unwrap();
+    let mut records = Vec::new();
+    for k in keyprint_server::demo::typings_to_events(&layout, &enrol_typings, 1_000_000, 700_000)
+        .into_iter()
+        .flatten()
+    {
+        edge.key(&k, &mut records);
+    }
+    edge.finish(&mut records);
+    let mut batcher =
+        keyprint_client::SessionBatcher::new("alice", "enrol-1", Some("alice-enrol-desk"), 10_000);
+    for r in &records {
+        batcher.push(r);
+    }
+    let ack = svc
+        .ingest(&enrol_device, &batcher.flush().unwrap())
+        .unwrap();
+    assert!(ack.samples >= 10, "{ack:?}");
+    let enrolled = svc.users("acme").unwrap();
+    assert!(
+        enrolled.iter().any(|u| u.user == "alice"
+            && u.engines.iter().any(|e| e.engine == "free-text" && e.enrolled)),
+        "alice's free text not enrolled: {enrolled:?}"
+    );
     let human_log = run("desktop-human", &|| {
         let mut args: Vec<String> = Vec::new();
         let mut t = evs[0].0;
@@ -662,6 +693,26 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         stored.contains("free_text"),
         "the human typing produced no window summary"
     );
+    // The human typing captured from X11 was scored against alice's template as her own typing: trust above
+    // the alert threshold, no alert for that session.
+    let human = svc
+        .sessions("acme", Some("alice"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.device.as_deref() == Some("desktop-human"))
+        .collect::<Vec<_>>();
+    // (The X server's other input devices open sessions too; only the one that typed has samples.)
+    let scored: Vec<_> = human
+        .iter()
+        .filter(|s| s.trust.state == keyprint_wire::TrustState::Scoring)
+        .collect();
+    assert_eq!(scored.len(), 1, "sessions from desktop-human: {human:?}");
+    let s = scored[0];
+    eprintln!(
+        "X11 human typing scored against alice's template: session {} trust {:.1}",
+        s.session, s.trust.trust
+    );
+    assert!(s.trust.trust >= 30.0 && s.alerts == 0, "{s:?}");
 }
 
 #[test]
