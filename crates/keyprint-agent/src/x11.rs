@@ -78,13 +78,22 @@ pub fn run(
         .map_err(err)?;
     let start_us = now_us();
     let mut known: HashMap<u16, Assembler> = HashMap::new();
-    for d in &devices.infos {
+    let px = [f64::from(screen_px[0]), f64::from(screen_px[1])];
+    // Registers one slave keyboard or pointer; false when the agent is shutting down.
+    let register = |known: &mut HashMap<u16, Assembler>,
+                    d: &xinput::XIDeviceInfo,
+                    at_us: i64,
+                    hotplug: bool|
+     -> bool {
         let keyboard = d.type_ == xinput::DeviceType::SLAVE_KEYBOARD;
         let pointer = d.type_ == xinput::DeviceType::SLAVE_POINTER;
         // Not a slave device, or the agent's own quarantine keyboard (its re-emitted keys were judged
         // already, on the device that typed them).
-        if (!keyboard && !pointer) || d.name == crate::uinput::UINPUT_NAME.as_bytes() {
-            continue;
+        if (!keyboard && !pointer)
+            || d.name == crate::uinput::UINPUT_NAME.as_bytes()
+            || known.contains_key(&d.deviceid)
+        {
+            return true;
         }
         let info = x11_source(
             d.deviceid,
@@ -95,18 +104,21 @@ pub fn run(
         if tx
             .send(Input::Attach {
                 info,
-                at_us: start_us,
-                hotplug: false,
+                at_us,
+                hotplug,
                 grabbed: false,
             })
             .is_err()
         {
+            return false;
+        }
+        known.insert(d.deviceid, Assembler::new(px[0], px[1]));
+        true
+    };
+    for d in &devices.infos {
+        if !register(&mut known, d, start_us, false) {
             return Ok(());
         }
-        known.insert(
-            d.deviceid,
-            Assembler::new(f64::from(screen_px[0]), f64::from(screen_px[1])),
-        );
     }
     let mask = xinput::XIEventMask::RAW_KEY_PRESS
         | xinput::XIEventMask::RAW_KEY_RELEASE
@@ -115,10 +127,18 @@ pub fn run(
         | xinput::XIEventMask::RAW_MOTION;
     conn.xinput_xi_select_events(
         root,
-        &[xinput::EventMask {
-            deviceid: u16::from(xinput::Device::ALL_MASTER),
-            mask: vec![mask],
-        }],
+        &[
+            xinput::EventMask {
+                deviceid: u16::from(xinput::Device::ALL_MASTER),
+                mask: vec![mask],
+            },
+            // Hot-plug: a slave device added (a USB keyboard plugged in, an XTEST device of a new master,
+            // a remote-desktop input) or removed while the agent runs.
+            xinput::EventMask {
+                deviceid: u16::from(xinput::Device::ALL),
+                mask: vec![xinput::XIEventMask::HIERARCHY],
+            },
+        ],
     )
     .map_err(err)?
     .check()
@@ -166,6 +186,44 @@ pub fn run(
                 }
                 evs.push((evdev::EV_SYN, evdev::SYN_REPORT, 0));
                 (e.sourceid, e.time, evs)
+            }
+            Event::XinputHierarchy(h) => {
+                let at_us = offset_us.map_or_else(now_us, |off| i64::from(h.time) * 1000 + off);
+                for info in &h.infos {
+                    let flags = u32::from(info.flags);
+                    if flags & u32::from(xinput::HierarchyMask::SLAVE_REMOVED) != 0 {
+                        if known.remove(&info.deviceid).is_some()
+                            && tx
+                                .send(Input::Detach {
+                                    id: format!("x11:{}", info.deviceid),
+                                    at_us,
+                                })
+                                .is_err()
+                        {
+                            return Ok(());
+                        }
+                    } else if flags
+                        & (u32::from(xinput::HierarchyMask::SLAVE_ADDED)
+                            | u32::from(xinput::HierarchyMask::DEVICE_ENABLED))
+                        != 0
+                        && !known.contains_key(&info.deviceid)
+                    {
+                        // The device may be gone again by the time we ask: then there is nothing to watch.
+                        let Ok(reply) = conn
+                            .xinput_xi_query_device(info.deviceid)
+                            .map_err(err)?
+                            .reply()
+                        else {
+                            continue;
+                        };
+                        for d in &reply.infos {
+                            if !register(&mut known, d, at_us, true) {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                continue;
             }
             _ => continue,
         };

@@ -543,14 +543,14 @@ fn keysym(code: &str) -> String {
     }
 }
 
-#[test]
-fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
-    if !which("Xvfb") || !which("xdotool") {
-        eprintln!("skipped: Xvfb or xdotool missing (apt-get install xvfb xdotool)");
-        return;
+/// A real X server (Xvfb) on display `:offset+pid%100`, or `None` (saying so) where Xvfb or a tool is missing.
+fn xvfb(offset: u32, tools: &[&str]) -> Option<(Child, String)> {
+    if let Some(missing) = ["Xvfb"].iter().chain(tools).find(|t| !which(t)) {
+        eprintln!("skipped: {missing} missing (apt-get install xvfb xdotool xinput)");
+        return None;
     }
-    let display = format!(":{}", 90 + std::process::id() % 100);
-    let mut xvfb = Command::new("Xvfb")
+    let display = format!(":{}", offset + std::process::id() % 100);
+    let xvfb = Command::new("Xvfb")
         .args([
             display.as_str(),
             "-screen",
@@ -563,15 +563,75 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    Some((xvfb, display))
+}
+
+/// The agent's config with the X11 source on `display` (evdev off).
+fn x11_config(s: &Setup, display: &str) {
+    let cfg = std::fs::read_to_string(&s.config).unwrap().replace(
+        "[sources]\n",
+        &format!("[sources]\nevdev = false\nx11 = true\ndisplay = \"{display}\"\n"),
+    );
+    std::fs::write(&s.config, cfg).unwrap();
+}
+
+/// A device that appears in the X server while the agent runs (here the XTEST keyboard of a new master, as
+/// `xinput create-master` makes it; a USB keyboard plugged in shows up the same way) is picked up at once and
+/// judged as freshly attached; its removal is seen too.
+#[test]
+fn x11_hotplugged_device_is_picked_up() {
+    let Some((mut xvfb, display)) = xvfb(190, &["xinput"]) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let srv = server(work.path());
+    let s = setup(&srv.url, &register(&srv._running.service, "desktop-hotplug"), "");
+    x11_config(&s, &display);
+    let agent = spawn("run", &s.config, &[]);
+    assert!(
+        agent.wait_log("x11: listening", Duration::from_secs(10)),
+        "{}",
+        agent.log()
+    );
+    let xinput = |args: &[&str]| {
+        let st = Command::new("xinput")
+            .args(args)
+            .env("DISPLAY", &display)
+            .status()
+            .unwrap();
+        assert!(st.success(), "xinput {args:?}");
+    };
+    xinput(&["create-master", "ducky"]);
+    let attached = agent.wait_log("ducky XTEST keyboard", Duration::from_secs(10));
+    xinput(&["remove-master", "ducky pointer"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let log = agent.term();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    assert!(attached, "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("ducky XTEST keyboard"))
+        .unwrap();
+    eprintln!("hot-plug: {line}");
+    assert!(line.contains("device attached x11:"), "{line}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("device detached x11:") && l.contains("ducky XTEST keyboard")),
+        "removal not seen: {log}"
+    );
+}
+
+#[test]
+fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
+    let Some((mut xvfb, display)) = xvfb(90, &["xdotool"]) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
     let run = |device: &str, typing: &dyn Fn()| -> String {
         let s = setup(&srv.url, &register(&srv._running.service, device), "");
-        let cfg = std::fs::read_to_string(&s.config).unwrap().replace(
-            "[sources]\n",
-            &format!("[sources]\nevdev = false\nx11 = true\ndisplay = \"{display}\"\n"),
-        );
-        std::fs::write(&s.config, cfg).unwrap();
+        x11_config(&s, &display);
         let agent = spawn("run", &s.config, &[]);
         assert!(
             agent.wait_log("x11: listening", Duration::from_secs(10)),
