@@ -23,6 +23,7 @@ pub mod calibration;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod idle_bench;
 pub mod loadtest;
 pub mod metrics;
 pub mod ops;
@@ -499,8 +500,29 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
+    // Idle in-memory session and user state: swept every quarter of the idle time (at most every minute).
+    let svc = service.clone();
+    let idle = cfg.service.idle_evict;
+    let sweeper = tokio::spawn(async move {
+        let every = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        loop {
+            tokio::time::sleep(every).await;
+            let s = svc.clone();
+            if let Ok(e) = tokio::task::spawn_blocking(move || s.evict_idle(idle)).await
+                && (e.sessions > 0 || e.users > 0)
+            {
+                tracing::debug!(
+                    sessions = e.sessions,
+                    users = e.users,
+                    sessions_left = e.sessions_left,
+                    users_left = e.users_left,
+                    "idle state evicted"
+                );
+            }
+        }
+    });
     let dispatcher = tokio::spawn(async move {
-        let _ = tokio::join!(outbox, retention);
+        let _ = tokio::join!(outbox, retention, sweeper);
     });
     Ok(Running {
         addr,
