@@ -434,6 +434,8 @@ pub struct Running {
     pub metrics: Arc<metrics::Metrics>,
     server: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
+    /// The background tasks (outbox, retention, idle sweep), stopped with the server.
+    background: Vec<tokio::task::AbortHandle>,
 }
 
 impl Running {
@@ -442,10 +444,14 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops serving and delivering.
+    /// Stops serving, delivering and the background tasks. The service (and with it the data directory's
+    /// lock) is released when its last holder drops it.
     pub fn stop(self) {
         self.server.abort();
         self.dispatcher.abort();
+        for t in &self.background {
+            t.abort();
+        }
     }
 }
 
@@ -521,6 +527,11 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
             }
         }
     });
+    let background = vec![
+        outbox.abort_handle(),
+        retention.abort_handle(),
+        sweeper.abort_handle(),
+    ];
     let dispatcher = tokio::spawn(async move {
         let _ = tokio::join!(outbox, retention, sweeper);
     });
@@ -530,5 +541,6 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
         metrics,
         server,
         dispatcher,
+        background,
     })
 }
