@@ -579,7 +579,8 @@ pub fn loadtest(a: &LoadArgs) -> anyhow::Result<()> {
             "  RSS before: {:.1} MiB; with every session in memory: {:.1} MiB (+{:.0} bytes/session); after evicting {} sessions and {} users: {:.1} MiB",
             mib(r.rss_start_kib),
             mib(r.rss_created_kib),
-            r.rss_created_kib.saturating_sub(r.rss_start_kib) as f64 * 1024.0 / r.sessions.max(1) as f64,
+            r.rss_created_kib.saturating_sub(r.rss_start_kib) as f64 * 1024.0
+                / r.sessions.max(1) as f64,
             r.evicted.sessions,
             r.evicted.users,
             mib(r.rss_evicted_kib)

@@ -288,7 +288,12 @@ fn watch_sends_findings_to_the_server_as_device_alerts() {
     );
     let alerts = server
         .service
-        .alerts("acme", 0, None, &keyprint_server::service::PageRequest::max())
+        .alerts(
+            "acme",
+            0,
+            None,
+            &keyprint_server::service::PageRequest::max(),
+        )
         .unwrap()
         .items;
     assert!(

@@ -213,11 +213,12 @@ impl Client {
         limit: Option<usize>,
         cursor: Option<&str>,
     ) -> Result<keyprint_wire::Page<T>, SendError> {
-        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base))
-            .map_err(|e| SendError::GaveUp {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            SendError::GaveUp {
                 attempts: 1,
                 last: format!("bad URL: {e}"),
-            })?;
+            }
+        })?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(l) = limit {

@@ -16,9 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use keyprint_wire::{
-    BrowserCredentialRequest, CreateKey, EnrollDevice, EnrolmentActionName,
-    EnrolmentDecided, EnrolmentDecision, ErrorCode, FixedTextPhrase, IngestBatch, RegisterDevice,
-    Role,
+    BrowserCredentialRequest, CreateKey, EnrollDevice, EnrolmentActionName, EnrolmentDecided,
+    EnrolmentDecision, ErrorCode, FixedTextPhrase, IngestBatch, RegisterDevice, Role,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -173,7 +173,7 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     // Pre-build batch bodies per connection: a long session of the user's later typings, repeated with a
     // growing clock (repeats are exact replays, so vary them by 1 µs per repetition).
     let per_conn_records = (lc.max_records as usize).div_ceil(lc.connections.max(1)) + lc.batch;
-    let build = |prefix: &str, offset: i64| -> anyhow::Result<Vec<Vec<(Vec<u8>, usize)>>> {
+    let build = |prefix: &str, offset: i64| -> anyhow::Result<Vec<Bodies>> {
         let mut bodies = Vec::new();
         for c in 0..lc.connections {
             let u = c % lc.users.max(1);
@@ -326,6 +326,9 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     })
 }
 
+/// One connection's pre-built batch bodies, each with its record count.
+type Bodies = Vec<(Vec<u8>, usize)>;
+
 /// The tenant the reader reads in reader mode.
 pub const READ_TENANT: &str = "big";
 
@@ -380,7 +383,8 @@ pub fn fill_tenant(
             }));
         }
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("fill thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("fill thread panicked"))??;
         }
         Ok(())
     })?;
@@ -389,7 +393,12 @@ pub fn fill_tenant(
 
 /// Reads one whole list: pages when the server answers pages (`?limit=1000`, then `&cursor=`), a plain
 /// array otherwise (servers before pagination refuse or ignore `limit`). Returns the rows read.
-async fn read_list(http: &reqwest::Client, url: &str, token: &str, path: &str) -> anyhow::Result<u64> {
+async fn read_list(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: &str,
+) -> anyhow::Result<u64> {
     let mut rows = 0u64;
     let mut next = format!("{url}{path}?limit=1000");
     loop {
@@ -439,7 +448,7 @@ async fn read_loop(
 async fn load_phase(
     url: &str,
     tokens: &[String],
-    bodies: &[Vec<(Vec<u8>, usize)>],
+    bodies: &[Bodies],
     lc: &LoadConfig,
 ) -> anyhow::Result<(Vec<f64>, u64, u64, u64)> {
     let deadline = Instant::now() + Duration::from_secs_f64(lc.max_seconds);

@@ -209,7 +209,7 @@ fn decode_cursor(kind: &str, cursor: &str, n: usize) -> Result<Vec<String>, ApiE
             "not a cursor of this list (use the next_cursor of an earlier page)",
         )
     };
-    if cursor.len() % 2 != 0 || cursor.len() > 2048 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
         return Err(bad());
     }
     let bytes: Vec<u8> = (0..cursor.len())

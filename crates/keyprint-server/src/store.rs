@@ -1667,7 +1667,9 @@ impl Reads for SqliteReads {
             if !exists {
                 return Ok(None);
             }
-            Ok(user_rows(c, tenant, &[user.to_string()])?.into_iter().next())
+            Ok(user_rows(c, tenant, &[user.to_string()])?
+                .into_iter()
+                .next())
         })
     }
 
@@ -1850,22 +1852,32 @@ mod tests {
         }
         let mut st = SqliteStore::open(&path).unwrap();
         let ids = |st: &mut SqliteStore, t: &str| -> Vec<i64> {
-            st.alerts(t, 0, None).unwrap().iter().map(|a| a.id).collect()
+            st.alerts(t, 0, None)
+                .unwrap()
+                .iter()
+                .map(|a| a.id)
+                .collect()
         };
         assert_eq!(ids(&mut st, "a"), vec![1, 3]);
         assert_eq!(ids(&mut st, "b"), vec![2, 4, 5]);
         assert_eq!(st.outbox_pending().unwrap(), 1);
-        let new_a = st.insert_alerts("a", &[alert("u"), alert("v")], 10).unwrap();
+        let new_a = st
+            .insert_alerts("a", &[alert("u"), alert("v")], 10)
+            .unwrap();
         let new_b = st.insert_alerts("b", &[alert("u")], 10).unwrap();
-        let new_c = st.insert_alerts("c", &[alert("u"), alert("u")], 10).unwrap();
+        let new_c = st
+            .insert_alerts("c", &[alert("u"), alert("u")], 10)
+            .unwrap();
         assert_eq!(new_a.iter().map(|a| a.id).collect::<Vec<_>>(), vec![4, 5]);
         assert_eq!(new_b.iter().map(|a| a.id).collect::<Vec<_>>(), vec![6]);
         assert_eq!(new_c.iter().map(|a| a.id).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(ids(&mut st, "a"), vec![1, 3, 4, 5]);
         // The outbox payload carries the tenant's id.
         let due = st.outbox_due(i64::MAX, 100).unwrap();
-        assert!(due.iter().any(|r| r.payload.contains(r#""tenant":"c""#)
-            && r.payload.contains(r#""id":2"#)));
+        assert!(
+            due.iter()
+                .any(|r| r.payload.contains(r#""tenant":"c""#) && r.payload.contains(r#""id":2"#))
+        );
         // The read side sees the same.
         let reads = st.reads();
         let page = reads.alerts_page("b", 4, None, 10).unwrap();

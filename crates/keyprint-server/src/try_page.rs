@@ -227,7 +227,12 @@ async fn status(
         };
         // The newest alerts of this user (a try-page user has a handful; the page holds up to 1,000).
         let alerts = svc
-            .alerts(TENANT, 0, Some(&who.user), &crate::service::PageRequest::max())?
+            .alerts(
+                TENANT,
+                0,
+                Some(&who.user),
+                &crate::service::PageRequest::max(),
+            )?
             .items;
         let enrol: Vec<serde_json::Value> = svc
             .engines()

@@ -68,7 +68,11 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     assert!(acks.iter().all(|a| a.alerts.is_empty()));
     let (s, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
     // A list answers a page: its rows are `items`.
-    let users = if users["items"].is_array() { users["items"].clone() } else { users };
+    let users = if users["items"].is_array() {
+        users["items"].clone()
+    } else {
+        users
+    };
     assert_eq!(s, 200);
     assert_eq!(users[0]["engines"][0]["enrolled"], true, "{users}");
 
@@ -141,7 +145,11 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     assert!(d.history.first().unwrap().trust > d.history.last().unwrap().trust);
     let (_, v) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     let api: Vec<Alert> = serde_json::from_value(v).unwrap();
     assert_eq!(api.len(), 3);
     assert!(api.iter().all(|a| a.at_ms > 0 && !a.reasons.is_empty()));
@@ -315,7 +323,11 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     assert_eq!((s, v["code"].as_str().unwrap()), (404, "not_found"));
     let (s, v) = raw(&e.ingest, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     assert_eq!((s, v["code"].as_str().unwrap()), (403, "forbidden"));
     let (s, _) = raw(
         &e.read,
@@ -330,12 +342,20 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     let anon = keyprint_client::Client::new(&e.server.url(), "kp_nope_nope");
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
     // A bad query string: authentication first (401 for strangers), then a JSON error naming the query.
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions?bogus=1", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
     let (s, v) = raw(&e.read, Method::PUT, "/v1/records", None).await;
     assert_eq!(
@@ -375,11 +395,19 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     assert_eq!(s, 404);
     let (s, v) = raw(&globex, Method::GET, "/v1/sessions", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
     let (s, v) = raw(&globex, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
     let (s, _) = raw(&globex, Method::DELETE, "/v1/users/alice", None).await;
     assert_eq!(s, 404);
@@ -437,7 +465,11 @@ async fn no_typed_text_or_key_names_in_storage_and_purge_removes_the_user() {
     assert_eq!(s, 404);
     let (_, v) = raw(&e.read, Method::GET, "/v1/users", None).await;
     // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() { v["items"].clone() } else { v };
+    let v = if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    };
     let users: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -470,7 +502,11 @@ async fn rate_limit_and_openapi() {
     for _ in 0..30 {
         let (s, v) = raw(&e.read, Method::GET, "/v1/sessions", None).await;
         // A list answers a page: its rows are `items`.
-        let v = if v["items"].is_array() { v["items"].clone() } else { v };
+        let v = if v["items"].is_array() {
+            v["items"].clone()
+        } else {
+            v
+        };
         if s == 429 {
             assert_eq!(v["code"], "rate_limited");
             limited += 1;
@@ -525,7 +561,11 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     };
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
     // A list answers a page: its rows are `items`.
-    let users = if users["items"].is_array() { users["items"].clone() } else { users };
+    let users = if users["items"].is_array() {
+        users["items"].clone()
+    } else {
+        users
+    };
     assert_eq!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -544,7 +584,11 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     assert_eq!(s, 204, "{v}");
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
     // A list answers a page: its rows are `items`.
-    let users = if users["items"].is_array() { users["items"].clone() } else { users };
+    let users = if users["items"].is_array() {
+        users["items"].clone()
+    } else {
+        users
+    };
     assert_eq!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -571,7 +615,11 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     assert_eq!(s, 204, "{v}");
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
     // A list answers a page: its rows are `items`.
-    let users = if users["items"].is_array() { users["items"].clone() } else { users };
+    let users = if users["items"].is_array() {
+        users["items"].clone()
+    } else {
+        users
+    };
     assert_ne!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -614,7 +662,11 @@ async fn net_findings_become_device_alerts() {
     );
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let alerts = if alerts["items"].is_array() { alerts["items"].clone() } else { alerts };
+    let alerts = if alerts["items"].is_array() {
+        alerts["items"].clone()
+    } else {
+        alerts
+    };
     assert_eq!(alerts.as_array().unwrap().len(), 1);
     for _ in 0..100 {
         if std::fs::read_to_string(dir.path().join("alerts.jsonl"))
@@ -663,7 +715,11 @@ async fn net_findings_become_device_alerts() {
     assert_eq!(s, 403);
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let alerts = if alerts["items"].is_array() { alerts["items"].clone() } else { alerts };
+    let alerts = if alerts["items"].is_array() {
+        alerts["items"].clone()
+    } else {
+        alerts
+    };
     assert_eq!(alerts.as_array().unwrap().len(), 1);
 }
 
@@ -708,7 +764,11 @@ async fn retention_deletes_old_records_alerts_and_history() {
     assert_eq!(x, Default::default());
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let alerts = if alerts["items"].is_array() { alerts["items"].clone() } else { alerts };
+    let alerts = if alerts["items"].is_array() {
+        alerts["items"].clone()
+    } else {
+        alerts
+    };
     assert!(!alerts.as_array().unwrap().is_empty());
     // 31 days on: everything of these sessions is gone, the template stays.
     let x = svc.enforce_retention(now + 31 * 86_400_000).unwrap();
@@ -721,7 +781,11 @@ async fn retention_deletes_old_records_alerts_and_history() {
     assert_eq!(s, 404);
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
     // A list answers a page: its rows are `items`.
-    let alerts = if alerts["items"].is_array() { alerts["items"].clone() } else { alerts };
+    let alerts = if alerts["items"].is_array() {
+        alerts["items"].clone()
+    } else {
+        alerts
+    };
     assert!(alerts.as_array().unwrap().is_empty());
     assert!(svc.with_store(|s| s.records("acme", "r1").unwrap().is_empty()));
     let n = svc.with_store(|s| {

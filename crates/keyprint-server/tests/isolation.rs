@@ -19,7 +19,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One batch per typing of `typings`, as `common::Env::replay_on` sends them, without sending.
-fn batches(e: &mut common::Env, user: &str, session: &str, typings: &[Vec<f64>]) -> Vec<IngestBatch> {
+fn batches(
+    e: &mut common::Env,
+    user: &str,
+    session: &str,
+    typings: &[Vec<f64>],
+) -> Vec<IngestBatch> {
     let layout = FixedTextLayout::cmu_strong_password();
     let events = typings_to_events(&layout, typings, e.clock_us, ms_to_us(1500.0));
     e.clock_us = events.last().unwrap().last().unwrap().release_us + 1_000_000;
@@ -129,7 +134,10 @@ async fn walk<T: serde::de::DeserializeOwned>(c: &Client, path: &str, limit: usi
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let p: Page<T> = c.get_page(path, Some(limit), cursor.as_deref()).await.unwrap();
+        let p: Page<T> = c
+            .get_page(path, Some(limit), cursor.as_deref())
+            .await
+            .unwrap();
         assert!(p.items.len() <= limit);
         out.extend(p.items);
         match p.next_cursor {
@@ -149,7 +157,10 @@ fn once<'a>(ids: impl Iterator<Item = &'a str>, want: &[String], what: &str) {
     if let Some((id, n)) = seen.iter().find(|(_, n)| **n > 1) {
         panic!("{what} {id} returned {n} times");
     }
-    let missing: Vec<&String> = want.iter().filter(|w| !seen.contains_key(w.as_str())).collect();
+    let missing: Vec<&String> = want
+        .iter()
+        .filter(|w| !seen.contains_key(w.as_str()))
+        .collect();
     assert!(missing.is_empty(), "{what} missing: {missing:?}");
 }
 
@@ -199,7 +210,8 @@ async fn pagination_returns_every_row_once_under_concurrent_inserts() {
                     };
                     svc.ingest(&who, &b).unwrap();
                 }
-                svc.provision_device("pg", &format!("dev-new-{i}"), &[]).unwrap();
+                svc.provision_device("pg", &format!("dev-new-{i}"), &[])
+                    .unwrap();
                 i += 1;
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -211,7 +223,8 @@ async fn pagination_returns_every_row_once_under_concurrent_inserts() {
         tokio::spawn(async move {
             let mut i = 100;
             while !stop.load(Ordering::Relaxed) {
-                let (s, _) = raw(&ingest, Method::POST, "/v1/net/findings", Some(&finding(i))).await;
+                let (s, _) =
+                    raw(&ingest, Method::POST, "/v1/net/findings", Some(&finding(i))).await;
                 assert_eq!(s, 201);
                 i += 1;
             }
@@ -227,19 +240,33 @@ async fn pagination_returns_every_row_once_under_concurrent_inserts() {
     assert!(added > 0, "nothing was added during the walk");
 
     let want: Vec<String> = (0..600).map(|i| format!("s-{i:06}")).collect();
-    once(sessions.iter().map(|s| s.session.as_str()), &want, "session");
+    once(
+        sessions.iter().map(|s| s.session.as_str()),
+        &want,
+        "session",
+    );
     let want: Vec<String> = (0..150).map(|i| format!("user-{i:05}")).collect();
     once(users.iter().map(|u| u.user.as_str()), &want, "user");
     let ids: Vec<String> = alerts.iter().map(|a| a.id.to_string()).collect();
     let want: Vec<String> = (1..=40).map(|i: i64| i.to_string()).collect();
     once(ids.iter().map(String::as_str), &want, "alert");
-    assert!(alerts.windows(2).all(|w| w[0].id < w[1].id), "alerts in id order");
-    let names: Vec<String> = devices.iter().map(|d| d["device"].as_str().unwrap().to_string()).collect();
+    assert!(
+        alerts.windows(2).all(|w| w[0].id < w[1].id),
+        "alerts in id order"
+    );
+    let names: Vec<String> = devices
+        .iter()
+        .map(|d| d["device"].as_str().unwrap().to_string())
+        .collect();
     let mut want: Vec<String> = (0..20).map(|i| format!("dev-{i:03}")).collect();
     want.push("reader-fill".into());
     once(names.iter().map(String::as_str), &want, "device");
     // Sessions newest first (by start), users and devices by id.
-    assert!(sessions.windows(2).all(|w| w[0].started_ms >= w[1].started_ms));
+    assert!(
+        sessions
+            .windows(2)
+            .all(|w| w[0].started_ms >= w[1].started_ms)
+    );
     assert!(users.windows(2).all(|w| w[0].user < w[1].user));
     assert!(names.windows(2).all(|w| w[0] < w[1]));
 }
@@ -277,13 +304,26 @@ async fn bad_limit_or_cursor_is_a_422_naming_the_field() {
         }
         if list != "/v1/users" {
             // Another list's cursor.
-            let (s, v) = raw(&e.read, Method::GET, &format!("{list}?cursor={users_cursor}"), None).await;
-            assert_eq!((s, v["field"].as_str()), (422, Some("cursor")), "{list}: {v}");
+            let (s, v) = raw(
+                &e.read,
+                Method::GET,
+                &format!("{list}?cursor={users_cursor}"),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, v["field"].as_str()),
+                (422, Some("cursor")),
+                "{list}: {v}"
+            );
         }
         // A good page answers the page shape.
         let (s, v) = raw(&e.read, Method::GET, &format!("{list}?limit=1000"), None).await;
         assert_eq!(s, 200, "{v}");
-        assert!(v["items"].is_array() && v.get("next_cursor").is_some(), "{list}: {v}");
+        assert!(
+            v["items"].is_array() && v.get("next_cursor").is_some(),
+            "{list}: {v}"
+        );
     }
     let (s, v) = raw(&e.read, Method::GET, "/v1/alerts?after=abc", None).await;
     assert_eq!((s, v["field"].as_str()), (422, Some("after")), "{v}");
@@ -309,30 +349,62 @@ async fn alert_ids_are_per_tenant_without_gaps() {
     let globex_ingest = key(&e, "globex", Role::Ingest).await;
     let globex_read = key(&e, "globex", Role::Read).await;
     for i in 0..6 {
-        let (s, _) = raw(&e.service_key, Method::POST, "/v1/net/findings", Some(&finding(i))).await;
+        let (s, _) = raw(
+            &e.service_key,
+            Method::POST,
+            "/v1/net/findings",
+            Some(&finding(i)),
+        )
+        .await;
         assert_eq!(s, 201);
         for j in 0..2 {
-            let (s, _) =
-                raw(&globex_ingest, Method::POST, "/v1/net/findings", Some(&finding(10 + 2 * i + j)))
-                    .await;
+            let (s, _) = raw(
+                &globex_ingest,
+                Method::POST,
+                "/v1/net/findings",
+                Some(&finding(10 + 2 * i + j)),
+            )
+            .await;
             assert_eq!(s, 201);
         }
     }
     let acme: Vec<Alert> = e.read.get_all("/v1/alerts").await.unwrap();
     let globex: Vec<Alert> = globex_read.get_all("/v1/alerts").await.unwrap();
-    assert_eq!(acme.iter().map(|a| a.id).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
-    assert_eq!(globex.iter().map(|a| a.id).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
-    let after: Page<Alert> = e.read.get_page("/v1/alerts?after=4", None, None).await.unwrap();
-    assert_eq!(after.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![5, 6]);
+    assert_eq!(
+        acme.iter().map(|a| a.id).collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        globex.iter().map(|a| a.id).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    let after: Page<Alert> = e
+        .read
+        .get_page("/v1/alerts?after=4", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![5, 6]
+    );
     assert_eq!(after.next_cursor, None);
     // A page's cursor and `after` agree.
-    let p: Page<Alert> = globex_read.get_page("/v1/alerts?after=3", Some(4), None).await.unwrap();
-    assert_eq!(p.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![4, 5, 6, 7]);
+    let p: Page<Alert> = globex_read
+        .get_page("/v1/alerts?after=3", Some(4), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
     let p: Page<Alert> = globex_read
         .get_page("/v1/alerts", Some(100), p.next_cursor.as_deref())
         .await
         .unwrap();
-    assert_eq!(p.items.iter().map(|a| a.id).collect::<Vec<_>>(), (8..=12).collect::<Vec<_>>());
+    assert_eq!(
+        p.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        (8..=12).collect::<Vec<_>>()
+    );
 }
 
 /// Finding: two servers could be started on one data directory. The second is refused, naming the
@@ -344,9 +416,16 @@ async fn a_second_server_on_one_data_dir_is_refused() {
     cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     cfg.engines = vec!["fixed-text".into()];
     let first = keyprint_server::start(&cfg).await.expect("first starts");
-    let err = keyprint_server::start(&cfg).await.err().expect("second refused").to_string();
+    let err = keyprint_server::start(&cfg)
+        .await
+        .err()
+        .expect("second refused")
+        .to_string();
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
-    assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
     // The lock goes with the store, when the service's last holder (server and background tasks) is gone.
     first.stop();
     let t0 = Instant::now();
@@ -369,7 +448,7 @@ async fn evicted_session_state_gives_the_same_trust() {
     // Refit after every trusted update, so that user state is evictable after each batch too.
     let tune = |c: &mut keyprint_server::ServeConfig| c.service.refit_every = 1;
     let mut kept = env(d1.path(), Sinks::default(), tune).await;
-    let mut evicting = env(d2.path(), Sinks::default(), tune).await;
+    let evicting = env(d2.path(), Sinks::default(), tune).await;
     let (owner, other) = (kept.owner.clone(), kept.other.clone());
     let mut plan = Vec::new();
     plan.extend(batches(&mut kept, "alice", "s1", &owner[..60]));
@@ -385,10 +464,22 @@ async fn evicted_session_state_gives_the_same_trust() {
         evicted_sessions += ev.sessions;
         evicted_users += ev.users;
         let z: IngestAck = evicting.ingest.send(b).await.unwrap();
-        assert_eq!(timeless(a), timeless(z), "batch {} of {}", b.batch_seq, b.session);
+        assert_eq!(
+            timeless(a),
+            timeless(z),
+            "batch {} of {}",
+            b.batch_seq,
+            b.session
+        );
     }
-    assert!(evicted_sessions >= plan.len() - 1, "{evicted_sessions} evictions");
-    assert!(evicted_users > plan.len() / 2, "{evicted_users} user evictions");
+    assert!(
+        evicted_sessions >= plan.len() - 1,
+        "{evicted_sessions} evictions"
+    );
+    assert!(
+        evicted_users > plan.len() / 2,
+        "{evicted_users} user evictions"
+    );
     assert!(plan.len() > 100);
     let alerts: Vec<Alert> = evicting.read.get_all("/v1/alerts").await.unwrap();
     assert!(!alerts.is_empty(), "the impostor raised an alert");
