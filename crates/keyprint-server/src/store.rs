@@ -8,6 +8,14 @@
 //! * Nothing typed is stored: only the edge's content-free records (`keyprint_edge::Record`: timing vectors,
 //!   window summaries, mouse action features, verdicts, device events) — no key identity, no key order.
 //!   Reference samples are those records' vectors.
+//! * Reads never wait on writes: [`Storage::reads`] gives the read side ([`Reads`]), which list and detail
+//!   endpoints use — for SQLite a pool of read-only connections ([`SqliteReads`]) that read the last committed
+//!   snapshot (WAL) without the writer's lock. Lists are pages after a position in an order inserts do not
+//!   change, each a fixed number of queries.
+//! * Alert ids are numbered per tenant (`alert_seqs`, in the batch's transaction): no gaps from other tenants
+//!   or from rolled-back batches.
+//! * One process per database: [`lock_data_dir`] holds an exclusive `flock` on `<database>.lock` (with the
+//!   holder's pid inside) while the store is open.
 //!
 //! Record encoding: one row per batch holding the JSON text of the batch's `keyprint_wire::WireRecord`s.
 //! The schema's version is SQLite's `user_version` ([`SCHEMA_VERSION`]); a data directory of another

@@ -128,12 +128,7 @@ async fn registration_is_one_time_and_credentials_are_listed_rotated_and_revoked
     assert_eq!(s, 200);
     // Listed, never with a secret.
     let (s, v) = raw(&e.read, Method::GET, "/v1/devices", None).await;
-    // A list answers a page: its rows are `items`.
-    let v = if v["items"].is_array() {
-        v["items"].clone()
-    } else {
-        v
-    };
+    let v = common::rows(v);
     assert_eq!(s, 200);
     let listed = v.to_string();
     assert!(listed.contains("kiosk-7") && listed.contains(&cred.key_id));
@@ -397,12 +392,7 @@ async fn enrolment_needs_the_users_device_and_another_persons_typing_is_held() {
         held_alerts[0]
     );
     let (s, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
-    // A list answers a page: its rows are `items`.
-    let users = if users["items"].is_array() {
-        users["items"].clone()
-    } else {
-        users
-    };
+    let users = common::rows(users);
     assert_eq!(s, 200);
     let alice = users
         .as_array()
@@ -426,12 +416,7 @@ async fn enrolment_needs_the_users_device_and_another_persons_typing_is_held() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(samples(&e, "alice").samples.len(), 0);
     let (_, al) = raw(&e.read, Method::GET, "/v1/alerts?user=alice", None).await;
-    // A list answers a page: its rows are `items`.
-    let al = if al["items"].is_array() {
-        al["items"].clone()
-    } else {
-        al
-    };
+    let al = common::rows(al);
     assert!(!al.as_array().unwrap().is_empty(), "alert history lost");
     e.replay("alice", "enrol", &owner[5..55]).await;
     let r = samples(&e, "alice");
