@@ -461,7 +461,7 @@ async fn rate_limit_and_openapi() {
     let mut limited = 0;
     for _ in 0..30 {
         let (s, v) = raw(&e.read, Method::GET, "/v1/sessions", None).await;
-            let v = common::rows(v);
+        let v = common::rows(v);
         if s == 429 {
             assert_eq!(v["code"], "rate_limited");
             limited += 1;
