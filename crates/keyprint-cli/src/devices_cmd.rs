@@ -1,10 +1,10 @@
 //! `keyprint devices …` and `keyprint enrolment …`: the admin side of registered devices, their credentials,
 //! and enrolment review, over the HTTP API (`/v1/devices`, `/v1/users/{user}/enrolment`).
 
-use crate::service_cmds::{ApiArgs, enc};
+use crate::service_cmds::{ApiArgs, PageArgs, enc, get_list, print_next, print_page_json};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use keyprint_wire::{DeviceCredential, DeviceInfo, DeviceList, DeviceRegistration, RegisterDevice};
+use keyprint_wire::{DeviceCredential, DeviceInfo, DeviceRegistration, RegisterDevice};
 
 /// `keyprint devices`.
 #[derive(Subcommand, Debug)]
@@ -13,12 +13,21 @@ pub enum DevicesCmd {
     /// device exchanges for its own credential (`keyprint agent enroll`, or `POST /v1/devices/enroll`).
     Register(RegisterArgs),
     /// List devices and their credentials (read or admin).
-    List(ApiArgs),
+    List(ListArgs),
     /// Revoke a device (admin): every credential of it stops working at once.
     Revoke(DeviceArgs),
     /// Rotate a device's credential (admin, or the device's own credential): prints the new token; every
     /// earlier credential is revoked.
     Rotate(DeviceArgs),
+}
+
+/// Flags of `keyprint devices list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    page: PageArgs,
 }
 
 /// Flags of `keyprint devices register`.
@@ -149,16 +158,16 @@ pub fn devices(c: &DevicesCmd) -> anyhow::Result<()> {
                 reg.device, reg.registration_token
             );
         }
-        DevicesCmd::List(a) => {
-            let v = call(a, reqwest::Method::GET, "/v1/devices", None)?;
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-                return Ok(());
+        DevicesCmd::List(l) => {
+            let (rows, next) = get_list(&l.api, "/v1/devices", &l.page)?;
+            if l.api.json {
+                return print_page_json(&rows, &next);
             }
-            let list: DeviceList = serde_json::from_value(v)?;
-            for d in &list.devices {
+            let list: Vec<DeviceInfo> = serde_json::from_value(serde_json::Value::Array(rows))?;
+            for d in &list {
                 print_device(d);
             }
+            print_next(&next);
         }
         DevicesCmd::Revoke(d) => {
             let v = call(

@@ -39,7 +39,7 @@ enum Cmd {
     /// List sessions, or one session's trust history (analyst view).
     Sessions(service_cmds::SessionsArgs),
     /// List users and their enrolment (analyst view).
-    Users(service_cmds::ApiArgs),
+    Users(service_cmds::UsersArgs),
     /// Registered devices and their credentials: register, list, revoke, rotate (admin).
     #[command(subcommand)]
     Devices(devices_cmd::DevicesCmd),

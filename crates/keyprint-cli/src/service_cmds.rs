@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Requests per second per API key.
     #[arg(long, default_value_t = 2000.0)]
     pub rate: f64,
+    /// Seconds a session's (and a user's) in-memory state may stay unused before it is dropped; it is rebuilt
+    /// from the database when the session sends again, with the same trust.
+    #[arg(long, default_value_t = 1800)]
+    pub session_idle_secs: u64,
     /// Fixed-text enrolment size (typings).
     #[arg(long, default_value_t = 50)]
     pub enrol: usize,
@@ -134,6 +138,7 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     cfg.timeouts.body_read = std::time::Duration::from_secs(a.body_timeout.max(1));
     cfg.service.fusion.threshold = a.threshold;
     cfg.service.rate_per_key = a.rate;
+    cfg.service.idle_evict = std::time::Duration::from_secs(a.session_idle_secs.max(1));
     cfg.enrolment_samples = a.enrol;
     cfg.engines = a.engines.clone();
     // Logs go to standard error through a lossy queue: a full or closed stderr drops lines, never stalls
@@ -276,6 +281,63 @@ fn get(a: &ApiArgs, path: &str) -> anyhow::Result<serde_json::Value> {
     })
 }
 
+/// Paging flags of the list commands (`alerts`, `sessions`, `users`, `devices list`).
+#[derive(Args, Debug, Default)]
+pub struct PageArgs {
+    /// Print one page of at most this many rows (1 to 1000) and the cursor of the next; without `--limit`
+    /// and `--cursor` every page is fetched and printed.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print the page after this cursor (the `next cursor` an earlier page printed).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+/// Gets a list endpoint's rows: one page when `p` names a limit or a cursor, else every page (following
+/// `next_cursor`, 1,000 rows a request). Returns the rows and the cursor after the last one fetched (`None`
+/// when no rows follow).
+pub(crate) fn get_list(
+    a: &ApiArgs,
+    path: &str,
+    p: &PageArgs,
+) -> anyhow::Result<(Vec<serde_json::Value>, Option<String>)> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let one = p.limit.is_some() || p.cursor.is_some();
+    let limit = p.limit.unwrap_or(keyprint_wire::MAX_PAGE_LIMIT);
+    let (mut rows, mut cursor) = (Vec::new(), p.cursor.clone());
+    loop {
+        let mut q = format!("{path}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let page: keyprint_wire::Page<serde_json::Value> = serde_json::from_value(get(a, &q)?)?;
+        rows.extend(page.items);
+        if one || page.next_cursor.is_none() {
+            return Ok((rows, page.next_cursor));
+        }
+        cursor = page.next_cursor;
+    }
+}
+
+/// Prints a list in the API's page shape (`--json`).
+pub(crate) fn print_page_json(
+    rows: &[serde_json::Value],
+    next: &Option<String>,
+) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({"items": rows, "next_cursor": next}))?
+    );
+    Ok(())
+}
+
+/// Prints the next page's cursor, if any.
+pub(crate) fn print_next(next: &Option<String>) {
+    if let Some(c) = next {
+        println!("next cursor: {c}");
+    }
+}
+
 /// Percent-encodes an id for a URL path segment or query value (every byte but ASCII letters and digits), so
 /// ids holding `/`, `&`, `%`, spaces or any other byte reach the server as they are.
 pub(crate) fn enc(id: &str) -> String {
@@ -293,6 +355,8 @@ pub struct AlertsArgs {
     /// Only this user's alerts.
     #[arg(long)]
     user: Option<String>,
+    #[command(flatten)]
+    page: PageArgs,
 }
 
 /// `keyprint alerts`.
@@ -301,12 +365,11 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
     if let Some(u) = &a.user {
         path.push_str(&format!("&user={}", enc(u)));
     }
-    let v = get(&a.api, &path)?;
+    let (rows, next) = get_list(&a.api, &path, &a.page)?;
     if a.api.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return print_page_json(&rows, &next);
     }
-    let list: Vec<Alert> = serde_json::from_value(v)?;
+    let list: Vec<Alert> = serde_json::from_value(serde_json::Value::Array(rows))?;
     println!(
         "{:>5}  {:<24}  {:<12} {:<18} {:>6}  reasons",
         "id", "at (UTC)", "user", "session", "trust"
@@ -327,6 +390,7 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
             reasons.join(", ")
         );
     }
+    print_next(&next);
     Ok(())
 }
 
@@ -341,6 +405,8 @@ pub struct SessionsArgs {
     /// Show one session with its trust history.
     #[arg(long)]
     session: Option<String>,
+    #[command(flatten)]
+    page: PageArgs,
 }
 
 /// `keyprint sessions`.
@@ -378,12 +444,11 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
         Some(u) => format!("/v1/sessions?user={}", enc(u)),
         None => "/v1/sessions".into(),
     };
-    let v = get(&a.api, &path)?;
+    let (rows, next) = get_list(&a.api, &path, &a.page)?;
     if a.api.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return print_page_json(&rows, &next);
     }
-    let list: Vec<SessionInfo> = serde_json::from_value(v)?;
+    let list: Vec<SessionInfo> = serde_json::from_value(serde_json::Value::Array(rows))?;
     println!(
         "{:<18} {:<12} {:>7} {:>6} {:>6} {:>5}  state / reasons",
         "session", "user", "records", "trust", "conf", "alrt"
@@ -402,17 +467,26 @@ pub fn sessions(a: &SessionsArgs) -> anyhow::Result<()> {
             reasons.join(",")
         );
     }
+    print_next(&next);
     Ok(())
 }
 
+/// Flags of `keyprint users`.
+#[derive(Args, Debug)]
+pub struct UsersArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    page: PageArgs,
+}
+
 /// `keyprint users`.
-pub fn users(a: &ApiArgs) -> anyhow::Result<()> {
-    let v = get(a, "/v1/users")?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+pub fn users(a: &UsersArgs) -> anyhow::Result<()> {
+    let (rows, next) = get_list(&a.api, "/v1/users", &a.page)?;
+    if a.api.json {
+        return print_page_json(&rows, &next);
     }
-    let list: Vec<UserInfo> = serde_json::from_value(v)?;
+    let list: Vec<UserInfo> = serde_json::from_value(serde_json::Value::Array(rows))?;
     println!(
         "{:<14} {:>8} {:>6}  engines (samples, enrolled, updates)",
         "user", "sessions", "alerts"
@@ -443,6 +517,7 @@ pub fn users(a: &ApiArgs) -> anyhow::Result<()> {
             e.join("; ")
         );
     }
+    print_next(&next);
     Ok(())
 }
 
@@ -467,6 +542,20 @@ pub struct LoadArgs {
     /// Directory for the database (default: a fresh temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Reader mode: run the load twice, alone and while a reader loops over another tenant's whole users
+    /// and sessions lists (`--read-users`, `--read-sessions`), and print both ingest p50/p99.
+    #[arg(long)]
+    pub reader: bool,
+    /// Reader mode: users of the read tenant.
+    #[arg(long, default_value_t = 5_000)]
+    pub read_users: usize,
+    /// Reader mode: sessions of the read tenant.
+    #[arg(long, default_value_t = 50_000)]
+    pub read_sessions: usize,
+    /// Instead of the load: create this many sessions in-process, then evict their idle state, printing
+    /// the resident set size before, with and after (no HTTP).
+    #[arg(long)]
+    pub idle_sessions: Option<usize>,
 }
 
 /// `keyprint loadtest`.
@@ -479,12 +568,38 @@ pub fn loadtest(a: &LoadArgs) -> anyhow::Result<()> {
             tmp.path().to_path_buf()
         }
     };
+    if let Some(n) = a.idle_sessions {
+        let r = keyprint_server::idle_bench::run(&dir, n)?;
+        let mib = |k: u64| k as f64 / 1024.0;
+        println!(
+            "idle state: {} sessions of {} users (one batch each, created in {:.1} s), SQLite WAL synchronous=FULL",
+            r.sessions, r.users, r.create_seconds
+        );
+        println!(
+            "  RSS before: {:.1} MiB; with every session in memory: {:.1} MiB (+{:.0} bytes/session); after evicting {} sessions and {} users: {:.1} MiB",
+            mib(r.rss_start_kib),
+            mib(r.rss_created_kib),
+            r.rss_created_kib.saturating_sub(r.rss_start_kib) as f64 * 1024.0
+                / r.sessions.max(1) as f64,
+            r.evicted.sessions,
+            r.evicted.users,
+            mib(r.rss_evicted_kib)
+        );
+        println!(
+            "  a second batch to an evicted session (state rebuilt from storage): {:.2} ms mean over {}",
+            r.resume_ms,
+            r.sessions.min(1000)
+        );
+        return Ok(());
+    }
     let lc = keyprint_server::loadtest::LoadConfig {
         connections: a.connections,
         batch: a.batch,
         users: a.users,
         max_records: a.max_records,
         max_seconds: a.max_seconds,
+        read_users: if a.reader { a.read_users.max(1) } else { 0 },
+        read_sessions: a.read_sessions,
     };
     let rt = tokio::runtime::Runtime::new()?;
     let r = rt.block_on(keyprint_server::loadtest::run(&dir, &lc))?;
@@ -504,6 +619,23 @@ pub fn loadtest(a: &LoadArgs) -> anyhow::Result<()> {
         "  in-process, same batches: JSON parse only {:.0} records/s; service (parse+validate+score+commit) {:.0} records/s; scoring only {:.0} records/s",
         r.parse_records_per_s, r.service_records_per_s, r.score_records_per_s
     );
+    if let Some(x) = &r.reader {
+        println!(
+            "  reader mode: tenant {:?} with {} users and {} sessions (filled in {:.1} s)",
+            keyprint_server::loadtest::READ_TENANT,
+            a.read_users,
+            a.read_sessions.max(a.read_users),
+            x.fill_seconds
+        );
+        println!(
+            "  ingest without reader: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} batches)",
+            r.p50_ms, r.p99_ms, r.max_ms, r.batches
+        );
+        println!(
+            "  ingest with reader:    p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} batches); reader: {} walks of users+sessions ({} rows), {:.0} ms each",
+            x.p50_ms, x.p99_ms, x.max_ms, x.batches, x.walks, x.rows_per_walk, x.walk_ms
+        );
+    }
     Ok(())
 }
 

@@ -101,17 +101,19 @@ impl Server {
             .join("\n")
     }
 
+    /// The tenant's alerts (the rows of the first page, up to 1,000).
     fn alerts(&self) -> serde_json::Value {
         self.rt.block_on(async {
-            reqwest::Client::new()
-                .get(format!("{}/v1/alerts", self.url))
+            let page: serde_json::Value = reqwest::Client::new()
+                .get(format!("{}/v1/alerts?limit=1000", self.url))
                 .bearer_auth(&self.read_token)
                 .send()
                 .await
                 .unwrap()
                 .json()
                 .await
-                .unwrap()
+                .unwrap();
+            page["items"].clone()
         })
     }
 }
@@ -686,7 +688,10 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         .ingest(&enrol_device, &batcher.flush().unwrap())
         .unwrap();
     assert!(ack.samples >= 10, "{ack:?}");
-    let enrolled = svc.users("acme").unwrap();
+    let enrolled = svc
+        .users("acme", &keyprint_server::service::PageRequest::default())
+        .unwrap()
+        .items;
     assert!(
         enrolled.iter().any(|u| u.user == "alice"
             && u.engines.iter().any(|e| e.engine == "free-text" && e.enrolled)),
@@ -756,8 +761,16 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
     // The human typing captured from X11 was scored against alice's template as her own typing: trust above
     // the alert threshold, no alert for that session.
     let human = svc
-        .sessions("acme", Some("alice"))
+        .sessions(
+            "acme",
+            Some("alice"),
+            &keyprint_server::service::PageRequest {
+                limit: keyprint_wire::MAX_PAGE_LIMIT,
+                cursor: None,
+            },
+        )
         .unwrap()
+        .items
         .into_iter()
         .filter(|s| s.device.as_deref() == Some("desktop-human"))
         .collect::<Vec<_>>();

@@ -286,7 +286,16 @@ fn watch_sends_findings_to_the_server_as_device_alerts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let alerts = server.service.alerts("acme", 0, None).unwrap();
+    let alerts = server
+        .service
+        .alerts(
+            "acme",
+            0,
+            None,
+            &keyprint_server::service::PageRequest::max(),
+        )
+        .unwrap()
+        .items;
     assert!(
         !alerts.is_empty(),
         "no alert; stderr: {}",

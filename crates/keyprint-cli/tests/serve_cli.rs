@@ -255,3 +255,51 @@ fn webhook_requires_a_signing_secret() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least 16"));
 }
+
+/// Issue 16: a second `keyprint serve` on the same `--data-dir` refuses to start, naming the directory and the
+/// pid holding it; the lock goes with the holder, even when it is killed with SIGKILL.
+#[test]
+fn second_server_on_one_data_dir_is_refused_until_the_first_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().display().to_string();
+    let serve = |port: u16| {
+        let mut c = keyprint();
+        c.args([
+            "serve",
+            "--data-dir",
+            &dir,
+            "--engines",
+            "fixed-text",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        c
+    };
+    let port = free_port();
+    let mut first = serve(port).spawn().unwrap();
+    assert!(wait_healthy(port, &mut first), "first server not serving");
+    let first_pid = first.id();
+    let mut first = Server(first);
+
+    let out = serve(free_port()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "second server started: {err}");
+    assert!(err.contains(&dir), "error names the directory: {err}");
+    assert!(
+        err.contains(&format!("pid {first_pid}")),
+        "error names the holder's pid {first_pid}: {err}"
+    );
+    // The first one still serves.
+    assert_eq!(get(port, "/healthz").map(|x| x.0), Some(200));
+
+    // SIGKILL: no clean-up runs, and the kernel releases the lock with the process.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let port3 = free_port();
+    let mut third = serve(port3).spawn().unwrap();
+    let ok = wait_healthy(port3, &mut third);
+    let _third = Server(third);
+    assert!(ok, "a server starts once the holder is dead");
+}

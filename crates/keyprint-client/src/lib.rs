@@ -200,6 +200,62 @@ impl Client {
         decode(req.send().await).await
     }
 
+    /// Gets one page of a list endpoint (`/v1/sessions`, `/v1/alerts`, `/v1/users`, `/v1/devices`, with any
+    /// query of its own in `path`), starting after `cursor` (a `next_cursor` of the same list; `None` for the
+    /// first page), of up to `limit` rows (`None`: the server's default, 100).
+    ///
+    /// # Errors
+    /// [`SendError::Refused`] with the API's error body (e.g. 422 `invalid_field`, field `limit` or
+    /// `cursor`); [`SendError::GaveUp`] when the server cannot be reached or the answer is not a page.
+    pub async fn get_page<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<keyprint_wire::Page<T>, SendError> {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            SendError::GaveUp {
+                attempts: 1,
+                last: format!("bad URL: {e}"),
+            }
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(l) = limit {
+                q.append_pair("limit", &l.to_string());
+            }
+            if let Some(c) = cursor {
+                q.append_pair("cursor", c);
+            }
+        }
+        let url = url.as_str().trim_end_matches('?').to_string();
+        decode(self.http.get(url).bearer_auth(&self.token).send().await).await
+    }
+
+    /// Every row of a list endpoint: follows `next_cursor` from the first page until it is `null`, in pages
+    /// of [`keyprint_wire::MAX_PAGE_LIMIT`] rows. Each row that existed when the walk began is returned
+    /// exactly once, whatever is added meanwhile.
+    ///
+    /// # Errors
+    /// As [`Client::get_page`].
+    pub async fn get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Vec<T>, SendError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page: keyprint_wire::Page<T> = self
+                .get_page(path, Some(keyprint_wire::MAX_PAGE_LIMIT), cursor.as_deref())
+                .await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Exchanges a one-time registration token (from `POST /v1/devices`, done by an admin) for the device's
     /// own credential at `POST /v1/devices/enroll`. No bearer token is needed; `base` is the server URL.
     ///

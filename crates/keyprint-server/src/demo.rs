@@ -714,7 +714,7 @@ async fn finish(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let api_alerts: Vec<Alert> = get_json(analyst, "/v1/alerts").await?;
+    let api_alerts: Vec<Alert> = analyst.get_all("/v1/alerts").await?;
     println!(
         "\nalerts: {} via GET /v1/alerts, {} delivered to {} (durable outbox)",
         api_alerts.len(),
@@ -1045,7 +1045,7 @@ async fn free_text_section(
         }
         out.push(ds);
     }
-    let api_alerts: Vec<Alert> = get_json(&analyst, "/v1/alerts").await?;
+    let api_alerts: Vec<Alert> = analyst.get_all("/v1/alerts").await?;
     println!(
         "  tenant aalto: {} alerts via GET /v1/alerts (enrolment holds included)",
         api_alerts.len()

@@ -8,7 +8,7 @@
 //! unknown fields refused; every failure is a [`keyprint_wire::ErrorBody`] with the status from the one
 //! table, [`keyprint_wire::ErrorCode::status`].
 
-use crate::service::{ApiError, Principal, Service};
+use crate::service::{ApiError, PageRequest, Principal, Service};
 use crate::store::EnrolmentAction;
 use axum::Router;
 use axum::body::Body;
@@ -17,9 +17,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use keyprint_wire::{
-    BrowserCredentialRequest, CreateKey, DeviceList, EnrollDevice, EnrolmentActionName,
-    EnrolmentDecided, EnrolmentDecision, ErrorCode, FixedTextPhrase, IngestBatch, RegisterDevice,
-    Role,
+    BrowserCredentialRequest, CreateKey, EnrollDevice, EnrolmentActionName, EnrolmentDecided,
+    EnrolmentDecision, ErrorCode, FixedTextPhrase, IngestBatch, RegisterDevice, Role,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -169,6 +168,16 @@ async fn set_retention(State(svc): State<Arc<Service>>, headers: HeaderMap, body
 #[serde(deny_unknown_fields)]
 struct SessionsQuery {
     user: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `?limit=&cursor=` of a list without other parameters (`/v1/users`, `/v1/devices`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 /// Parses a query string after authentication, so that an unauthenticated caller learns nothing, and a bad query
@@ -185,7 +194,8 @@ async fn sessions(
 ) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let q: SessionsQuery = query(raw)?;
-    let v = blocking(move || svc.sessions(&tenant, q.user.as_deref())).await?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
+    let v = blocking(move || svc.sessions(&tenant, q.user.as_deref(), &page)).await?;
     Ok(json(&v))
 }
 
@@ -202,8 +212,10 @@ async fn session(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertsQuery {
-    after: Option<i64>,
+    after: Option<String>,
     user: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 async fn alerts(
@@ -213,13 +225,30 @@ async fn alerts(
 ) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
     let q: AlertsQuery = query(raw)?;
-    let v = blocking(move || svc.alerts(&tenant, q.after.unwrap_or(0), q.user.as_deref())).await?;
+    let after = match q.after.as_deref() {
+        None => 0,
+        Some(v) => v.trim().parse::<i64>().map_err(|_| {
+            ApiError::field(
+                ErrorCode::InvalidField,
+                "after",
+                format!("must be an integer alert id, got {v:?}"),
+            )
+        })?,
+    };
+    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
+    let v = blocking(move || svc.alerts(&tenant, after, q.user.as_deref(), &page)).await?;
     Ok(json(&v))
 }
 
-async fn users(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Res {
+async fn users(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
-    let v = blocking(move || svc.users(&tenant)).await?;
+    let q: PageQuery = query(raw)?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
+    let v = blocking(move || svc.users(&tenant, &page)).await?;
     Ok(json(&v))
 }
 
@@ -262,10 +291,16 @@ async fn enroll_device(State(svc): State<Arc<Service>>, headers: HeaderMap, body
     Ok(json(&v))
 }
 
-async fn devices(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Res {
+async fn devices(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Res {
     let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
-    let devices = blocking(move || svc.devices(&tenant)).await?;
-    Ok(json(&DeviceList { devices }))
+    let q: PageQuery = query(raw)?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
+    let v = blocking(move || svc.devices(&tenant, &page)).await?;
+    Ok(json(&v))
 }
 
 async fn device(

@@ -23,6 +23,7 @@ pub mod calibration;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod idle_bench;
 pub mod loadtest;
 pub mod metrics;
 pub mod ops;
@@ -433,6 +434,8 @@ pub struct Running {
     pub metrics: Arc<metrics::Metrics>,
     server: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
+    /// The background tasks (outbox, retention, idle sweep), stopped with the server.
+    background: Vec<tokio::task::AbortHandle>,
 }
 
 impl Running {
@@ -441,10 +444,14 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops serving and delivering.
+    /// Stops serving, delivering and the background tasks. The service (and with it the data directory's
+    /// lock) is released when its last holder drops it.
     pub fn stop(self) {
         self.server.abort();
         self.dispatcher.abort();
+        for t in &self.background {
+            t.abort();
+        }
     }
 }
 
@@ -499,8 +506,34 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
+    // Idle in-memory session and user state: swept every quarter of the idle time (at most every minute).
+    let svc = service.clone();
+    let idle = cfg.service.idle_evict;
+    let sweeper = tokio::spawn(async move {
+        let every = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        loop {
+            tokio::time::sleep(every).await;
+            let s = svc.clone();
+            if let Ok(e) = tokio::task::spawn_blocking(move || s.evict_idle(idle)).await
+                && (e.sessions > 0 || e.users > 0)
+            {
+                tracing::debug!(
+                    sessions = e.sessions,
+                    users = e.users,
+                    sessions_left = e.sessions_left,
+                    users_left = e.users_left,
+                    "idle state evicted"
+                );
+            }
+        }
+    });
+    let background = vec![
+        outbox.abort_handle(),
+        retention.abort_handle(),
+        sweeper.abort_handle(),
+    ];
     let dispatcher = tokio::spawn(async move {
-        let _ = tokio::join!(outbox, retention);
+        let _ = tokio::join!(outbox, retention, sweeper);
     });
     Ok(Running {
         addr,
@@ -508,5 +541,6 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Running> {
         metrics,
         server,
         dispatcher,
+        background,
     })
 }

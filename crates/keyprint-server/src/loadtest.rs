@@ -12,6 +12,13 @@
 //!
 //! Beside it, on the same batch bodies and in-process: JSON-parse-only throughput (serde into
 //! `IngestBatch`) and the whole service path without HTTP (parse + validate + score + durable commit).
+//!
+//! **Reader mode** ([`LoadConfig::read_users`] > 0, `keyprint loadtest --reader`): before the load, a second
+//! tenant (`big`) gets `read_users` users with `read_sessions` sessions between them (one small batch each,
+//! in-process); the load phase then runs twice on fresh sessions — once alone, once while one HTTP client
+//! loops reading tenant `big`'s whole users list and whole sessions list (every page) — and the ingest
+//! p50/p99 of both runs are reported. The reader follows `next_cursor` when the answer is a page and reads a
+//! plain array otherwise, so the same code measures servers from before pagination.
 
 use crate::{CMU_BACKGROUND, CMU_DEMO, ServeConfig, cmu_subjects, start};
 use keyprint_client::{Client, SessionBatcher};
@@ -33,6 +40,31 @@ pub struct LoadConfig {
     pub max_records: u64,
     /// Stop after this many seconds.
     pub max_seconds: f64,
+    /// Reader mode: users of the read tenant (0: no reader run).
+    pub read_users: usize,
+    /// Reader mode: sessions of the read tenant, spread over its users.
+    pub read_sessions: usize,
+}
+
+/// The load phase measured while a reader loops on another tenant's largest lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReaderReport {
+    /// Batches acknowledged during the phase.
+    pub batches: u64,
+    /// Median ingest latency with the reader running, ms.
+    pub p50_ms: f64,
+    /// 99th-percentile ingest latency with the reader running, ms.
+    pub p99_ms: f64,
+    /// Largest ingest latency with the reader running, ms.
+    pub max_ms: f64,
+    /// Complete reads of both lists (users, then sessions) the reader finished.
+    pub walks: u64,
+    /// Mean time of one complete read of both lists, ms.
+    pub walk_ms: f64,
+    /// Rows the reader got per walk (users + sessions).
+    pub rows_per_walk: u64,
+    /// Time to fill the read tenant, s.
+    pub fill_seconds: f64,
 }
 
 /// Measured figures.
@@ -60,6 +92,8 @@ pub struct LoadReport {
     pub service_records_per_s: f64,
     /// In-process scoring-only throughput (no storage): fixed-text segmentation + template scores, records/s.
     pub score_records_per_s: f64,
+    /// Reader mode: the second load phase, with the reader.
+    pub reader: Option<ReaderReport>,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -139,94 +173,87 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
     // Pre-build batch bodies per connection: a long session of the user's later typings, repeated with a
     // growing clock (repeats are exact replays, so vary them by 1 µs per repetition).
     let per_conn_records = (lc.max_records as usize).div_ceil(lc.connections.max(1)) + lc.batch;
-    let mut bodies: Vec<Vec<(Vec<u8>, usize)>> = Vec::new();
-    for c in 0..lc.connections {
-        let u = c % lc.users.max(1);
-        let s = &subjects[u % subjects.len()];
-        let later = &s[50..];
-        let mut b = SessionBatcher::new(&format!("u{u}"), &format!("load-{c}"), None, lc.batch);
-        let mut out = Vec::new();
-        let (mut n, mut rep, mut clock) = (0usize, 0i64, 1_000_000i64);
-        while n < per_conn_records {
-            let typings: Vec<Vec<f64>> = later
-                .iter()
-                .map(|t| {
-                    let mut t = t.clone();
-                    t[0] += (rep * lc.connections as i64 + c as i64) as f64 * 0.001;
-                    t
-                })
-                .collect();
-            let ev = crate::demo::typings_to_events(&layout, &typings, clock, ms_to_us(800.0));
-            clock = ev
-                .last()
-                .and_then(|t| t.last())
-                .map_or(clock, |e| e.release_us)
-                + 1_000_000;
-            let ev: Vec<keyprint_core::KeyEvent> = ev.into_iter().flatten().collect();
-            for r in records_of(&ev) {
-                if let Some(batch) = b.push(&r) {
-                    n += batch.records.len();
-                    out.push((serde_json::to_vec(&batch)?, batch.records.len()));
+    let build = |prefix: &str, offset: i64| -> anyhow::Result<Vec<Bodies>> {
+        let mut bodies = Vec::new();
+        for c in 0..lc.connections {
+            let u = c % lc.users.max(1);
+            let s = &subjects[u % subjects.len()];
+            let later = &s[50..];
+            let mut b =
+                SessionBatcher::new(&format!("u{u}"), &format!("{prefix}-{c}"), None, lc.batch);
+            let mut out = Vec::new();
+            let (mut n, mut rep, mut clock) = (0usize, offset, 1_000_000i64);
+            while n < per_conn_records {
+                let typings: Vec<Vec<f64>> = later
+                    .iter()
+                    .map(|t| {
+                        let mut t = t.clone();
+                        t[0] += (rep * lc.connections as i64 + c as i64) as f64 * 0.001;
+                        t
+                    })
+                    .collect();
+                let ev = crate::demo::typings_to_events(&layout, &typings, clock, ms_to_us(800.0));
+                clock = ev
+                    .last()
+                    .and_then(|t| t.last())
+                    .map_or(clock, |e| e.release_us)
+                    + 1_000_000;
+                let ev: Vec<keyprint_core::KeyEvent> = ev.into_iter().flatten().collect();
+                for r in records_of(&ev) {
+                    if let Some(batch) = b.push(&r) {
+                        n += batch.records.len();
+                        out.push((serde_json::to_vec(&batch)?, batch.records.len()));
+                    }
                 }
+                rep += 1;
             }
-            rep += 1;
+            bodies.push(out);
         }
-        bodies.push(out);
-    }
+        Ok(bodies)
+    };
+    let bodies = build("load", 0)?;
+    // Reader mode: fill the read tenant, and bodies for the second phase (fresh sessions, other typings).
+    let fill = if lc.read_users > 0 {
+        let t = Instant::now();
+        fill_read_tenant(&server.service, lc.read_users, lc.read_sessions)?;
+        Some(t.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    let bodies2 = if fill.is_some() {
+        build("read", 1_000_000)?
+    } else {
+        Vec::new()
+    };
     // Load phase.
-    let deadline = Instant::now() + Duration::from_secs_f64(lc.max_seconds);
-    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for (c, list) in bodies.iter().cloned().enumerate() {
-        let http = reqwest::Client::new();
-        let token = tokens[c % lc.users.max(1)].clone();
-        let (url, sent) = (url.clone(), sent.clone());
-        let max = lc.max_records;
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let (mut records, mut batches, mut samples) = (0u64, 0u64, 0u64);
-            for (body, n) in list {
-                if Instant::now() >= deadline
-                    || sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) >= max
-                {
-                    break;
-                }
-                let t = Instant::now();
-                let r = http
-                    .post(format!("{url}/v1/records"))
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = r.status();
-                let bytes = r.bytes().await?;
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(
-                    status.is_success(),
-                    "connection {c}: {status} {}",
-                    String::from_utf8_lossy(&bytes)
-                );
-                let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-                samples += v["samples"].as_u64().unwrap_or(0);
-                records += n as u64;
-                batches += 1;
-            }
-            Ok::<_, anyhow::Error>((lat, records, batches, samples))
-        }));
-    }
-    let mut lat = Vec::new();
-    let (mut records, mut batches, mut samples) = (0, 0, 0);
-    for t in tasks {
-        let (l, e, b, s) = t.await??;
-        lat.extend(l);
-        records += e;
-        batches += b;
-        samples += s;
-    }
+    let (mut lat, records, batches, samples) = load_phase(&url, &tokens, &bodies, lc).await?;
     let seconds = t0.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
+    let reader = match fill {
+        None => None,
+        Some(fill_seconds) => {
+            let read_key = server.service.create_key(READ_TENANT, Role::Read)?;
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let walker = tokio::spawn(read_loop(url.clone(), read_key.token, stop.clone()));
+            // Let the reader start its first walk.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (mut lat2, _, batches2, _) = load_phase(&url, &tokens, &bodies2, lc).await?;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let (walks, walk_ms, rows_per_walk) = walker.await??;
+            lat2.sort_by(f64::total_cmp);
+            Some(ReaderReport {
+                batches: batches2,
+                p50_ms: quantile(&lat2, 0.5),
+                p99_ms: quantile(&lat2, 0.99),
+                max_ms: lat2.last().copied().unwrap_or(0.0),
+                walks,
+                walk_ms,
+                rows_per_walk,
+                fill_seconds,
+            })
+        }
+    };
     let service = server.service.clone();
     server.stop();
 
@@ -295,5 +322,184 @@ pub async fn run(dir: &std::path::Path, lc: &LoadConfig) -> anyhow::Result<LoadR
         parse_records_per_s,
         service_records_per_s,
         score_records_per_s,
+        reader,
     })
+}
+
+/// One connection's pre-built batch bodies, each with its record count.
+type Bodies = Vec<(Vec<u8>, usize)>;
+
+/// The tenant the reader reads in reader mode.
+pub const READ_TENANT: &str = "big";
+
+/// Fills [`READ_TENANT`] with `users` users and `sessions` sessions (round-robin over the users), each one
+/// batch of one device record, through the service in-process from 32 threads (group commit).
+fn fill_read_tenant(
+    svc: &Arc<crate::service::Service>,
+    users: usize,
+    sessions: usize,
+) -> anyhow::Result<()> {
+    fill_tenant(svc, READ_TENANT, users, sessions).map(|_| ())
+}
+
+/// Gives `tenant` `users` users and `sessions` sessions (session `i` belongs to user `i mod users`), each
+/// one batch (`batch_seq` 0) of one device record, through the service in-process from 32 threads. Returns
+/// the shared device's principal that posted them.
+///
+/// # Errors
+/// When a batch is refused.
+pub fn fill_tenant(
+    svc: &Arc<crate::service::Service>,
+    tenant: &str,
+    users: usize,
+    sessions: usize,
+) -> anyhow::Result<crate::service::Principal> {
+    // A shared device (bound to no user) may post for any user of its tenant.
+    let (_, who) = svc.provision_device(tenant, "reader-fill", &[])?;
+    let record: keyprint_wire::WireRecord = serde_json::from_value(serde_json::json!({
+        "device": {"at_us": 1_000_000, "action": "attach", "bus": "usb"}
+    }))?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let total = sessions.max(users);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..32 {
+            handles.push(scope.spawn(|| -> anyhow::Result<()> {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        return Ok(());
+                    }
+                    let batch = IngestBatch {
+                        user: format!("user-{:05}", i % users.max(1)),
+                        session: format!("s-{i:06}"),
+                        device: None,
+                        batch_seq: 0,
+                        records: vec![record.clone()],
+                    };
+                    svc.ingest(&who, &batch)
+                        .map_err(|e| anyhow::anyhow!("filling the read tenant: {e}"))?;
+                }
+            }));
+        }
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("fill thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(who)
+}
+
+/// Reads one whole list: pages when the server answers pages (`?limit=1000`, then `&cursor=`), a plain
+/// array otherwise (servers before pagination refuse or ignore `limit`). Returns the rows read.
+async fn read_list(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: &str,
+) -> anyhow::Result<u64> {
+    let mut rows = 0u64;
+    let mut next = format!("{url}{path}?limit=1000");
+    loop {
+        let r = http.get(&next).bearer_auth(token).send().await?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await?;
+        if status.as_u16() == 422 && next.ends_with("?limit=1000") {
+            // No pagination on this server: the whole list is one array.
+            next = format!("{url}{path}");
+            continue;
+        }
+        anyhow::ensure!(status.is_success(), "GET {path}: {status} {v}");
+        if let Some(a) = v.as_array() {
+            return Ok(rows + a.len() as u64);
+        }
+        rows += v["items"].as_array().map_or(0, |a| a.len() as u64);
+        match v["next_cursor"].as_str() {
+            Some(c) => next = format!("{url}{path}?limit=1000&cursor={c}"),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// Loops reading the read tenant's users and sessions lists until `stop`; returns (walks, mean walk ms,
+/// rows per walk).
+async fn read_loop(
+    url: String,
+    token: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<(u64, f64, u64)> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let (mut walks, mut total_ms, mut rows) = (0u64, 0f64, 0u64);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let t = Instant::now();
+        rows = read_list(&http, &url, &token, "/v1/users").await?
+            + read_list(&http, &url, &token, "/v1/sessions").await?;
+        total_ms += t.elapsed().as_secs_f64() * 1000.0;
+        walks += 1;
+    }
+    Ok((walks, total_ms / walks.max(1) as f64, rows))
+}
+
+/// One load phase: every connection posts its bodies in order until the deadline or `max_records`; returns
+/// the latencies (ms, unsorted), records, batches and samples acknowledged.
+async fn load_phase(
+    url: &str,
+    tokens: &[String],
+    bodies: &[Bodies],
+    lc: &LoadConfig,
+) -> anyhow::Result<(Vec<f64>, u64, u64, u64)> {
+    let deadline = Instant::now() + Duration::from_secs_f64(lc.max_seconds);
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (c, list) in bodies.iter().cloned().enumerate() {
+        let http = reqwest::Client::new();
+        let token = tokens[c % lc.users.max(1)].clone();
+        let (url, sent) = (url.to_string(), sent.clone());
+        let max = lc.max_records;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let (mut records, mut batches, mut samples) = (0u64, 0u64, 0u64);
+            for (body, n) in list {
+                if Instant::now() >= deadline
+                    || sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) >= max
+                {
+                    break;
+                }
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{url}/v1/records"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = r.status();
+                let bytes = r.bytes().await?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(
+                    status.is_success(),
+                    "connection {c}: {status} {}",
+                    String::from_utf8_lossy(&bytes)
+                );
+                let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+                samples += v["samples"].as_u64().unwrap_or(0);
+                records += n as u64;
+                batches += 1;
+            }
+            Ok::<_, anyhow::Error>((lat, records, batches, samples))
+        }));
+    }
+    let mut lat = Vec::new();
+    let (mut records, mut batches, mut samples) = (0, 0, 0);
+    for t in tasks {
+        let (l, e, b, s) = t.await??;
+        lat.extend(l);
+        records += e;
+        batches += b;
+        samples += s;
+    }
+    Ok((lat, records, batches, samples))
 }

@@ -36,19 +36,20 @@ pub use identity::{BROWSER_TTL_S, MAX_DEVICE_USERS, Principal, REGISTRATION_TTL_
 
 use crate::engine::{Engine, EngineSession, PhraseSetting, TenantSettings};
 use crate::store::{
-    BatchCommit, EnrolmentAction, NewAlert, ReferenceChange, SessionRow, Storage, StoreError,
+    BatchCommit, EnrolmentAction, NewAlert, Reads, ReferenceChange, SessionKey, SessionRow,
+    Storage, StoreError, UserRow,
 };
 use crate::trust::{Crossing, Fusion, FusionParams};
 use keyprint_core::detector::{FeatureVector, Template};
 use keyprint_edge::Record;
 use keyprint_wire::{
-    Alert, EngineEnrolment, ErrorBody, ErrorCode, FixedTextPhrase, IngestAck, IngestBatch, Purged,
-    ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo,
+    Alert, EngineEnrolment, ErrorBody, ErrorCode, FixedTextPhrase, IngestAck, IngestBatch, Page,
+    Purged, ReasonCode, Role, SessionDetail, SessionInfo, TrustPoint, UserInfo,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Longest accepted gap between consecutive records of a session's stream, µs (24 h).
 pub const MAX_GAP_US: i64 = 86_400_000_000;
@@ -113,7 +114,13 @@ pub struct ServiceConfig {
     pub replay_llr: f64,
     /// Requests per second allowed per API key (token bucket, burst = 2 s worth).
     pub rate_per_key: f64,
+    /// In-memory state of a session (and of a user) unused for this long is dropped by
+    /// [`Service::evict_idle`] and rebuilt from storage when the session returns.
+    pub idle_evict: Duration,
 }
+
+/// Default of [`ServiceConfig::idle_evict`]: 30 minutes.
+pub const DEFAULT_IDLE_EVICT: Duration = Duration::from_secs(30 * 60);
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -125,6 +132,7 @@ impl Default for ServiceConfig {
             refit_every: 10,
             replay_llr: 4.0,
             rate_per_key: 2_000.0,
+            idle_evict: DEFAULT_IDLE_EVICT,
         }
     }
 }
@@ -145,12 +153,154 @@ struct UserRt {
     fusion: Option<Fusion>,
     /// Digests of every sample seen for the user (replay detection); `None` until loaded.
     digests: Option<HashSet<[u8; 32]>>,
+    /// Last ingest that used this state.
+    last_used: Instant,
+}
+
+impl UserRt {
+    /// True when dropping this state and reloading it from storage gives the same state: every loaded
+    /// template is the fit of the stored samples (no trusted-window update since the last refit; the
+    /// in-memory template of such a user is older than its stored samples and is kept until the next refit).
+    fn reloadable(&self) -> bool {
+        self.models
+            .iter()
+            .flatten()
+            .all(|m| m.since_refit == 0 || m.template.is_none())
+    }
 }
 
 struct SessionRt {
     row: Option<SessionRow>,
     engines: Vec<Option<Box<dyn EngineSession>>>,
     started: bool,
+    /// Last ingest that used this state.
+    last_used: Instant,
+}
+
+/// What one [`Service::evict_idle`] pass dropped from memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    /// Session states dropped.
+    pub sessions: usize,
+    /// User states dropped.
+    pub users: usize,
+    /// Session states still in memory.
+    pub sessions_left: usize,
+    /// User states still in memory.
+    pub users_left: usize,
+}
+
+/// Hex of `kind` and `parts` joined by U+001F (a control character, which no id may hold).
+fn encode_cursor(kind: &str, parts: &[&str]) -> String {
+    let mut raw = String::from(kind);
+    for p in parts {
+        raw.push('\u{1f}');
+        raw.push_str(p);
+    }
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The parts of a cursor of `kind` made by [`encode_cursor`] with `n` parts.
+fn decode_cursor(kind: &str, cursor: &str, n: usize) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::field(
+            ErrorCode::InvalidField,
+            "cursor",
+            "not a cursor of this list (use the next_cursor of an earlier page)",
+        )
+    };
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
+        return Err(bad());
+    }
+    let bytes: Vec<u8> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let raw = String::from_utf8(bytes).map_err(|_| bad())?;
+    let mut it = raw.split('\u{1f}');
+    if it.next() != Some(kind) {
+        return Err(bad());
+    }
+    let parts: Vec<String> = it.map(String::from).collect();
+    if parts.len() != n {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
+/// A page request of a list endpoint: up to `limit` rows after `cursor` (a `next_cursor` of the same list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Rows wanted, 1 to [`keyprint_wire::MAX_PAGE_LIMIT`].
+    pub limit: usize,
+    /// Where the previous page ended; `None` for the first page.
+    pub cursor: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            limit: keyprint_wire::DEFAULT_PAGE_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+impl PageRequest {
+    /// The largest page ([`keyprint_wire::MAX_PAGE_LIMIT`] rows) from the start.
+    pub fn max() -> Self {
+        PageRequest {
+            limit: keyprint_wire::MAX_PAGE_LIMIT,
+            cursor: None,
+        }
+    }
+
+    /// Checks the raw `?limit=` and `?cursor=` values (the cursor's content is checked by the list).
+    ///
+    /// # Errors
+    /// `invalid_field` naming `limit` for a value that is not an integer from 1 to
+    /// [`keyprint_wire::MAX_PAGE_LIMIT`]; naming `cursor` for an empty cursor.
+    pub fn parse(limit: Option<&str>, cursor: Option<String>) -> Result<Self, ApiError> {
+        let max = keyprint_wire::MAX_PAGE_LIMIT;
+        let limit = match limit {
+            None => keyprint_wire::DEFAULT_PAGE_LIMIT,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::field(
+                        ErrorCode::InvalidField,
+                        "limit",
+                        format!("must be an integer from 1 to {max}, got {v:?}"),
+                    ));
+                }
+            },
+        };
+        if cursor.as_deref() == Some("") {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "cursor",
+                "empty cursor (omit it for the first page)",
+            ));
+        }
+        Ok(PageRequest { limit, cursor })
+    }
+}
+
+/// Cuts `rows` (fetched with one more than `limit`) into a page whose `next_cursor` is made from the last
+/// row kept when more rows follow.
+fn page_of<R, T>(
+    mut rows: Vec<R>,
+    limit: usize,
+    cursor: impl Fn(&R) -> String,
+    item: impl FnMut(R) -> T,
+) -> Page<T> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more { rows.last().map(&cursor) } else { None };
+    Page {
+        items: rows.into_iter().map(item).collect(),
+        next_cursor,
+    }
 }
 
 #[derive(Default)]
@@ -322,6 +472,9 @@ type CommitJob = (
 /// is locked until its commit returns.
 pub struct Service {
     store: Arc<Mutex<Box<dyn Storage>>>,
+    /// The read side: list and detail endpoints and the enrolment check read here, never under `store`'s
+    /// lock, so a long read does not delay the writer thread or another tenant's ingest.
+    reads: Arc<dyn Reads>,
     writer: std::sync::mpsc::Sender<CommitJob>,
     engines: Vec<Arc<dyn Engine>>,
     cfg: ServiceConfig,
@@ -347,6 +500,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Service {
     /// A service over `store` with `engines` (in fusion order).
     pub fn new(store: Box<dyn Storage>, engines: Vec<Arc<dyn Engine>>, cfg: ServiceConfig) -> Self {
+        let reads = store.reads();
         let store = Arc::new(Mutex::new(store));
         let (tx, rx) = std::sync::mpsc::channel::<CommitJob>();
         let st = store.clone();
@@ -371,6 +525,7 @@ impl Service {
             .expect("writer thread");
         Service {
             store,
+            reads,
             writer: tx,
             engines,
             cfg,
@@ -457,12 +612,7 @@ impl Service {
             st.create_tenant(tenant)?;
             let current = st.tenant(tenant)?.and_then(|t| t.phrase);
             if current.as_ref().is_some_and(|c| *c != v) && !req.confirm_reset {
-                let mut enrolled = 0;
-                for u in st.users(tenant)? {
-                    if st.reference(tenant, &u, "fixed-text")?.samples.len() > 0 {
-                        enrolled += 1;
-                    }
-                }
+                let enrolled = self.reads.users_with_samples(tenant, "fixed-text")?;
                 if enrolled > 0 {
                     return Err(ApiError::field(
                         ErrorCode::ConfirmationRequired,
@@ -573,10 +723,12 @@ impl Service {
                     row: None,
                     engines: Vec::new(),
                     started: false,
+                    last_used: Instant::now(),
                 }))
             })
             .clone();
         let mut s = lock(&srt);
+        s.last_used = Instant::now();
         if !s.started {
             s.row = lock(&self.store).session(tenant, &batch.session)?;
             let settings = rt
@@ -694,10 +846,12 @@ impl Service {
                     models: (0..self.engines.len()).map(|_| None).collect(),
                     fusion: None,
                     digests: None,
+                    last_used: Instant::now(),
                 }))
             })
             .clone();
         let mut u = lock(&urt);
+        u.last_used = Instant::now();
         if u.digests.is_none() {
             let d = lock(&self.store).digests(tenant, &batch.user)?;
             u.digests = Some(d.into_iter().collect());
@@ -1259,20 +1413,11 @@ impl Service {
             }
         }
         let own_mean = if own.is_empty() { 0.0 } else { mean(&own) };
-        let others: Vec<(String, Vec<FeatureVector>)> = {
-            let mut st = lock(&self.store);
-            let users = st.users(tenant).ok()?;
-            let mut v = Vec::new();
-            for other in users.into_iter().filter(|o| o != user).take(500) {
-                if let Ok(r) = st.reference(tenant, &other, e.name())
-                    && r.enrolled
-                    && r.held.is_none()
-                {
-                    v.push((other, r.samples));
-                }
-            }
-            v
-        };
+        // One query on the read side: the writer's lock is not held while up to 500 references load.
+        let others = self
+            .reads
+            .active_references(tenant, e.name(), user, 500)
+            .ok()?;
         let all: Vec<&FeatureVector> = samples.iter().collect();
         let new_t = e.fit_check(tenant, user, samples).ok()?;
         // Both ways: the other user's template accepts these samples, and the new template accepts the other
@@ -1385,77 +1530,177 @@ impl Service {
         }
     }
 
-    /// Sessions of a tenant (optionally of one user), newest first.
+    /// A page of a tenant's sessions (optionally of one user), newest first by start time; read on the read
+    /// side, never under the writer's lock.
     ///
     /// # Errors
-    /// Storage errors.
-    pub fn sessions(&self, tenant: &str, user: Option<&str>) -> Result<Vec<SessionInfo>, ApiError> {
-        let rows = lock(&self.store).sessions(tenant, user)?;
-        Ok(rows.into_iter().map(|r| self.info(r)).collect())
+    /// `invalid_field` (`cursor`) for a cursor that is not this list's; storage errors.
+    pub fn sessions(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<SessionInfo>, ApiError> {
+        let after = match &page.cursor {
+            None => None,
+            Some(c) => {
+                let p = decode_cursor("s1", c, 2)?;
+                let started_ms = p[0].parse().map_err(|_| {
+                    ApiError::field(ErrorCode::InvalidField, "cursor", "not a sessions cursor")
+                })?;
+                Some(SessionKey {
+                    started_ms,
+                    session: p[1].clone(),
+                })
+            }
+        };
+        let rows = self
+            .reads
+            .sessions_page(tenant, user, after.as_ref(), page.limit + 1)?;
+        Ok(page_of(
+            rows,
+            page.limit,
+            |r| encode_cursor("s1", &[&r.started_ms.to_string(), &r.session]),
+            |r| self.info(r),
+        ))
     }
 
-    /// One session with its trust history.
+    /// One session with its trust history (one snapshot of the read side).
     ///
     /// # Errors
     /// `not_found` when the tenant has no such session.
     pub fn session(&self, tenant: &str, session: &str) -> Result<SessionDetail, ApiError> {
-        let mut st = lock(&self.store);
-        let row = st
+        let row = self
+            .reads
             .session(tenant, session)?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such session"))?;
-        let history = st.history(tenant, session)?;
-        drop(st);
+        let history = self.reads.history(tenant, session)?;
         Ok(SessionDetail {
             info: self.info(row),
             history,
         })
     }
 
-    /// Alerts with id > `after`, oldest first.
+    /// A page of the tenant's alerts with id > `after` (and after the cursor), oldest first. Ids are the
+    /// tenant's own sequence, so `after` = the last id seen continues without gaps.
     ///
     /// # Errors
-    /// Storage errors.
+    /// `invalid_field` (`cursor`) for a cursor that is not this list's; storage errors.
     pub fn alerts(
         &self,
         tenant: &str,
         after: i64,
         user: Option<&str>,
-    ) -> Result<Vec<Alert>, ApiError> {
-        Ok(lock(&self.store).alerts(tenant, after, user)?)
+        page: &PageRequest,
+    ) -> Result<Page<Alert>, ApiError> {
+        let mut after = after;
+        if let Some(c) = &page.cursor {
+            let p = decode_cursor("a1", c, 1)?;
+            let id: i64 = p[0].parse().map_err(|_| {
+                ApiError::field(ErrorCode::InvalidField, "cursor", "not an alerts cursor")
+            })?;
+            after = after.max(id);
+        }
+        let rows = self
+            .reads
+            .alerts_page(tenant, after, user, page.limit + 1)?;
+        Ok(page_of(
+            rows,
+            page.limit,
+            |a| encode_cursor("a1", &[&a.id.to_string()]),
+            |a| a,
+        ))
     }
 
-    /// Users with their enrolment state.
+    fn user_info(&self, u: UserRow) -> UserInfo {
+        UserInfo {
+            trust: u.fusion.map(|f| f.view(&self.cfg.fusion)),
+            user: u.user,
+            engines: u
+                .engines
+                .into_iter()
+                .map(|e| EngineEnrolment {
+                    engine: e.engine,
+                    samples: e.samples,
+                    enrolled: e.enrolled,
+                    updates: e.updates,
+                    held: e.held,
+                })
+                .collect(),
+            sessions: u.sessions,
+            alerts: u.alerts,
+        }
+    }
+
+    /// A page of the tenant's users with their enrolment state, by id: a fixed number of queries per page on
+    /// the read side.
+    ///
+    /// # Errors
+    /// `invalid_field` (`cursor`) for a cursor that is not this list's; storage errors.
+    pub fn users(&self, tenant: &str, page: &PageRequest) -> Result<Page<UserInfo>, ApiError> {
+        let after = match &page.cursor {
+            None => None,
+            Some(c) => Some(decode_cursor("u1", c, 1)?.remove(0)),
+        };
+        let rows = self
+            .reads
+            .users_page(tenant, after.as_deref(), page.limit + 1)?;
+        Ok(page_of(
+            rows,
+            page.limit,
+            |u| encode_cursor("u1", &[&u.user]),
+            |u| self.user_info(u),
+        ))
+    }
+
+    /// One user with their enrolment state (`None` when the tenant holds nothing of the user).
     ///
     /// # Errors
     /// Storage errors.
-    pub fn users(&self, tenant: &str) -> Result<Vec<UserInfo>, ApiError> {
-        let mut st = lock(&self.store);
-        let mut out = Vec::new();
-        for u in st.users(tenant)? {
-            let mut engines = Vec::new();
-            for e in st.reference_engines(tenant, &u)? {
-                let r = st.reference(tenant, &u, &e)?;
-                engines.push(EngineEnrolment {
-                    engine: e,
-                    samples: r.samples.len() as u64,
-                    enrolled: r.enrolled,
-                    updates: r.updates,
-                    held: r.held,
+    pub fn user(&self, tenant: &str, user: &str) -> Result<Option<UserInfo>, ApiError> {
+        Ok(self.reads.user(tenant, user)?.map(|u| self.user_info(u)))
+    }
+
+    /// Drops the in-memory state of sessions and users unused for at least `idle` (and not in use now);
+    /// `keyprint serve` runs it periodically with [`ServiceConfig::idle_evict`]. A returning session is
+    /// rebuilt from storage exactly as it was: its row (counts, fusion state, last event times) and its
+    /// user's fusion state and replay digests are written in every batch's transaction, and engine sessions
+    /// hold no state between batches beyond the tenant's settings. A user's templates are refitted from the
+    /// stored reference samples, so a user is dropped only when each template is the fit of exactly those
+    /// samples (no trusted-window update since its last refit); the free-text template is fitted with the
+    /// tenant's population at the time of reloading (as after a restart).
+    pub fn evict_idle(&self, idle: Duration) -> Evicted {
+        let now = Instant::now();
+        let old = |t: Instant| now.saturating_duration_since(t) >= idle;
+        let tenants: Vec<Arc<TenantRt>> = lock(&self.tenants).values().cloned().collect();
+        let mut out = Evicted::default();
+        for rt in tenants {
+            {
+                let mut map = lock(&rt.sessions);
+                let before = map.len();
+                map.retain(|_, srt| {
+                    // An `Arc` held elsewhere is an ingest in progress; a locked one too.
+                    Arc::strong_count(srt) > 1 || srt.try_lock().map_or(true, |s| !old(s.last_used))
                 });
+                out.sessions += before - map.len();
+                let keep = map.len() * 2;
+                map.shrink_to(keep);
+                out.sessions_left += map.len();
             }
-            let sessions = st.sessions(tenant, Some(&u))?;
-            let trust = st
-                .user_fusion(tenant, &u)?
-                .map(|f| f.view(&self.cfg.fusion));
-            out.push(UserInfo {
-                trust,
-                user: u,
-                engines,
-                alerts: sessions.iter().map(|s| s.alerts).sum(),
-                sessions: sessions.len() as u64,
+            let mut map = lock(&rt.users);
+            let before = map.len();
+            map.retain(|_, urt| {
+                Arc::strong_count(urt) > 1
+                    || urt
+                        .try_lock()
+                        .map_or(true, |u| !(old(u.last_used) && u.reloadable()))
             });
+            out.users += before - map.len();
+            let keep = map.len() * 2;
+            map.shrink_to(keep);
+            out.users_left += map.len();
         }
-        Ok(out)
+        out
     }
 
     /// Deletes a user's data everywhere.

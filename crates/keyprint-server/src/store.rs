@@ -8,6 +8,14 @@
 //! * Nothing typed is stored: only the edge's content-free records (`keyprint_edge::Record`: timing vectors,
 //!   window summaries, mouse action features, verdicts, device events) — no key identity, no key order.
 //!   Reference samples are those records' vectors.
+//! * Reads never wait on writes: [`Storage::reads`] gives the read side ([`Reads`]), which list and detail
+//!   endpoints use — for SQLite a pool of read-only connections ([`SqliteReads`]) that read the last committed
+//!   snapshot (WAL) without the writer's lock. Lists are pages after a position in an order inserts do not
+//!   change, each a fixed number of queries.
+//! * Alert ids are numbered per tenant (`alert_seqs`, in the batch's transaction): no gaps from other tenants
+//!   or from rolled-back batches.
+//! * One process per database: [`lock_data_dir`] holds an exclusive `flock` on `<database>.lock` (with the
+//!   holder's pid inside) while the store is open.
 //!
 //! Record encoding: one row per batch holding the JSON text of the batch's `keyprint_wire::WireRecord`s.
 //! The schema's version is SQLite's `user_version` ([`SCHEMA_VERSION`]); a data directory of another
@@ -223,8 +231,106 @@ pub struct ReferenceRow {
     pub held: Option<String>,
 }
 
+/// A position in the sessions list, which runs newest first by start time (`started_ms` descending, then
+/// session id descending): the last row a page returned. Start time and id never change, so a position stays
+/// valid while sessions are added or updated (new sessions start later, so they sort before any position).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionKey {
+    /// The row's first batch, Unix ms.
+    pub started_ms: i64,
+    /// The row's session id.
+    pub session: String,
+}
+
+/// One engine's enrolment of a user, as listed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrolmentRow {
+    /// Engine name.
+    pub engine: String,
+    /// Reference samples held.
+    pub samples: u64,
+    /// Enrolled flag.
+    pub enrolled: bool,
+    /// Trusted-window updates so far.
+    pub updates: u64,
+    /// Why the enrolment is held for review, if it is.
+    pub held: Option<String>,
+}
+
+/// A user as listed (`GET /v1/users`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRow {
+    /// User id.
+    pub user: String,
+    /// Enrolment per engine, by engine name.
+    pub engines: Vec<EnrolmentRow>,
+    /// Sessions stored.
+    pub sessions: u64,
+    /// Alerts raised in those sessions.
+    pub alerts: u64,
+    /// Trust across the user's sessions, when the user has any.
+    pub fusion: Option<Fusion>,
+}
+
+/// Read-only access for list and detail endpoints and other reads that must never wait on ingest: every
+/// method reads one committed snapshot and takes no lock a commit needs (SQLite: a pool of read-only
+/// connections in WAL mode). Lists are pages: at most `limit` rows after a position, in a stable order.
+pub trait Reads: Send + Sync {
+    /// Up to `limit` sessions of a tenant (optionally one user) after `after`, newest first by start time
+    /// (see [`SessionKey`]).
+    fn sessions_page(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+        after: Option<&SessionKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<SessionRow>>;
+    /// A session row.
+    fn session(&self, tenant: &str, session: &str) -> StoreResult<Option<SessionRow>>;
+    /// Trust history of a session, oldest first.
+    fn history(&self, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>>;
+    /// Up to `limit` alerts of a tenant with (per-tenant) id > `after`, oldest first.
+    fn alerts_page(
+        &self,
+        tenant: &str,
+        after: i64,
+        user: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Alert>>;
+    /// Up to `limit` users of a tenant (from sessions and enrolments) with id > `after`, by id, with their
+    /// enrolments, session and alert counts and cross-session trust (a fixed number of queries per page).
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRow>>;
+    /// One user's row (`None` when the tenant holds nothing of the user).
+    fn user(&self, tenant: &str, user: &str) -> StoreResult<Option<UserRow>>;
+    /// Up to `limit` devices of a tenant with id > `after`, by id, each with its credentials (oldest first).
+    fn devices_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DeviceRow, Vec<KeyRow>)>>;
+    /// The reference samples of up to `max_users` users other than `except` whose `engine` enrolment is
+    /// active (enrolled, not held), by user id (for the enrolment check against other users).
+    fn active_references(
+        &self,
+        tenant: &str,
+        engine: &str,
+        except: &str,
+        max_users: usize,
+    ) -> StoreResult<Vec<(String, Vec<FeatureVector>)>>;
+    /// How many users hold reference samples for `engine`.
+    fn users_with_samples(&self, tenant: &str, engine: &str) -> StoreResult<u64>;
+}
+
 /// What the service needs from storage. Every method is one transaction.
 pub trait Storage: Send {
+    /// The read-only side ([`Reads`]), shared by every reader; it never waits for this value's lock.
+    fn reads(&self) -> std::sync::Arc<dyn Reads>;
     /// Creates a tenant if absent.
     fn create_tenant(&mut self, id: &str) -> StoreResult<()>;
     /// A tenant.
@@ -342,17 +448,32 @@ pub trait Storage: Send {
     fn outbox_backlog(&mut self, sink: &str) -> StoreResult<u64>;
 }
 
-/// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`).
+/// SQLite storage (bundled SQLite, WAL, `synchronous = FULL`): this value owns the one writer connection;
+/// [`Storage::reads`] hands out a pool of read-only connections to the same file, which in WAL mode read a
+/// committed snapshot without taking the writer's lock or blocking its commits.
 pub struct SqliteStore {
     conn: Connection,
+    path: std::path::PathBuf,
+    reads: std::sync::OnceLock<std::sync::Arc<SqliteReads>>,
     /// An exclusive lock on `<database>.lock`, held while the store is open: two servers on one data
     /// directory would both accept batches while only one delivers the outbox.
     _lock: std::fs::File,
 }
 
 /// The storage schema's version (SQLite `user_version`): 2 = content-free records; 3 = registered devices,
-/// per-device and browser credentials, per-user trust, enrolment holds (a version-2 directory is migrated).
-pub const SCHEMA_VERSION: i64 = 3;
+/// per-device and browser credentials, per-user trust, enrolment holds; 4 = per-tenant alert ids (directories
+/// of versions 2 and 3 are migrated).
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// Version 3 → 4: alert ids become per tenant (`alerts.seq`, the counter `alert_seqs`). Existing alerts keep
+/// their (global) id as their tenant's number and every tenant's counter continues after its largest one,
+/// so an `?after=` position a client holds stays valid; from then on a tenant's ids have no gaps.
+const MIGRATE_3_4: &str = "
+ALTER TABLE alerts ADD COLUMN seq INTEGER;
+UPDATE alerts SET seq = id;
+CREATE TABLE IF NOT EXISTS alert_seqs(tenant TEXT PRIMARY KEY, last INTEGER NOT NULL);
+INSERT INTO alert_seqs(tenant, last) SELECT tenant, MAX(seq) FROM alerts GROUP BY tenant;
+";
 
 /// Version 2 → 3, run before [`SCHEMA`] (which creates the new tables).
 const MIGRATE_2_3: &str = "
@@ -385,7 +506,12 @@ CREATE TABLE IF NOT EXISTS batches(tenant TEXT NOT NULL, session TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS trust_history(tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
   trust REAL NOT NULL, confidence REAL NOT NULL, reasons TEXT NOT NULL, PRIMARY KEY(tenant, session, seq));
 CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, user TEXT NOT NULL, session TEXT NOT NULL,
-  at_ms INTEGER NOT NULL, event_us INTEGER NOT NULL, trust REAL NOT NULL, threshold REAL NOT NULL, reasons TEXT NOT NULL);
+  at_ms INTEGER NOT NULL, event_us INTEGER NOT NULL, trust REAL NOT NULL, threshold REAL NOT NULL, reasons TEXT NOT NULL,
+  seq INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_seq ON alerts(tenant, seq);
+CREATE INDEX IF NOT EXISTS alerts_user ON alerts(tenant, user);
+CREATE TABLE IF NOT EXISTS alert_seqs(tenant TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_started ON sessions(tenant, started_ms, session);
 CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, sink TEXT NOT NULL, payload TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, delivered_ms INTEGER, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered_ms, next_ms);
@@ -403,21 +529,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError`] when the file cannot be opened or the schema not created.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let lock_path = path.with_extension("lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError(format!("{}: {e}", lock_path.display())))?;
-        lock.try_lock().map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => StoreError(format!(
-                "{} is in use by another keyprint process (lock {} held); stop it or use another data directory",
-                path.display(),
-                lock_path.display()
-            )),
-            std::fs::TryLockError::Error(e) => StoreError(format!("{}: {e}", lock_path.display())),
-        })?;
+        let lock = lock_data_dir(path)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -430,12 +542,15 @@ impl SqliteStore {
             [],
             |r| r.get(0),
         )?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if tables > 0 && version == 2 {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(MIGRATE_2_3)?;
-            tx.pragma_update(None, "user_version", 3)?;
-            tx.commit()?;
+        // Migrations, each in its own transaction, from the version it starts at.
+        for (from, sql) in [(2, MIGRATE_2_3), (3, MIGRATE_3_4)] {
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if tables > 0 && version == from {
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", from + 1)?;
+                tx.commit()?;
+            }
         }
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if tables > 0 && version != SCHEMA_VERSION {
@@ -447,8 +562,66 @@ impl SqliteStore {
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(SqliteStore { conn, _lock: lock })
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            reads: std::sync::OnceLock::new(),
+            _lock: lock,
+        })
     }
+}
+
+/// Takes the exclusive lock of the data directory holding database `path`: an advisory `flock` on
+/// `<database>.lock` (std's [`std::fs::File::try_lock`]), which the kernel releases when the process ends in
+/// any way (`kill -9` included), so a stale lock never needs cleaning up. The holder writes its pid into the
+/// file; a second process is refused with an error naming the directory and that pid.
+///
+/// # Errors
+/// [`StoreError`] when the lock file cannot be opened or another process (or another store in this process)
+/// holds the lock.
+pub fn lock_data_dir(path: &Path) -> StoreResult<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let lock_path = path.with_extension("lock");
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError(format!("{}: {e}", lock_path.display())))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let pid = if holder.is_empty() {
+                "unknown pid".to_string()
+            } else {
+                format!("pid {holder}")
+            };
+            return Err(StoreError(format!(
+                "data directory {} is in use by another keyprint process ({pid}; lock {} held): stop it or \
+                 use another --data-dir",
+                dir.display(),
+                lock_path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError(format!("{}: {e}", lock_path.display())));
+        }
+    }
+    let written = lock
+        .set_len(0)
+        .and_then(|_| lock.rewind())
+        .and_then(|_| writeln!(lock, "{}", std::process::id()))
+        .and_then(|_| lock.flush());
+    written.map_err(|e| StoreError(format!("{}: {e}", lock_path.display())))?;
+    Ok(lock)
 }
 
 fn insert_key(c: &Connection, k: &KeyRow) -> StoreResult<()> {
@@ -641,22 +814,31 @@ fn insert_alerts_tx(
     let mut out = Vec::new();
     for a in alerts {
         let al = &a.alert;
+        // The tenant's next alert number, in this transaction: a rolled-back batch takes its number back, so
+        // a tenant's ids have no gaps, and other tenants' alerts never use its numbers.
+        let seq: i64 = tx.query_row(
+            "INSERT INTO alert_seqs(tenant, last) VALUES (?1, 1)
+             ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last",
+            [tenant],
+            |r| r.get(0),
+        )?;
         tx.execute(
-                "INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![
-                    tenant,
-                    al.user,
-                    al.session,
-                    al.at_ms,
-                    al.event_us,
-                    al.trust,
-                    al.threshold,
-                    reasons_json(&al.reasons)
-                ],
-            )?;
+            "INSERT INTO alerts(tenant, seq, user, session, at_ms, event_us, trust, threshold, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            params![
+                tenant,
+                seq,
+                al.user,
+                al.session,
+                al.at_ms,
+                al.event_us,
+                al.trust,
+                al.threshold,
+                reasons_json(&al.reasons)
+            ],
+        )?;
         let id = tx.last_insert_rowid();
         let mut stored = al.clone();
-        stored.id = id;
+        stored.id = seq;
         let payload = serde_json::json!({"tenant": tenant, "alert": stored}).to_string();
         for sink in &a.sinks {
             tx.execute(
@@ -766,6 +948,12 @@ fn apply_batch(tx: &Connection, c: &BatchCommit) -> StoreResult<Vec<Alert>> {
 }
 
 impl Storage for SqliteStore {
+    fn reads(&self) -> std::sync::Arc<dyn Reads> {
+        self.reads
+            .get_or_init(|| std::sync::Arc::new(SqliteReads::new(&self.path)))
+            .clone()
+    }
+
     fn create_tenant(&mut self, id: &str) -> StoreResult<()> {
         self.conn
             .execute("INSERT OR IGNORE INTO tenants(id) VALUES (?1)", [id])?;
@@ -882,29 +1070,11 @@ impl Storage for SqliteStore {
     }
 
     fn history(&mut self, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>> {
-        let mut st = self.conn.prepare(
-            "SELECT seq, at_ms, trust, confidence, reasons FROM trust_history WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
-        )?;
-        let rows = st.query_map([tenant, session], |r| {
-            let reasons: String = r.get(4)?;
-            Ok(TrustPoint {
-                batch_seq: r.get::<_, i64>(0)? as u64,
-                at_ms: r.get(1)?,
-                trust: r.get(2)?,
-                confidence: r.get(3)?,
-                reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        history_of(&self.conn, tenant, session)
     }
 
     fn alerts(&mut self, tenant: &str, after: i64, user: Option<&str>) -> StoreResult<Vec<Alert>> {
-        let mut st = self.conn.prepare(
-            "SELECT id, user, session, at_ms, event_us, trust, threshold, reasons FROM alerts
-             WHERE tenant = ?1 AND id > ?2 AND (?3 IS NULL OR user = ?3) ORDER BY id",
-        )?;
-        let rows = st.query_map(params![tenant, after, user], row_alert)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        alerts_of(&self.conn, tenant, after, user, i64::MAX)
     }
 
     fn users(&mut self, tenant: &str) -> StoreResult<Vec<String>> {
@@ -1306,6 +1476,322 @@ impl Storage for SqliteStore {
     }
 }
 
+/// Read-only connections kept open for reuse (more are opened while more readers run at once).
+pub const READ_POOL: usize = 4;
+
+/// The read side of [`SqliteStore`]: read-only connections to the same database file. In WAL mode a reader
+/// sees the last committed transaction and neither waits for the writer nor makes it wait (only a checkpoint
+/// may have to stop short of a page a long reader still uses; the next one completes it).
+pub struct SqliteReads {
+    path: std::path::PathBuf,
+    pool: std::sync::Mutex<Vec<Connection>>,
+}
+
+impl SqliteReads {
+    fn new(path: &Path) -> Self {
+        SqliteReads {
+            path: path.to_path_buf(),
+            pool: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` inside one read transaction (one snapshot) on a pooled connection.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let out = {
+            let tx = conn.unchecked_transaction()?;
+            f(&tx)
+        };
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < READ_POOL {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+/// Rows of `users` (a JSON array of ids, in the order wanted) in two queries: counts and trust, then
+/// enrolments with their sample counts.
+fn user_rows(c: &Connection, tenant: &str, users: &[String]) -> StoreResult<Vec<UserRow>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let page = serde_json::to_string(users).map_err(|e| StoreError(e.to_string()))?;
+    let mut out: Vec<UserRow> = {
+        let mut st = c.prepare(
+            "WITH page(ord, user) AS (SELECT key, value FROM json_each(?2))
+             SELECT p.user,
+               (SELECT count(*) FROM sessions s WHERE s.tenant = ?1 AND s.user = p.user),
+               (SELECT coalesce(sum(alerts), 0) FROM sessions s WHERE s.tenant = ?1 AND s.user = p.user),
+               t.scored, t.alerted, t.scoring, t.channels
+             FROM page p LEFT JOIN user_trust t ON t.tenant = ?1 AND t.user = p.user ORDER BY p.ord",
+        )?;
+        st.query_map(params![tenant, page], |r| {
+            let fusion = match r.get::<_, Option<i64>>(3)? {
+                Some(scored) => Some(Fusion {
+                    cusum: true,
+                    ..fusion_from_parts(scored, r.get(4)?, r.get(5)?, &r.get::<_, String>(6)?)
+                }),
+                None => None,
+            };
+            Ok(UserRow {
+                user: r.get(0)?,
+                engines: Vec::new(),
+                sessions: r.get::<_, i64>(1)? as u64,
+                alerts: r.get::<_, i64>(2)? as u64,
+                fusion,
+            })
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let index: std::collections::HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.user.clone(), i))
+        .collect();
+    let mut st = c.prepare(
+        "SELECT e.user, e.engine, e.enrolled, e.updates, e.held,
+           (SELECT count(*) FROM reference_samples r WHERE r.tenant = ?1 AND r.user = e.user AND r.engine = e.engine)
+         FROM enrolments e WHERE e.tenant = ?1 AND e.user IN (SELECT value FROM json_each(?2))
+         ORDER BY e.user, e.engine",
+    )?;
+    let mut rows = st.query(params![tenant, page])?;
+    while let Some(r) = rows.next()? {
+        let user: String = r.get(0)?;
+        if let Some(&i) = index.get(&user) {
+            out[i].engines.push(EnrolmentRow {
+                engine: r.get(1)?,
+                enrolled: r.get::<_, i64>(2)? != 0,
+                updates: r.get::<_, i64>(3)? as u64,
+                held: r.get(4)?,
+                samples: r.get::<_, i64>(5)? as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Reads for SqliteReads {
+    fn sessions_page(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+        after: Option<&SessionKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<SessionRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {SESSION_COLS} FROM sessions WHERE tenant = ?1 AND (?2 IS NULL OR user = ?2)
+                 AND (?3 IS NULL OR (started_ms, session) < (?3, ?4))
+                 ORDER BY started_ms DESC, session DESC LIMIT ?5"
+            ))?;
+            let rows = st.query_map(
+                params![
+                    tenant,
+                    user,
+                    after.map(|k| k.started_ms),
+                    after.map(|k| k.session.as_str()),
+                    limit as i64
+                ],
+                row_session,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn session(&self, tenant: &str, session: &str) -> StoreResult<Option<SessionRow>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant = ?1 AND session = ?2"),
+                [tenant, session],
+                row_session,
+            )
+            .optional()?)
+        })
+    }
+
+    fn history(&self, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>> {
+        self.with(|c| history_of(c, tenant, session))
+    }
+
+    fn alerts_page(
+        &self,
+        tenant: &str,
+        after: i64,
+        user: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Alert>> {
+        self.with(|c| alerts_of(c, tenant, after, user, limit as i64))
+    }
+
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRow>> {
+        self.with(|c| {
+            let users: Vec<String> = {
+                let mut st = c.prepare(
+                    // Each side walks its (tenant, user) index from the position and stops after `limit`.
+                    "SELECT user FROM (SELECT DISTINCT user FROM sessions WHERE tenant = ?1 AND user > ?2
+                                       ORDER BY user LIMIT ?3)
+                     UNION SELECT user FROM (SELECT DISTINCT user FROM enrolments WHERE tenant = ?1 AND user > ?2
+                                             ORDER BY user LIMIT ?3)
+                     ORDER BY 1 LIMIT ?3",
+                )?;
+                st.query_map(params![tenant, after.unwrap_or(""), limit as i64], |r| {
+                    r.get(0)
+                })?
+                .collect::<Result<_, _>>()?
+            };
+            user_rows(c, tenant, &users)
+        })
+    }
+
+    fn user(&self, tenant: &str, user: &str) -> StoreResult<Option<UserRow>> {
+        self.with(|c| {
+            let exists = c
+                .query_row(
+                    "SELECT 1 FROM sessions WHERE tenant = ?1 AND user = ?2
+                     UNION SELECT 1 FROM enrolments WHERE tenant = ?1 AND user = ?2",
+                    [tenant, user],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            Ok(user_rows(c, tenant, &[user.to_string()])?
+                .into_iter()
+                .next())
+        })
+    }
+
+    fn devices_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DeviceRow, Vec<KeyRow>)>> {
+        self.with(|c| {
+            let devices: Vec<DeviceRow> = {
+                let mut st = c.prepare(&format!(
+                    "SELECT {DEVICE_COLS} FROM devices WHERE tenant = ?1 AND device > ?2 ORDER BY device LIMIT ?3"
+                ))?;
+                st.query_map(params![tenant, after.unwrap_or(""), limit as i64], row_device)?
+                    .collect::<Result<_, _>>()?
+            };
+            let (Some(first), Some(last)) = (devices.first(), devices.last()) else {
+                return Ok(Vec::new());
+            };
+            let mut keys: std::collections::HashMap<String, Vec<KeyRow>> = Default::default();
+            let mut st = c.prepare(&format!(
+                "SELECT {KEY_COLS} FROM api_keys WHERE tenant = ?1 AND device >= ?2 AND device <= ?3
+                 ORDER BY device, created_ms, key_id"
+            ))?;
+            for k in st.query_map(params![tenant, first.device, last.device], row_key)? {
+                let k = k?;
+                if let Some(d) = k.device.clone() {
+                    keys.entry(d).or_default().push(k);
+                }
+            }
+            Ok(devices
+                .into_iter()
+                .map(|d| {
+                    let k = keys.remove(&d.device).unwrap_or_default();
+                    (d, k)
+                })
+                .collect())
+        })
+    }
+
+    fn active_references(
+        &self,
+        tenant: &str,
+        engine: &str,
+        except: &str,
+        max_users: usize,
+    ) -> StoreResult<Vec<(String, Vec<FeatureVector>)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT r.user, r.sample FROM reference_samples r
+                 WHERE r.tenant = ?1 AND r.engine = ?2 AND r.user IN
+                   (SELECT user FROM enrolments WHERE tenant = ?1 AND engine = ?2 AND enrolled = 1
+                    AND held IS NULL AND user <> ?3 ORDER BY user LIMIT ?4)
+                 ORDER BY r.user, r.id",
+            )?;
+            let mut out: Vec<(String, Vec<FeatureVector>)> = Vec::new();
+            let mut rows = st.query(params![tenant, engine, except, max_users as i64])?;
+            while let Some(r) = rows.next()? {
+                let user: String = r.get(0)?;
+                let sample = decode_sample(&r.get::<_, Vec<u8>>(1)?);
+                match out.last_mut() {
+                    Some((u, v)) if *u == user => v.push(sample),
+                    _ => out.push((user, vec![sample])),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn users_with_samples(&self, tenant: &str, engine: &str) -> StoreResult<u64> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT count(DISTINCT user) FROM reference_samples WHERE tenant = ?1 AND engine = ?2",
+                [tenant, engine],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+}
+
+/// Up to `limit` alerts of a tenant with id > `after` (optionally one user's), by id.
+fn alerts_of(
+    c: &Connection,
+    tenant: &str,
+    after: i64,
+    user: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<Alert>> {
+    let mut st = c.prepare(
+        "SELECT seq, user, session, at_ms, event_us, trust, threshold, reasons FROM alerts
+         WHERE tenant = ?1 AND seq > ?2 AND (?3 IS NULL OR user = ?3) ORDER BY seq LIMIT ?4",
+    )?;
+    let rows = st.query_map(params![tenant, after, user, limit], row_alert)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn history_of(c: &Connection, tenant: &str, session: &str) -> StoreResult<Vec<TrustPoint>> {
+    let mut st = c.prepare(
+        "SELECT seq, at_ms, trust, confidence, reasons FROM trust_history WHERE tenant = ?1 AND session = ?2 ORDER BY seq",
+    )?;
+    let rows = st.query_map([tenant, session], |r| {
+        let reasons: String = r.get(4)?;
+        Ok(TrustPoint {
+            batch_seq: r.get::<_, i64>(0)? as u64,
+            at_ms: r.get(1)?,
+            trust: r.get(2)?,
+            confidence: r.get(3)?,
+            reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1330,5 +1816,83 @@ mod tests {
         let path = dir.path().join("new.db");
         drop(SqliteStore::open(&path).unwrap());
         assert!(SqliteStore::open(&path).is_ok());
+    }
+
+    fn alert(user: &str) -> NewAlert {
+        NewAlert {
+            alert: Alert {
+                id: 0,
+                user: user.into(),
+                session: "s".into(),
+                at_ms: 1,
+                event_us: 2,
+                trust: 10.0,
+                threshold: 30.0,
+                reasons: Vec::new(),
+            },
+            sinks: vec!["file".into()],
+        }
+    }
+
+    /// A version-3 directory (one global alert id sequence) is migrated to per-tenant ids: existing alerts keep
+    /// their ids (an `after=` position a client holds stays valid), undelivered outbox rows stay, and each
+    /// tenant continues after its own largest id without gaps.
+    #[test]
+    fn version_3_alerts_migrate_to_per_tenant_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyprint.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, user TEXT NOT NULL,
+                   session TEXT NOT NULL, at_ms INTEGER NOT NULL, event_us INTEGER NOT NULL, trust REAL NOT NULL,
+                   threshold REAL NOT NULL, reasons TEXT NOT NULL);
+                 CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, sink TEXT NOT NULL,
+                   payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL,
+                   delivered_ms INTEGER, last_error TEXT);
+                 INSERT INTO alerts(tenant, user, session, at_ms, event_us, trust, threshold, reasons) VALUES
+                   ('a','u','s',1,1,1,30,'[]'), ('b','u','s',1,1,1,30,'[]'), ('a','u','s',1,1,1,30,'[]'),
+                   ('b','u','s',1,1,1,30,'[]'), ('b','u','s',1,1,1,30,'[]');
+                 INSERT INTO outbox(alert_id, sink, payload, next_ms) VALUES (5, 'file', '{}', 0);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let mut st = SqliteStore::open(&path).unwrap();
+        let ids = |st: &mut SqliteStore, t: &str| -> Vec<i64> {
+            st.alerts(t, 0, None)
+                .unwrap()
+                .iter()
+                .map(|a| a.id)
+                .collect()
+        };
+        assert_eq!(ids(&mut st, "a"), vec![1, 3]);
+        assert_eq!(ids(&mut st, "b"), vec![2, 4, 5]);
+        assert_eq!(st.outbox_pending().unwrap(), 1);
+        let new_a = st
+            .insert_alerts("a", &[alert("u"), alert("v")], 10)
+            .unwrap();
+        let new_b = st.insert_alerts("b", &[alert("u")], 10).unwrap();
+        let new_c = st
+            .insert_alerts("c", &[alert("u"), alert("u")], 10)
+            .unwrap();
+        assert_eq!(new_a.iter().map(|a| a.id).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(new_b.iter().map(|a| a.id).collect::<Vec<_>>(), vec![6]);
+        assert_eq!(new_c.iter().map(|a| a.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(ids(&mut st, "a"), vec![1, 3, 4, 5]);
+        // The outbox payload carries the tenant's id.
+        let due = st.outbox_due(i64::MAX, 100).unwrap();
+        assert!(
+            due.iter()
+                .any(|r| r.payload.contains(r#""tenant":"c""#) && r.payload.contains(r#""id":2"#))
+        );
+        // The read side sees the same.
+        let reads = st.reads();
+        let page = reads.alerts_page("b", 4, None, 10).unwrap();
+        assert_eq!(page.iter().map(|a| a.id).collect::<Vec<_>>(), vec![5, 6]);
+        drop(st);
+        // Reopening (now version 4) changes nothing.
+        let mut st = SqliteStore::open(&path).unwrap();
+        assert_eq!(ids(&mut st, "b"), vec![2, 4, 5, 6]);
     }
 }

@@ -214,7 +214,7 @@ async fn status(
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "query", e.to_string()))?;
     let v = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         let svc = &tp.svc;
-        let user = svc.users(TENANT)?.into_iter().find(|u| u.user == who.user);
+        let user = svc.user(TENANT, &who.user)?;
         let session = match q.session {
             // Only the credential's own user's sessions: another user's is simply not found.
             Some(s) => match svc.session(TENANT, &s) {
@@ -225,7 +225,15 @@ async fn status(
             },
             None => None,
         };
-        let alerts = svc.alerts(TENANT, 0, Some(&who.user))?;
+        // The newest alerts of this user (a try-page user has a handful; the page holds up to 1,000).
+        let alerts = svc
+            .alerts(
+                TENANT,
+                0,
+                Some(&who.user),
+                &crate::service::PageRequest::max(),
+            )?
+            .items;
         let enrol: Vec<serde_json::Value> = svc
             .engines()
             .iter()

@@ -124,7 +124,7 @@ async fn acknowledged_records_survive_kill_9() {
         acked.len()
     );
 
-    let (mut child, url, _) = spawn(dir.path(), false);
+    let (child, url, _) = spawn(dir.path(), false);
     let admin = Client::new(&url, &admin_token);
     for s in 0..4usize {
         let mine: Vec<u64> = acked

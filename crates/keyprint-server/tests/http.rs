@@ -67,6 +67,7 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     );
     assert!(acks.iter().all(|a| a.alerts.is_empty()));
     let (s, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users = common::rows(users);
     assert_eq!(s, 200);
     assert_eq!(users[0]["engines"][0]["enrolled"], true, "{users}");
 
@@ -138,6 +139,7 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     assert_eq!(d.history.len(), 20);
     assert!(d.history.first().unwrap().trust > d.history.last().unwrap().trust);
     let (_, v) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let v = common::rows(v);
     let api: Vec<Alert> = serde_json::from_value(v).unwrap();
     assert_eq!(api.len(), 3);
     assert!(api.iter().all(|a| a.at_ms > 0 && !a.reasons.is_empty()));
@@ -310,6 +312,7 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     let (s, v) = raw(&e.read, Method::GET, "/v1/sessions/nope", None).await;
     assert_eq!((s, v["code"].as_str().unwrap()), (404, "not_found"));
     let (s, v) = raw(&e.ingest, Method::GET, "/v1/alerts", None).await;
+    let v = common::rows(v);
     assert_eq!((s, v["code"].as_str().unwrap()), (403, "forbidden"));
     let (s, _) = raw(
         &e.read,
@@ -323,9 +326,11 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     assert_eq!(s, 403);
     let anon = keyprint_client::Client::new(&e.server.url(), "kp_nope_nope");
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions", None).await;
+    let v = common::rows(v);
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
     // A bad query string: authentication first (401 for strangers), then a JSON error naming the query.
     let (s, v) = raw(&anon, Method::GET, "/v1/sessions?bogus=1", None).await;
+    let v = common::rows(v);
     assert_eq!((s, v["code"].as_str().unwrap()), (401, "unauthorized"));
     let (s, v) = raw(&e.read, Method::PUT, "/v1/records", None).await;
     assert_eq!(
@@ -333,6 +338,12 @@ async fn bad_input_is_refused_whole_with_a_reason() {
         (405, "method_not_allowed")
     );
     let (s, v) = raw(&e.read, Method::GET, "/v1/alerts?after=abc", None).await;
+    assert_eq!(
+        (s, v["code"].as_str().unwrap(), v["field"].as_str().unwrap()),
+        (422, "invalid_field", "after")
+    );
+    // An unknown parameter is still refused, naming the query.
+    let (s, v) = raw(&e.read, Method::GET, "/v1/alerts?bogus=1", None).await;
     assert_eq!(
         (s, v["code"].as_str().unwrap(), v["field"].as_str().unwrap()),
         (422, "invalid_field", "query")
@@ -358,8 +369,10 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     let (s, _) = raw(&globex, Method::GET, "/v1/sessions/s1", None).await;
     assert_eq!(s, 404);
     let (s, v) = raw(&globex, Method::GET, "/v1/sessions", None).await;
+    let v = common::rows(v);
     assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
     let (s, v) = raw(&globex, Method::GET, "/v1/alerts", None).await;
+    let v = common::rows(v);
     assert_eq!((s, v.as_array().unwrap().len()), (200, 0));
     let (s, _) = raw(&globex, Method::DELETE, "/v1/users/alice", None).await;
     assert_eq!(s, 404);
@@ -416,6 +429,7 @@ async fn no_typed_text_or_key_names_in_storage_and_purge_removes_the_user() {
     let (s, _) = raw(&e.read, Method::GET, "/v1/sessions/p1", None).await;
     assert_eq!(s, 404);
     let (_, v) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let v = common::rows(v);
     let users: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -447,6 +461,7 @@ async fn rate_limit_and_openapi() {
     let mut limited = 0;
     for _ in 0..30 {
         let (s, v) = raw(&e.read, Method::GET, "/v1/sessions", None).await;
+        let v = common::rows(v);
         if s == 429 {
             assert_eq!(v["code"], "rate_limited");
             limited += 1;
@@ -497,6 +512,7 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
             .map(|x| x["enrolled"].clone())
     };
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users = common::rows(users);
     assert_eq!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -514,6 +530,7 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     .await;
     assert_eq!(s, 204, "{v}");
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users = common::rows(users);
     assert_eq!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -539,6 +556,7 @@ async fn changing_the_phrase_resets_fixed_text_enrolment() {
     .await;
     assert_eq!(s, 204, "{v}");
     let (_, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users = common::rows(users);
     assert_ne!(
         fixed_enrolled(&users),
         Some(serde_json::Value::Bool(true)),
@@ -580,6 +598,7 @@ async fn net_findings_become_device_alerts() {
             .contains("maltrail-alphav")
     );
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let alerts = common::rows(alerts);
     assert_eq!(alerts.as_array().unwrap().len(), 1);
     for _ in 0..100 {
         if std::fs::read_to_string(dir.path().join("alerts.jsonl"))
@@ -627,6 +646,7 @@ async fn net_findings_become_device_alerts() {
     .await;
     assert_eq!(s, 403);
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let alerts = common::rows(alerts);
     assert_eq!(alerts.as_array().unwrap().len(), 1);
 }
 
@@ -670,6 +690,7 @@ async fn retention_deletes_old_records_alerts_and_history() {
     let x = svc.enforce_retention(now + 29 * 86_400_000).unwrap();
     assert_eq!(x, Default::default());
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let alerts = common::rows(alerts);
     assert!(!alerts.as_array().unwrap().is_empty());
     // 31 days on: everything of these sessions is gone, the template stays.
     let x = svc.enforce_retention(now + 31 * 86_400_000).unwrap();
@@ -681,6 +702,7 @@ async fn retention_deletes_old_records_alerts_and_history() {
     let (s, _) = raw(&e.read, Method::GET, "/v1/sessions/r1", None).await;
     assert_eq!(s, 404);
     let (_, alerts) = raw(&e.read, Method::GET, "/v1/alerts", None).await;
+    let alerts = common::rows(alerts);
     assert!(alerts.as_array().unwrap().is_empty());
     assert!(svc.with_store(|s| s.records("acme", "r1").unwrap().is_empty()));
     let n = svc.with_store(|s| {

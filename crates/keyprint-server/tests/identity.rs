@@ -128,6 +128,7 @@ async fn registration_is_one_time_and_credentials_are_listed_rotated_and_revoked
     assert_eq!(s, 200);
     // Listed, never with a secret.
     let (s, v) = raw(&e.read, Method::GET, "/v1/devices", None).await;
+    let v = common::rows(v);
     assert_eq!(s, 200);
     let listed = v.to_string();
     assert!(listed.contains("kiosk-7") && listed.contains(&cred.key_id));
@@ -391,6 +392,7 @@ async fn enrolment_needs_the_users_device_and_another_persons_typing_is_held() {
         held_alerts[0]
     );
     let (s, users) = raw(&e.read, Method::GET, "/v1/users", None).await;
+    let users = common::rows(users);
     assert_eq!(s, 200);
     let alice = users
         .as_array()
@@ -414,6 +416,7 @@ async fn enrolment_needs_the_users_device_and_another_persons_typing_is_held() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(samples(&e, "alice").samples.len(), 0);
     let (_, al) = raw(&e.read, Method::GET, "/v1/alerts?user=alice", None).await;
+    let al = common::rows(al);
     assert!(!al.as_array().unwrap().is_empty(), "alert history lost");
     e.replay("alice", "enrol", &owner[5..55]).await;
     let r = samples(&e, "alice");

@@ -283,7 +283,9 @@ pub struct IngestAck {
 /// An alert: the trust of a session crossed below the tenant's threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Alert {
-    /// Alert id (unique per server).
+    /// Alert id: the tenant's own sequence (1, 2, 3, … without gaps from other tenants' alerts or failed
+    /// batches), unique within the tenant; `GET /v1/alerts?after=<id>` continues after it. Receivers of
+    /// several tenants' alerts de-duplicate on (tenant, id).
     pub id: i64,
     /// User.
     pub user: String,
@@ -506,11 +508,26 @@ pub struct DeviceInfo {
     pub credentials: Vec<CredentialInfo>,
 }
 
-/// Answer to `GET /v1/devices`.
+/// Page size of a list endpoint when `?limit=` is absent.
+pub const DEFAULT_PAGE_LIMIT: usize = 100;
+/// Largest accepted `?limit=`; a larger (or zero, or non-numeric) one is `invalid_field` (422), field `limit`.
+pub const MAX_PAGE_LIMIT: usize = 1_000;
+
+/// One page of a list endpoint: `GET /v1/sessions` (newest first by start time), `GET /v1/alerts` (by id),
+/// `GET /v1/users` and `GET /v1/devices` (by id). Each takes `?limit=` (1 to [`MAX_PAGE_LIMIT`], default
+/// [`DEFAULT_PAGE_LIMIT`]) and `?cursor=` (a `next_cursor` of an earlier page of the same list).
+///
+/// A cursor is opaque and names the position after the last item returned, in an order that rows added or
+/// updated meanwhile do not change: following `next_cursor` until it is `null` returns every row that existed
+/// when the walk began exactly once (rows added during the walk may or may not appear, each at most once). A
+/// cursor that is not one the server issued for that list is `invalid_field` (422), field `cursor`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct DeviceList {
-    /// Devices, by id.
-    pub devices: Vec<DeviceInfo>,
+#[schemars(rename = "PageOf{T}")]
+pub struct Page<T> {
+    /// The rows of this page, at most `limit`.
+    pub items: Vec<T>,
+    /// The cursor of the next page, or `null` when this page holds the last rows.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/browser-credentials` (ingest or admin: the web console's backend, never page code): a

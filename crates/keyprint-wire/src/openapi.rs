@@ -83,6 +83,18 @@ pub struct Operation {
 }
 
 const READERS: &[Role] = &[Role::Read, Role::Admin];
+
+const LIMIT: QueryParam = QueryParam {
+    name: "limit",
+    ty: "integer",
+    description: "Rows per page, 1 to 1000 (default 100).",
+};
+const CURSOR: QueryParam = QueryParam {
+    name: "cursor",
+    ty: "string",
+    description: "The next_cursor of the previous page (opaque).",
+};
+const PAGE: &[QueryParam] = &[LIMIT, CURSOR];
 const ADMIN: &[Role] = &[Role::Admin];
 const BACKEND: &[Role] = &[Role::Ingest, Role::Admin];
 
@@ -138,18 +150,22 @@ pub const OPERATIONS: &[Operation] = &[
         )
     },
     Operation {
-        query: &[QueryParam {
-            name: "user",
-            ty: "string",
-            description: "Only this user's sessions.",
-        }],
-        response: Content::Json(s::<Vec<SessionInfo>>),
+        query: &[
+            QueryParam {
+                name: "user",
+                ty: "string",
+                description: "Only this user's sessions.",
+            },
+            LIMIT,
+            CURSOR,
+        ],
+        response: Content::Json(s::<Page<SessionInfo>>),
         ..op(
             "get",
             "/v1/sessions",
             "list_sessions",
             Auth::Roles(READERS),
-            "Sessions of the tenant, newest first (read, admin).",
+            "Sessions of the tenant, newest first by start time, one page (read, admin).",
         )
     },
     Operation {
@@ -174,24 +190,27 @@ pub const OPERATIONS: &[Operation] = &[
                 ty: "string",
                 description: "Only this user's alerts.",
             },
+            LIMIT,
+            CURSOR,
         ],
-        response: Content::Json(s::<Vec<Alert>>),
+        response: Content::Json(s::<Page<Alert>>),
         ..op(
             "get",
             "/v1/alerts",
             "list_alerts",
             Auth::Roles(READERS),
-            "Alerts with id > after, oldest first (read, admin).",
+            "Alerts with id > after (ids count per tenant), oldest first, one page (read, admin).",
         )
     },
     Operation {
-        response: Content::Json(s::<Vec<UserInfo>>),
+        query: PAGE,
+        response: Content::Json(s::<Page<UserInfo>>),
         ..op(
             "get",
             "/v1/users",
             "list_users",
             Auth::Roles(READERS),
-            "Users with their enrolment state per engine (read, admin).",
+            "Users with their enrolment state per engine, by id, one page (read, admin).",
         )
     },
     Operation {
@@ -244,13 +263,14 @@ pub const OPERATIONS: &[Operation] = &[
         )
     },
     Operation {
-        response: Content::Json(s::<DeviceList>),
+        query: PAGE,
+        response: Content::Json(s::<Page<DeviceInfo>>),
         ..op(
             "get",
             "/v1/devices",
             "list_devices",
             Auth::Roles(READERS),
-            "The tenant's devices and their credentials (read, admin).",
+            "The tenant's devices and their credentials, by id, one page (read, admin).",
         )
     },
     Operation {

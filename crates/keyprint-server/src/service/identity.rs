@@ -334,18 +334,29 @@ impl Service {
         })
     }
 
-    /// A tenant's devices with their credentials (never secrets).
+    /// A page of a tenant's devices, by id, with their credentials (never secrets): two queries on the read
+    /// side per page.
     ///
     /// # Errors
-    /// Storage errors.
-    pub fn devices(&self, tenant: &str) -> Result<Vec<DeviceInfo>, ApiError> {
-        let mut st = lock(&self.store);
-        let mut out = Vec::new();
-        for d in st.devices(tenant)? {
-            let keys = st.device_keys(tenant, &d.device)?;
-            out.push(device_info(d, keys));
-        }
-        Ok(out)
+    /// `invalid_field` (`cursor`) for a cursor that is not this list's; storage errors.
+    pub fn devices(
+        &self,
+        tenant: &str,
+        page: &super::PageRequest,
+    ) -> Result<keyprint_wire::Page<DeviceInfo>, ApiError> {
+        let after = match &page.cursor {
+            None => None,
+            Some(c) => Some(super::decode_cursor("d1", c, 1)?.remove(0)),
+        };
+        let rows = self
+            .reads
+            .devices_page(tenant, after.as_deref(), page.limit + 1)?;
+        Ok(super::page_of(
+            rows,
+            page.limit,
+            |(d, _)| super::encode_cursor("d1", &[&d.device]),
+            |(d, k)| device_info(d, k),
+        ))
     }
 
     /// One device.

@@ -48,6 +48,15 @@ pub async fn raw(
     )
 }
 
+/// The rows of a list answer (`{"items": [...], "next_cursor": ...}`); any other answer (an error body) as it is.
+pub fn rows(v: serde_json::Value) -> serde_json::Value {
+    if v["items"].is_array() {
+        v["items"].clone()
+    } else {
+        v
+    }
+}
+
 pub async fn post_key(admin: &Client, role: &str) -> NewKey {
     let (s, v) = raw(
         admin,
