@@ -22,6 +22,7 @@
 pub mod calibration;
 pub mod demo;
 pub mod engine;
+pub mod fuzzing;
 pub mod http;
 pub mod idle_bench;
 pub mod loadtest;

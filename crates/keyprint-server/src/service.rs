@@ -635,54 +635,69 @@ impl Service {
         Ok(())
     }
 
-    /// Validates a batch and converts its records (nothing is changed): ids, size, every record against the
-    /// edge specification, and time order within the batch (mouse records in one stream, all others in
-    /// another).
     fn convert(batch: &IngestBatch) -> Result<Vec<Record>, ApiError> {
-        for (name, v) in [
-            ("user", Some(&batch.user)),
-            ("session", Some(&batch.session)),
-        ]
-        .into_iter()
-        .chain([("device", batch.device.as_ref())])
-        {
-            if let Some(v) = v {
-                check_id(name, v)?;
-            }
-        }
-        let n = batch.records.len();
-        if n > keyprint_wire::MAX_BATCH_RECORDS {
-            return Err(ApiError::new(
-                ErrorCode::BatchTooLarge,
-                format!(
-                    "{n} records; at most {} per batch",
-                    keyprint_wire::MAX_BATCH_RECORDS
-                ),
-            ));
-        }
-        let mut out = Vec::with_capacity(n);
-        let (mut prev_input, mut prev_mouse): (Option<i64>, Option<i64>) = (None, None);
-        for (i, w) in batch.records.iter().enumerate() {
-            let r = keyprint_wire::convert::from_wire(w).map_err(|e| {
-                let code = if e.field.ends_with(".at_us") {
-                    ErrorCode::AbsurdTimestamp
-                } else {
-                    ErrorCode::InvalidField
-                };
-                ApiError::field(code, format!("records[{i}].{}", e.field), e.reason)
-            })?;
-            let prev = if matches!(r, Record::Mouse(_)) {
-                &mut prev_mouse
-            } else {
-                &mut prev_input
-            };
-            check_step(|| format!("records[{i}].at_us"), r.at_us(), *prev, "record")?;
-            *prev = Some(r.at_us());
-            out.push(r);
-        }
-        Ok(out)
+        validate_batch(batch)
     }
+}
 
+/// The service's checks of one `POST /v1/records` batch that need no stored state, as a pure function (no
+/// I/O): ids ([`check_id`]: 1 to [`MAX_ID_LEN`] bytes, no control, bidi or invisible characters), size
+/// (at most [`keyprint_wire::MAX_BATCH_RECORDS`]), every record against the edge specification
+/// (`keyprint_wire::convert::from_wire`), and time order within the batch (mouse records in one stream, all
+/// others in another; no step back, no gap over 24 h). Returns the converted records, in batch order. What needs
+/// state — the session's owner and device, `batch_seq`, the step from the session's last accepted record — is
+/// checked by [`Service::ingest`] afterwards. Public so that it is fuzzed (`fuzz/` target `ingest_batch`, and
+/// the proptests of `tests/validate_props.rs`).
+///
+/// # Errors
+/// `invalid_field` or `absurd_timestamp` naming the field (`records[3].free_text.values`, `user`, …),
+/// `batch_too_large`, `non_monotonic`.
+pub fn validate_batch(batch: &IngestBatch) -> Result<Vec<Record>, ApiError> {
+    for (name, v) in [
+        ("user", Some(&batch.user)),
+        ("session", Some(&batch.session)),
+    ]
+    .into_iter()
+    .chain([("device", batch.device.as_ref())])
+    {
+        if let Some(v) = v {
+            check_id(name, v)?;
+        }
+    }
+    let n = batch.records.len();
+    if n > keyprint_wire::MAX_BATCH_RECORDS {
+        return Err(ApiError::new(
+            ErrorCode::BatchTooLarge,
+            format!(
+                "{n} records; at most {} per batch",
+                keyprint_wire::MAX_BATCH_RECORDS
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(n);
+    let (mut prev_input, mut prev_mouse): (Option<i64>, Option<i64>) = (None, None);
+    for (i, w) in batch.records.iter().enumerate() {
+        let r = keyprint_wire::convert::from_wire(w).map_err(|e| {
+            let code = if e.field.ends_with(".at_us") {
+                ErrorCode::AbsurdTimestamp
+            } else {
+                ErrorCode::InvalidField
+            };
+            ApiError::field(code, format!("records[{i}].{}", e.field), e.reason)
+        })?;
+        let prev = if matches!(r, Record::Mouse(_)) {
+            &mut prev_mouse
+        } else {
+            &mut prev_input
+        };
+        check_step(|| format!("records[{i}].at_us"), r.at_us(), *prev, "record")?;
+        *prev = Some(r.at_us());
+        out.push(r);
+    }
+    Ok(out)
+}
+
+impl Service {
     fn load_model(&self, tenant: &str, user: &str, idx: usize) -> Result<UserModel, ApiError> {
         let e = &self.engines[idx];
         let r = lock(&self.store).reference(tenant, user, e.name())?;
