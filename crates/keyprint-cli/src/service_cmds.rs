@@ -615,6 +615,15 @@ fn replay_eval_balabit(root: &std::path::Path, a: &ReplayEvalArgs) -> anyhow::Re
     line("impostor sessions", &r.impostor, "ANIA");
     line("genuine sessions", &r.genuine, "ANGA");
     println!(
+        "  per account (genuine alerted / sessions, impostor alerted / sessions, mouse reference samples after training):"
+    );
+    for ((u, g, m), refs) in r.accounts.iter().zip(&r.reference_after_training) {
+        println!(
+            "    {u:<7} genuine {:>3} / {:<3}  impostor {:>3} / {:<3}  reference {refs}",
+            g.alerted, g.sessions, m.alerted, m.sessions
+        );
+    }
+    println!(
         "  training sessions: {} replayed, {} mouse actions, {} scored after enrolment with {} (false) alerts",
         r.training_sessions, r.training_actions, r.training_scored, r.training_alerts
     );

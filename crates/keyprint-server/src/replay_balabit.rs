@@ -122,9 +122,15 @@ pub struct BalabitReport {
     /// Accounts with no active mouse template after their training sessions (their test sessions are
     /// replayed but cannot be scored).
     pub not_enrolled: Vec<String>,
-    /// Labelled impostor test sessions (`is_illegal` 1).
+    /// Per account: (user, genuine test sessions, impostor test sessions), in account order.
+    pub accounts: Vec<(String, MouseSessionStats, MouseSessionStats)>,
+    /// Per account, in account order: mouse reference samples the service holds after the training
+    /// sessions ([`MOUSE_ENROLMENT_ACTIONS`](crate::MOUSE_ENROLMENT_ACTIONS) means no trusted training
+    /// action was ever added: the template never judged an action owner-like, e.g. a low-confidence one).
+    pub reference_after_training: Vec<usize>,
+    /// Labelled impostor test sessions (`is_illegal` 1), all accounts.
     pub impostor: MouseSessionStats,
-    /// Labelled genuine test sessions (`is_illegal` 0).
+    /// Labelled genuine test sessions (`is_illegal` 0), all accounts.
     pub genuine: MouseSessionStats,
     /// Rows the reader rejected over all files read (e.g. `XButton` rows; see
     /// [`keyprint_datasets::balabit`]).
@@ -191,7 +197,6 @@ pub fn run(root: &Path, dir: &Path, opts: &BalabitOptions) -> anyhow::Result<Bal
     };
     let mut held = Vec::new();
     let mut not_enrolled = Vec::new();
-    let (mut impostor, mut genuine) = (Vec::new(), Vec::new());
     for user in &users {
         let (_, who) = svc.provision_device(TENANT, &format!("dev-{user}"), &[user])?;
         // One session through the edge and the batcher; holds are approved at once (the admin's review).
@@ -262,11 +267,13 @@ pub fn run(root: &Path, dir: &Path, opts: &BalabitOptions) -> anyhow::Result<Bal
             r.training_alerts += x.alerts;
             held.extend(x.held.into_iter().map(|why| (user.clone(), why)));
         }
-        let (_, enrolled, hold) = svc.enrolment_state(TENANT, user, "mouse")?;
+        let (refs, enrolled, hold) = svc.enrolment_state(TENANT, user, "mouse")?;
+        r.reference_after_training.push(refs);
         if !enrolled || hold.is_some() {
             not_enrolled.push(user.clone());
         }
         let (mut g, mut m) = (0usize, 0usize);
+        let (mut gs, mut ms) = (MouseSessionStats::default(), MouseSessionStats::default());
         for path in sorted_dir(&root.join("test_files").join(user))? {
             let file = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
             let Some(&illegal) = labels.data.get(file) else {
@@ -282,18 +289,15 @@ pub fn run(root: &Path, dir: &Path, opts: &BalabitOptions) -> anyhow::Result<Bal
             svc.reset_user_view(TENANT, user)?;
             let x = replay(file, &events)?;
             held.extend(x.held.iter().map(|why| (user.clone(), why.clone())));
-            if illegal {
-                impostor.push((x.actions, x.first, x.alerts));
+            for s in if illegal {
+                [&mut r.impostor, &mut ms]
             } else {
-                genuine.push((x.actions, x.first, x.alerts));
+                [&mut r.genuine, &mut gs]
+            } {
+                s.add(x.actions, x.first, x.alerts);
             }
         }
-    }
-    for (a, f, n) in impostor {
-        r.impostor.add(a, f, n);
-    }
-    for (a, f, n) in genuine {
-        r.genuine.add(a, f, n);
+        r.accounts.push((user.clone(), gs, ms));
     }
     r.rejected_rows = rejected;
     r.held = held;
