@@ -624,7 +624,7 @@ fn replay_eval_balabit(root: &std::path::Path, a: &ReplayEvalArgs) -> anyhow::Re
         );
     }
     println!(
-        "  training sessions: {} replayed, {} mouse actions, {} scored after enrolment with {} (false) alerts",
+        "  training sessions: {} replayed, {} mouse actions, {} after the enrolment actions with {} (false) alerts",
         r.training_sessions, r.training_actions, r.training_scored, r.training_alerts
     );
     println!(

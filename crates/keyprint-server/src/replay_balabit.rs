@@ -112,7 +112,9 @@ pub struct BalabitReport {
     pub training_sessions: usize,
     /// Mouse actions in the training sessions.
     pub training_actions: u64,
-    /// Owner's training actions scored after enrolment (the rest enrolled, or were not taken).
+    /// Owner's training actions after the enrolment's first
+    /// [`MOUSE_ENROLMENT_ACTIONS`](crate::MOUSE_ENROLMENT_ACTIONS) (scored, except the rest of the batch in
+    /// which an enrolment was held).
     pub training_scored: u64,
     /// Alerts in the training sessions after enrolment (the owner's own sessions: false alerts).
     pub training_alerts: usize,
