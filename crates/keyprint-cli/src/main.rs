@@ -48,7 +48,8 @@ enum Cmd {
     Enrolment(devices_cmd::EnrolmentCmd),
     /// Load-test the server on loopback (bounded): events/s, ingest-to-score latency.
     Loadtest(service_cmds::LoadArgs),
-    /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service.
+    /// Time to detect (ANIA/ANGA) by replaying the CMU benchmark through the service (`--aalto`: free text on
+    /// Aalto; `--balabit`: mouse on Balabit).
     ReplayEval(service_cmds::ReplayEvalArgs),
     /// Device network-behavior profiling on Zeek logs: scan, learn baselines, watch live logs.
     #[command(subcommand)]

@@ -655,9 +655,18 @@ pub struct ReplayEvalArgs {
     /// the free-text engine's tenant-learned templates and the service's fusion; cold start and evasions.
     #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     pub aalto: Option<PathBuf>,
-    /// With `--aalto`: only the first N participants (by id).
+    /// With `--aalto`: only the first N participants (by id). With `--balabit`: only the first N accounts
+    /// (by folder name).
     #[arg(long)]
     pub subjects: Option<usize>,
+    /// Mouse instead: Balabit sessions (`$KEYPRINT_DATASETS/balabit-mouse`, or this folder) through the
+    /// service with engines `mouse,injection` (`--engines` is not used): training sessions enrol, every
+    /// labelled test session is replayed on its account.
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
+    pub balabit: Option<PathBuf>,
+    /// With `--balabit`: at most N genuine and N impostor labelled test sessions per account.
+    #[arg(long)]
+    pub per_user: Option<usize>,
 }
 
 fn print_stats(name: &str, s: &keyprint_server::replay_freetext::SessionStats) {
@@ -698,17 +707,99 @@ fn replay_eval_aalto(dir: &std::path::Path, subjects: Option<usize>) -> anyhow::
     Ok(())
 }
 
+fn replay_eval_balabit(root: &std::path::Path, a: &ReplayEvalArgs) -> anyhow::Result<()> {
+    use keyprint_server::replay_balabit::MouseSessionStats;
+    let dir = tempfile::tempdir()?;
+    let t = std::time::Instant::now();
+    let opts = keyprint_server::replay_balabit::BalabitOptions {
+        users: a.subjects,
+        per_user: a.per_user,
+    };
+    let r = keyprint_server::replay_balabit::run(root, dir.path(), &opts)?;
+    println!(
+        "replay-eval --balabit: {} Balabit accounts, engines [\"mouse\", \"injection\"], threshold 30; each account's \
+         training sessions enrol the mouse engine (first {} actions) through edge, batcher and Service::ingest; every \
+         labelled test session replayed on its account from the owner's state",
+        r.users,
+        keyprint_server::MOUSE_ENROLMENT_ACTIONS
+    );
+    println!(
+        "targets: impostor sessions alerted >= 95 %; genuine sessions with a false alert <= 1 %"
+    );
+    let line = |name: &str, s: &MouseSessionStats, what: &str| {
+        println!(
+            "  {name:<19} {:>4} / {:<4} alerted ({:>5.1}%), {what} {:>6.1} mouse actions; {} actions, {} alerts \
+             ({:.1} per 100k actions){}",
+            s.alerted,
+            s.sessions,
+            100.0 * s.share(),
+            s.mean_actions_to_alert,
+            s.actions,
+            s.alerts,
+            s.per_100k(),
+            if s.empty > 0 {
+                format!("; {} sessions without any mouse action", s.empty)
+            } else {
+                String::new()
+            }
+        );
+    };
+    line("impostor sessions", &r.impostor, "ANIA");
+    line("genuine sessions", &r.genuine, "ANGA");
+    println!(
+        "  per account (genuine alerted / sessions, impostor alerted / sessions, mouse reference samples after training):"
+    );
+    for ((u, g, m), refs) in r.accounts.iter().zip(&r.reference_after_training) {
+        println!(
+            "    {u:<7} genuine {:>3} / {:<3}  impostor {:>3} / {:<3}  reference {refs}",
+            g.alerted, g.sessions, m.alerted, m.sessions
+        );
+    }
+    println!(
+        "  training sessions: {} replayed, {} mouse actions, {} after the enrolment actions with {} (false) alerts",
+        r.training_sessions, r.training_actions, r.training_scored, r.training_alerts
+    );
+    println!(
+        "  enrolments held for review: {} of {} (each approved through Service::set_enrolment, as an admin's \
+         POST /v1/users/{{u}}/enrolment approve){}",
+        r.held.len(),
+        r.users,
+        r.held
+            .iter()
+            .map(|(u, why)| format!("\n    {u}: {why}"))
+            .collect::<String>()
+    );
+    if !r.not_enrolled.is_empty() {
+        println!(
+            "  not enrolled after training (not scored): {:?}",
+            r.not_enrolled
+        );
+    }
+    println!("  rows rejected by the reader: {}", r.rejected_rows);
+    println!("  ({:.1} s)", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The data folder of a `--flag [DIR]` option: `DIR`, or `$KEYPRINT_DATASETS/sub` for a bare flag ("-").
+fn dataset_dir(p: &std::path::Path, flag: &str, sub: &str) -> anyhow::Result<PathBuf> {
+    if p.as_os_str() != "-" {
+        return Ok(p.to_path_buf());
+    }
+    Ok(keyprint_datasets::datasets_root()
+        .with_context(|| format!("KEYPRINT_DATASETS unset: give --{flag} DIR"))?
+        .join(sub))
+}
+
 /// `keyprint replay-eval`.
 pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
+    if let Some(p) = &a.balabit {
+        return replay_eval_balabit(&dataset_dir(p, "balabit", "balabit-mouse")?, a);
+    }
     if let Some(p) = &a.aalto {
-        let dir = if p.as_os_str() == "-" {
-            keyprint_datasets::datasets_root()
-                .context("KEYPRINT_DATASETS unset: give --aalto DIR")?
-                .join("aalto-keystrokes-dev")
-        } else {
-            p.clone()
-        };
-        return replay_eval_aalto(&dir, a.subjects);
+        return replay_eval_aalto(
+            &dataset_dir(p, "aalto", "aalto-keystrokes-dev")?,
+            a.subjects,
+        );
     }
     let path = match &a.cmu {
         Some(p) => p.clone(),

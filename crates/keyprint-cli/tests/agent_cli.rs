@@ -587,7 +587,11 @@ fn x11_hotplugged_device_is_picked_up() {
     };
     let work = tempfile::tempdir().unwrap();
     let srv = server(work.path());
-    let s = setup(&srv.url, &register(&srv._running.service, "desktop-hotplug"), "");
+    let s = setup(
+        &srv.url,
+        &register(&srv._running.service, "desktop-hotplug"),
+        "",
+    );
     x11_config(&s, &display);
     let agent = spawn("run", &s.config, &[]);
     assert!(
@@ -694,7 +698,9 @@ fn x11_xdotool_machine_typing_is_flagged_and_human_typing_is_not() {
         .items;
     assert!(
         enrolled.iter().any(|u| u.user == "alice"
-            && u.engines.iter().any(|e| e.engine == "free-text" && e.enrolled)),
+            && u.engines
+                .iter()
+                .any(|e| e.engine == "free-text" && e.enrolled)),
         "alice's free text not enrolled: {enrolled:?}"
     );
     let human_log = run("desktop-human", &|| {

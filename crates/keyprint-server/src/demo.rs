@@ -557,7 +557,13 @@ async fn mouse_sessions(
 ) -> anyhow::Result<()> {
     // Mouse: alice's desk session (her password typed, then Balabit user12's mouse), then another Balabit
     // user's mouse alone on her account.
-    let mouse_plan: Vec<(&str, &'static str, String, &[Vec<KeyEvent>], Vec<MouseEvent>)> = vec![
+    let mouse_plan: Vec<(
+        &str,
+        &'static str,
+        String,
+        &[Vec<KeyEvent>],
+        Vec<MouseEvent>,
+    )> = vec![
         (
             "alice-desk",
             "owner",
@@ -642,10 +648,11 @@ async fn mouse_sessions(
                 String::new()
             }
         );
-        let held = ds
-            .alerts
-            .iter()
-            .any(|a| a.reasons.iter().any(|r| r.code == ReasonCode::EnrolmentHeld));
+        let held = ds.alerts.iter().any(|a| {
+            a.reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::EnrolmentHeld)
+        });
         let unscored = ds.trust.len() == enrolling && !held;
         if held {
             // An enrolment hold is a review task, not a detection: print it as such.
@@ -656,7 +663,11 @@ async fn mouse_sessions(
                 .find(|r| r.code == ReasonCode::EnrolmentHeld)
                 .map(|r| r.detail.clone())
                 .unwrap_or_default();
-            ds.alerts.retain(|a| a.reasons.iter().all(|r| r.code != ReasonCode::EnrolmentHeld));
+            ds.alerts.retain(|a| {
+                a.reasons
+                    .iter()
+                    .all(|r| r.code != ReasonCode::EnrolmentHeld)
+            });
             ds.actions_to_alert = None;
             // Held: the mouse actions after enrolment were not scored.
             ds.typings = 0;

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outbox;
 pub mod population;
+pub mod replay_balabit;
 pub mod replay_eval;
 pub mod replay_freetext;
 pub mod service;

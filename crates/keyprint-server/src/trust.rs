@@ -247,15 +247,32 @@ mod tests {
         assert!(f.trust(&p) < p.threshold);
         // A replay observation does not fade itself, and keystroke channels do not fade with each other.
         for _ in 0..40 {
-            f.update(&p, ReasonCode::KeystrokeMismatch, 0.85, 1.0, 1, String::new());
+            f.update(
+                &p,
+                ReasonCode::KeystrokeMismatch,
+                0.85,
+                1.0,
+                1,
+                String::new(),
+            );
         }
         assert!(f.trust(&p) > 85.0, "trust {}", f.trust(&p));
         let mut session = Fusion::default();
         session.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into());
         for _ in 0..40 {
-            session.update(&p, ReasonCode::KeystrokeMismatch, 0.85, 1.0, 1, String::new());
+            session.update(
+                &p,
+                ReasonCode::KeystrokeMismatch,
+                0.85,
+                1.0,
+                1,
+                String::new(),
+            );
         }
-        assert!(session.trust(&p) < p.threshold, "the session view keeps the event");
+        assert!(
+            session.trust(&p) < p.threshold,
+            "the session view keeps the event"
+        );
         // Splitting replays still accumulates on the replay channel.
         let mut g = Fusion {
             cusum: true,

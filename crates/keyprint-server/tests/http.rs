@@ -491,7 +491,10 @@ async fn rate_limit_and_openapi() {
     let codes = v["components"]["schemas"]["ErrorCode"].to_string();
     for c in keyprint_wire::ErrorCode::ALL {
         let name = serde_json::to_value(c).unwrap();
-        assert!(codes.contains(&format!("\"{}\"", name.as_str().unwrap())), "{c:?}");
+        assert!(
+            codes.contains(&format!("\"{}\"", name.as_str().unwrap())),
+            "{c:?}"
+        );
     }
 }
 
