@@ -23,7 +23,11 @@ pub fn ingest_body(data: &[u8]) {
     match validate_batch(&batch) {
         Err(e) => {
             let st = e.0.code.status();
-            assert!((400..500).contains(&st), "validation refusal {st}: {:?}", e.0);
+            assert!(
+                (400..500).contains(&st),
+                "validation refusal {st}: {:?}",
+                e.0
+            );
             assert!(!e.0.reason.is_empty());
         }
         Ok(records) => {

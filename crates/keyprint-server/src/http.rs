@@ -240,16 +240,26 @@ async fn alerts(
     Ok(json(&v))
 }
 
+/// A list with only `?limit=&cursor=` (`/v1/users`, `/v1/devices`): readers and admins, one page of `list`.
+async fn plain_list<T: serde::Serialize + Send + 'static>(
+    svc: Arc<Service>,
+    headers: HeaderMap,
+    raw: Option<String>,
+    list: fn(&Service, &str, &PageRequest) -> Result<T, ApiError>,
+) -> Res {
+    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
+    let q: PageQuery = query(raw)?;
+    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
+    let v = blocking(move || list(&svc, &tenant, &page)).await?;
+    Ok(json(&v))
+}
+
 async fn users(
     State(svc): State<Arc<Service>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
-    let q: PageQuery = query(raw)?;
-    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
-    let v = blocking(move || svc.users(&tenant, &page)).await?;
-    Ok(json(&v))
+    plain_list(svc, headers, raw, Service::users).await
 }
 
 async fn purge(
@@ -296,11 +306,7 @@ async fn devices(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Res {
-    let tenant = auth(&svc, &headers, &[Role::Read, Role::Admin])?.tenant;
-    let q: PageQuery = query(raw)?;
-    let page = PageRequest::parse(q.limit.as_deref(), q.cursor)?;
-    let v = blocking(move || svc.devices(&tenant, &page)).await?;
-    Ok(json(&v))
+    plain_list(svc, headers, raw, Service::devices).await
 }
 
 async fn device(

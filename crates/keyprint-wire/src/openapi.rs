@@ -536,9 +536,7 @@ pub fn document() -> Value {
                 operation["x-keyprint-roles"] = json!(names);
             }
         }
-        let entry = paths
-            .entry(o.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(o.path.to_string()).or_insert_with(|| json!({}));
         entry[o.method] = operation;
     }
     let codes: Vec<String> = ErrorCode::ALL
@@ -622,7 +620,12 @@ mod tests {
         }
         let mut seen = std::collections::BTreeSet::new();
         for o in OPERATIONS {
-            assert!(seen.insert((o.method, o.path)), "{} {} twice", o.method, o.path);
+            assert!(
+                seen.insert((o.method, o.path)),
+                "{} {} twice",
+                o.method,
+                o.path
+            );
             assert!(matches!(o.method, "get" | "post" | "put" | "delete"));
         }
         let ids: std::collections::BTreeSet<_> = OPERATIONS.iter().map(|o| o.id).collect();
@@ -644,7 +647,11 @@ mod tests {
             .collect();
         assert!(req.contains(&"user") && req.contains(&"batch_seq") && !req.contains(&"records"));
         // rename_all = snake_case on the error codes.
-        assert!(d["components"]["schemas"]["ErrorCode"].to_string().contains("confirmation_required"));
+        assert!(
+            d["components"]["schemas"]["ErrorCode"]
+                .to_string()
+                .contains("confirmation_required")
+        );
         // A route with a path parameter declares it.
         let p = &d["paths"]["/v1/devices/{device}"]["get"]["parameters"][0];
         assert_eq!(p["name"], "device");
