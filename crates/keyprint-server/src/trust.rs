@@ -282,6 +282,30 @@ mod tests {
             g.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into());
         }
         assert!(g.trust(&p) < 1.0);
+        // Evasion: one replayed sample per session, each hidden among 20 owner typings, so the event evidence
+        // fades in between — the user view still alerts at the third replay.
+        let mut h = Fusion {
+            cusum: true,
+            ..Fusion::default()
+        };
+        let mut alerts = Vec::new();
+        for replay in 1..=3 {
+            for _ in 0..20 {
+                h.update(
+                    &p,
+                    ReasonCode::KeystrokeMismatch,
+                    0.85,
+                    1.0,
+                    1,
+                    String::new(),
+                );
+            }
+            if h.update(&p, ReasonCode::Replay, 0.85, -10.0, 1, "replay".into()) == Crossing::Alert
+            {
+                alerts.push(replay);
+            }
+        }
+        assert_eq!(alerts, vec![3]);
     }
 
     #[test]
