@@ -664,6 +664,10 @@ pub struct ReplayEvalArgs {
     /// labelled test session is replayed on its account.
     #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     pub balabit: Option<PathBuf>,
+    /// With `--aalto`: the development protocol (halves swapped: odd positions are the tenant's population,
+    /// even positions are evaluated), the only one settings may be tuned on.
+    #[arg(long)]
+    pub dev: bool,
     /// With `--balabit`: at most N genuine and N impostor labelled test sessions per account.
     #[arg(long)]
     pub per_user: Option<usize>,
@@ -683,12 +687,21 @@ fn print_stats(name: &str, s: &keyprint_server::replay_freetext::SessionStats) {
     );
 }
 
-fn replay_eval_aalto(dir: &std::path::Path, subjects: Option<usize>) -> anyhow::Result<()> {
+fn replay_eval_aalto(
+    dir: &std::path::Path,
+    subjects: Option<usize>,
+    dev: bool,
+) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
-    let r = keyprint_server::replay_freetext::run(dir, subjects)?;
+    let r = keyprint_server::replay_freetext::run(dir, subjects, dev)?;
+    let (p, e) = if dev {
+        ("odd", "even positions: DEVELOPMENT protocol")
+    } else {
+        ("even", "odd positions")
+    };
     println!(
-        "replay-eval --aalto: tenant population {} participants (even positions); {} evaluated owners (odd \
-         positions) enrol with 10 windows; genuine = own sentences 11-15, impostor = next owner's; threshold 30",
+        "replay-eval --aalto: tenant population {} participants ({p} positions); {} evaluated owners ({e}) \
+         enrol with 10 windows; genuine = own sentences 11-15, impostor = next owner's; threshold 30",
         r.population, r.owners
     );
     println!(
@@ -799,6 +812,7 @@ pub fn replay_eval(a: &ReplayEvalArgs) -> anyhow::Result<()> {
         return replay_eval_aalto(
             &dataset_dir(p, "aalto", "aalto-keystrokes-dev")?,
             a.subjects,
+            a.dev,
         );
     }
     let path = match &a.cmu {

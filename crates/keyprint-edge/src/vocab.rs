@@ -68,6 +68,19 @@ pub const SUMMARY_DIM: usize = 2 * CLASSES + 2 * CLASSES * CLASSES + 8;
 /// Fewest keys a window may summarise (a shorter window is not emitted).
 pub const MIN_WINDOW_KEYS: usize = 20;
 
+/// The families of a summary as `(first entry, end of entries, global entry)`: class hold means
+/// (`0..12`, global 312), class-pair DD means (`24..168`, global 314), class-pair UD means (`168..312`,
+/// global 316). What `keyprint_freetext::key_dependence` compares class entries with.
+pub const FAMILIES: [(usize, usize, usize); 3] = [
+    (0, CLASSES, 312),
+    (2 * CLASSES, 2 * CLASSES + CLASSES * CLASSES, 314),
+    (
+        2 * CLASSES + CLASSES * CLASSES,
+        2 * CLASSES + 2 * CLASSES * CLASSES,
+        316,
+    ),
+];
+
 /// Class names, by class number.
 pub const CLASS_NAMES: [&str; CLASSES] = [
     "space",

@@ -11,6 +11,8 @@
 //! * [`detector`]: [`FreeTextDetector`], the model behind [`keyprint_core::Detector`].
 //! * [`summary`]: the same two-covariance comparison over the edge's content-free window summaries
 //!   (`SummaryPopulation`, `SummaryProfile`, `SummaryDetector`) — what the server verifies.
+//! * [`key_dependence`]: the humanized-timing check on window summaries ([`KeyDependence`]): is a
+//!   window's timing tied to the key classes as its owner's is, or drawn independently of the keys?
 //! * Pseudonymisation is `keyprint_core::pseudonym::KeyHasher` (HMAC-SHA256); the model only compares key
 //!   identities, so it gives identical scores on hashed data.
 //!
@@ -20,10 +22,12 @@
 pub mod continuous;
 pub mod detector;
 pub mod embed;
+pub mod key_dependence;
 pub mod model;
 pub mod summary;
 
 pub use continuous::ContinuousScorer;
 pub use detector::FreeTextDetector;
+pub use key_dependence::{Family, KeyDependence, KeyDependenceConfig};
 pub use model::{FreeTextConfig, FreeTextProfile, Fusion, PopulationModel};
 pub use summary::{SummaryConfig, SummaryDetector, SummaryPopulation, SummaryProfile};

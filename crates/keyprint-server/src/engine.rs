@@ -105,10 +105,22 @@ pub trait Engine: Send + Sync {
     fn forgetting(&self) -> f64 {
         0.85
     }
-    /// True when a sample within `NEAR_DUPLICATE_SD` of a stored one counts as a replay
-    /// (`crate::service::near_duplicate`): only where data show genuine samples never come that close.
-    fn near_duplicate_replay(&self) -> bool {
-        false
+    /// A second check of this engine's samples, learned from the user's reference samples, whose score is
+    /// `−LLR` of machine-made input on the injection channel (free text: the humanized-timing check
+    /// `keyprint_freetext::KeyDependence`); `None` (the default) when the engine has none or the samples
+    /// are too few.
+    fn fit_humanized(
+        &self,
+        _samples: &[FeatureVector],
+    ) -> Option<Box<dyn Template<FeatureVector>>> {
+        None
+    }
+    /// When `sample` is a replay with jitter of one of the user's `stored` samples — closer to it than the
+    /// owner's own genuine samples ever come to each other — the distance and the rule's bound, for the
+    /// alert's detail; `None` otherwise. Default: no near-duplicate rule (only exact replays, which the
+    /// service checks for every engine by digest).
+    fn near_duplicate(&self, _stored: &[FeatureVector], _sample: &[f64]) -> Option<(f64, f64)> {
+        None
     }
 }
 
@@ -183,9 +195,11 @@ impl Engine for FixedTextEngine {
         let phrase = tenant.phrase.clone().filter(|p| p.keys >= 2)?;
         Some(Box::new(FixedTextSession { phrase }))
     }
-    /// Genuine CMU typings of one person never come within 0.44 of their per-feature sd of each other.
-    fn near_duplicate_replay(&self) -> bool {
-        true
+    /// Genuine CMU typings of one person never come within 0.44 of their per-feature sd of each other
+    /// ([`crate::service::near_duplicate`]).
+    fn near_duplicate(&self, stored: &[FeatureVector], sample: &[f64]) -> Option<(f64, f64)> {
+        crate::service::near_duplicate(stored, sample)
+            .map(|d| (d, crate::service::NEAR_DUPLICATE_SD))
     }
     fn fit(&self, samples: &[FeatureVector]) -> Result<Box<dyn Template<FeatureVector>>, FitError> {
         let n = samples.first().map_or(2, |s| s.len().div_ceil(3));
@@ -460,6 +474,31 @@ impl Engine for FreeTextEngine {
     fn calibration(&self) -> &Calibration {
         &self.calibration
     }
+    /// Genuine Aalto windows of one person came no closer than a median of 0.229 of their per-entry sd to
+    /// each other ([`crate::service::near_duplicate_median`]).
+    fn near_duplicate(&self, stored: &[FeatureVector], sample: &[f64]) -> Option<(f64, f64)> {
+        crate::service::near_duplicate_median(stored, sample)
+            .map(|d| (d, crate::service::NEAR_DUPLICATE_MEDIAN_SD))
+    }
+    fn fit_humanized(&self, samples: &[FeatureVector]) -> Option<Box<dyn Template<FeatureVector>>> {
+        keyprint_freetext::KeyDependence::learn(
+            samples,
+            &summary_families(),
+            keyprint_freetext::KeyDependenceConfig::default(),
+        )
+        .map(|k| Box::new(k) as Box<dyn Template<FeatureVector>>)
+    }
+}
+
+/// The edge vocabulary's families ([`keyprint_edge::vocab::FAMILIES`]) for the humanized-timing check.
+pub fn summary_families() -> Vec<keyprint_freetext::Family> {
+    keyprint_edge::vocab::FAMILIES
+        .iter()
+        .map(|&(a, b, g)| keyprint_freetext::Family {
+            entries: a..b,
+            global: g,
+        })
+        .collect()
 }
 
 struct FreeTextSession;

@@ -140,6 +140,8 @@ impl Default for ServiceConfig {
 struct UserModel {
     samples: Vec<FeatureVector>,
     template: Option<Box<dyn Template<FeatureVector>>>,
+    /// The engine's humanized-timing check learned with the template ([`Engine::fit_humanized`]).
+    humanized: Option<Box<dyn Template<FeatureVector>>>,
     enrolled: bool,
     /// Why the enrolment is held for review (the template is not used while held).
     held: Option<String>,
@@ -340,15 +342,53 @@ pub const NEAR_DUPLICATE_SD: f64 = 0.1;
 /// Stored samples needed before the near-duplicate check runs (a spread needs data).
 pub const NEAR_DUPLICATE_MIN_SAMPLES: usize = 10;
 
-/// The smallest `max_i |x_i − y_i| / sd_i` between `sample` and any of `stored` when it is at most
-/// [`NEAR_DUPLICATE_SD`] (a replay with jitter), else `None`. `NaN` entries (absent summary entries) are
-/// skipped; a pair must share at least half the features; features with no spread are skipped.
-pub fn near_duplicate(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
+/// Bound of [`near_duplicate_median`]: a window whose **median** per-entry distance to a stored one, in the
+/// owner's per-entry sd, is at most this is a replay with jitter. Chosen on the development owners of
+/// `keyprint replay-eval --aalto` (even positions of the first 600 participants with 15 sentences: 1,464
+/// genuine 50-key windows against each owner's 10 enrolment windows; `cargo test --release -p
+/// keyprint-server --lib dev_measurements -- --ignored --nocapture`): the closest genuine window came to
+/// 0.229 (0.1 % quantile 0.236); the enrolment sentences re-timed with uniform jitter of ±2 / 5 / 10 / 20 ms
+/// on every press and release came to a median of 0.026 / 0.055 / 0.126 / 0.270 and fall within the bound
+/// 100 / 97.0 / 46.4 / 4.5 % of the time. 0.12 keeps a factor 1.9 below the closest genuine window.
+pub const NEAR_DUPLICATE_MEDIAN_SD: f64 = 0.12;
+/// Entries a window and a stored one must share for [`near_duplicate_median`] to compare them.
+pub const NEAR_DUPLICATE_MIN_SHARED: usize = 20;
+
+/// The smallest median over shared entries of `|x_i − y_i| / sd_i` between `sample` and any of `stored`
+/// when it is at most [`NEAR_DUPLICATE_MEDIAN_SD`], else `None`: the near-duplicate rule for window
+/// summaries, whose entries are many and sparse (a maximum over them, as [`near_duplicate`], lets one
+/// jittered rare entry hide a replay). `NaN` entries are skipped; a pair must share
+/// [`NEAR_DUPLICATE_MIN_SHARED`] entries; at least [`NEAR_DUPLICATE_MIN_SAMPLES`] stored samples are needed.
+pub fn near_duplicate_median(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
     if stored.len() < NEAR_DUPLICATE_MIN_SAMPLES {
         return None;
     }
     let dim = sample.len();
-    let sd: Vec<f64> = (0..dim)
+    let sd = per_feature_sd(stored, dim);
+    let mut best: Option<f64> = None;
+    for v in stored.iter().filter(|v| v.len() == dim) {
+        let mut d: Vec<f64> = (0..dim)
+            .filter(|&f| {
+                sample[f].is_finite() && v[f].is_finite() && sd[f].is_finite() && sd[f] > 0.0
+            })
+            .map(|f| (sample[f] - v[f]).abs() / sd[f])
+            .collect();
+        if d.len() < NEAR_DUPLICATE_MIN_SHARED {
+            continue;
+        }
+        let mid = d.len() / 2;
+        let (_, m, _) = d.select_nth_unstable_by(mid, f64::total_cmp);
+        let m = *m;
+        if m <= NEAR_DUPLICATE_MEDIAN_SD {
+            best = Some(best.map_or(m, |b| b.min(m)));
+        }
+    }
+    best
+}
+
+/// Per-feature sd over `stored` (`NaN` where fewer than 2 values).
+fn per_feature_sd(stored: &[FeatureVector], dim: usize) -> Vec<f64> {
+    (0..dim)
         .map(|f| {
             let xs = keyprint_core::stats::finite_column(stored, dim, f);
             if xs.len() < 2 {
@@ -357,7 +397,18 @@ pub fn near_duplicate(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
                 keyprint_core::stats::mean_sd(&xs).1
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The smallest `max_i |x_i − y_i| / sd_i` between `sample` and any of `stored` when it is at most
+/// [`NEAR_DUPLICATE_SD`] (a replay with jitter), else `None`. `NaN` entries (absent summary entries) are
+/// skipped; a pair must share at least half the features; features with no spread are skipped.
+pub fn near_duplicate(stored: &[FeatureVector], sample: &[f64]) -> Option<f64> {
+    if stored.len() < NEAR_DUPLICATE_MIN_SAMPLES {
+        return None;
+    }
+    let dim = sample.len();
+    let sd = per_feature_sd(stored, dim);
     let mut best: Option<f64> = None;
     for v in stored.iter().filter(|v| v.len() == dim) {
         let (mut worst, mut shared) = (0f64, 0usize);
@@ -706,10 +757,12 @@ impl Service {
         } else {
             None
         };
+        let humanized = template.as_ref().and_then(|_| e.fit_humanized(&r.samples));
         Ok(UserModel {
             enrolled: template.is_some(),
             held: r.held,
             template,
+            humanized,
             samples: r.samples,
             since_refit: 0,
         })
@@ -935,11 +988,7 @@ impl Service {
                 let Some(sample) = o.sample else { continue };
                 let vouched = !active.iter().any(|a| *a) || vouched(&row.fusion);
                 let m = u.models[i].as_mut().expect("loaded above");
-                if let Some(dist) = e
-                    .near_duplicate_replay()
-                    .then(|| near_duplicate(&m.samples, &sample))
-                    .flatten()
-                {
+                if let Some((dist, bound)) = e.near_duplicate(&m.samples, &sample) {
                     // A replay with small jitter: closer to a stored sample than the owner's own typings ever
                     // come to each other. Evidence against the owner; never enrolled or learned.
                     self.fuse(
@@ -950,7 +999,7 @@ impl Service {
                         (ReasonCode::Replay, p.lambda, -self.cfg.replay_llr, 1),
                         format!(
                             "{} sample within {dist:.3} of the owner's per-feature sd of a stored sample \
-                             (genuine pairs stay above {NEAR_DUPLICATE_SD})",
+                             (a replay with jitter: the rule's bound is {bound})",
                             e.name()
                         ),
                     );
@@ -977,6 +1026,7 @@ impl Service {
                         {
                             let samples = m.samples.clone();
                             m.template = Some(t);
+                            m.humanized = e.fit_humanized(&m.samples);
                             m.enrolled = true;
                             change.enrolled = true;
                             if let Some(why) =
@@ -1002,6 +1052,23 @@ impl Service {
                             (e.reason(), e.forgetting(), llr, o.actions),
                             format!("{}: comparison score {score:.2}, LLR {llr:+.2}", e.name()),
                         );
+                        if let Some(h) = &m.humanized {
+                            // Timing independent of the key classes: a humanized injection device, evidence
+                            // on the injection channel (never for the owner: the LLR is at most 0).
+                            let llr = -h.score(&sample);
+                            self.fuse(
+                                &mut row,
+                                &mut uf,
+                                &mut alerts,
+                                o.at_us,
+                                (ReasonCode::Injection, e.forgetting(), llr, o.actions),
+                                format!(
+                                    "{}: window timing independent of the key classes (humanized \
+                                     injection), LLR {llr:+.2}",
+                                    e.name()
+                                ),
+                            );
+                        }
                         let trust_now = row.fusion.trust(p).min(uf.trust(p));
                         if llr > 0.0 && trust_now >= self.cfg.update_trust {
                             m.samples.push(sample.clone());
@@ -1015,6 +1082,7 @@ impl Service {
                                 && let Ok(t) = e.fit_for(tenant, &batch.user, &m.samples)
                             {
                                 m.template = Some(t);
+                                m.humanized = e.fit_humanized(&m.samples);
                                 m.since_refit = 0;
                             }
                         }
