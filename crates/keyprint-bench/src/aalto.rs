@@ -114,6 +114,25 @@ pub struct AaltoArgs {
     /// Cosine scoring in the summary embedding.
     #[arg(long)]
     pub summary_cosine: bool,
+    /// Class entries of the summary model relative to their family's all-keys entry.
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().relative)]
+    pub summary_relative: bool,
+    /// Student-t degrees of freedom of the summary model's per-entry likelihoods (0: Gaussian).
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().t_dof)]
+    pub summary_t_dof: f64,
+    /// Length normalisation in the summary embedding (0 none, 1 before the LDA, 2 after it).
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().emb_norm)]
+    pub summary_emb_norm: u8,
+    /// Ridge of the summary LDA.
+    #[arg(long, default_value_t = keyprint_freetext::SummaryConfig::default().emb_ridge)]
+    pub summary_emb_ridge: f64,
+    /// Sequences of each population person the summary model trains on (first N of 15).
+    #[arg(long, default_value_t = 10)]
+    pub summary_train_seqs: usize,
+    /// Also train the summary model on the last L keys of each population sequence longer than L + this
+    /// many keys (0: not).
+    #[arg(long, default_value_t = 0)]
+    pub summary_train_tail: usize,
     /// Score normalisation of the summary model: `none`, `t` (T-norm), `z` (Z-norm) or `s` (S-norm).
     #[arg(long, default_value = "s")]
     pub summary_norm: String,
@@ -380,10 +399,29 @@ fn run_summary_variant(
             emb_dim: args.summary_emb_dim,
             emb_weight: args.summary_emb_weight,
             emb_cosine: args.summary_cosine,
+            relative: args.summary_relative,
+            t_dof: args.summary_t_dof,
+            emb_norm: args.summary_emb_norm,
+            emb_ridge: args.summary_emb_ridge,
             ..SummaryConfig::default()
         };
         // Population statistics from the windows people enrol and probe with (sequences 1–10).
-        let train: Vec<Vec<Vec<f64>>> = pop.iter().map(|p| p[..10].to_vec()).collect();
+        let nseq = args.summary_train_seqs.clamp(1, 15);
+        let train: Vec<Vec<Vec<f64>>> = population
+            .par_iter()
+            .zip(&pop)
+            .map(|(p, v)| {
+                let mut t = v[..nseq].to_vec();
+                if args.summary_train_tail > 0 {
+                    for s in &p[..nseq] {
+                        if s.len() > l + args.summary_train_tail {
+                            t.push(summary_of(&s[s.len() - l..]));
+                        }
+                    }
+                }
+                t
+            })
+            .collect();
         let model = Arc::new(SummaryPopulation::train(&train, cfg));
         eprintln!(
             "[summary] L={l}: {} of {} entries usable",

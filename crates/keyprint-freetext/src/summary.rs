@@ -36,7 +36,26 @@ pub struct SummaryConfig {
     /// Compare in the embedding by cosine similarity of the enrolment mean and the probe instead of the
     /// two-covariance likelihood ratio.
     pub emb_cosine: bool,
+    /// Express each class (pair) entry relative to its family's all-keys entry (vocabulary 1 layout,
+    /// [`RELATIVE_V1`]; only for vectors of that length).
+    pub relative: bool,
+    /// Degrees of freedom of a Student-t per-entry likelihood (0: Gaussian).
+    pub t_dof: f64,
+    /// Length normalisation in the embedding: 0 none; 1 whiten the raw vectors by their total covariance
+    /// and length-normalise them before the LDA; 2 whiten and length-normalise the LDA output, then a
+    /// second LDA (Garcia-Romero & Espy-Wilson 2011).
+    pub emb_norm: u8,
+    /// Ridge of the LDA's within-person covariance, as a fraction of its mean variance.
+    pub emb_ridge: f64,
 }
+
+/// Vocabulary-1 blocks `(first, end, reference)`: entries `first..end` become `x − x[reference]` with
+/// [`SummaryConfig::relative`] (class hold means − all-keys hold mean, class hold sds − all-keys sd, pair
+/// DD means − all-digraph DD mean, pair UD means − all-digraph UD mean).
+pub const RELATIVE_V1: [(usize, usize, usize); 4] =
+    [(0, 12, 312), (12, 24, 313), (24, 168, 314), (168, 312, 316)];
+/// Length of a vocabulary-1 summary vector.
+pub const DIM_V1: usize = 320;
 
 impl Default for SummaryConfig {
     fn default() -> Self {
@@ -46,7 +65,27 @@ impl Default for SummaryConfig {
             emb_dim: 40,
             emb_weight: 2.5,
             emb_cosine: false,
+            relative: false,
+            t_dof: 0.0,
+            emb_norm: 0,
+            emb_ridge: 1e-2,
         }
+    }
+}
+
+impl SummaryConfig {
+    /// The vector the model sees: with [`relative`](Self::relative), the class entries of a
+    /// vocabulary-1 vector relative to their family's all-keys entry; otherwise `x` itself.
+    pub fn transform(&self, x: &[f64]) -> Vec<f64> {
+        let mut y = x.to_vec();
+        if self.relative && x.len() == DIM_V1 {
+            for &(a, b, r) in &RELATIVE_V1 {
+                for v in &mut y[a..b] {
+                    *v -= x[r];
+                }
+            }
+        }
+        y
     }
 }
 
@@ -76,6 +115,11 @@ impl SummaryPopulation {
     /// Learns entry statistics from `people[p][w]` = window vectors (length `dim`, `NaN` = absent).
     /// People with no window are ignored. Vectors of another length than the first are ignored.
     pub fn train(people: &[Vec<Vec<f64>>], config: SummaryConfig) -> SummaryPopulation {
+        let people: Vec<Vec<Vec<f64>>> = people
+            .iter()
+            .map(|p| p.iter().map(|w| config.transform(w)).collect())
+            .collect();
+        let people = &people[..];
         let dim = people
             .iter()
             .flat_map(|p| p.first())
@@ -131,6 +175,9 @@ impl SummaryPopulation {
 
     /// Enrols an owner from window vectors (wrong-length vectors are ignored).
     pub fn enrol(self: &Arc<Self>, windows: &[&[f64]]) -> SummaryProfile {
+        let owned: Vec<Vec<f64>> = windows.iter().map(|w| self.config.transform(w)).collect();
+        let windows: Vec<&[f64]> = owned.iter().map(Vec::as_slice).collect();
+        let windows = &windows[..];
         let dim = self.dim();
         let mut post = vec![None; dim];
         for (f, st) in self.entries.iter().enumerate() {
@@ -169,6 +216,15 @@ fn ln_normal(x: f64, m: f64, var: f64) -> f64 {
     -0.5 * ((x - m) * (x - m) / var + var.ln() + std::f64::consts::TAU.ln())
 }
 
+/// Log-density of a Student-t with `nu` degrees of freedom and scale² `var` (its normalising constant
+/// omitted: it cancels in a ratio of two with the same `nu`); Gaussian with `nu ≤ 0`.
+fn ln_density(x: f64, m: f64, var: f64, nu: f64) -> f64 {
+    if nu <= 0.0 {
+        return ln_normal(x, m, var);
+    }
+    -0.5 * (nu + 1.0) * (1.0 + (x - m) * (x - m) / (nu * var)).ln() - 0.5 * var.ln()
+}
+
 /// An owner's template over summaries: posterior mean and variance of the owner's mean per entry.
 #[derive(Clone, Debug)]
 pub struct SummaryProfile {
@@ -190,6 +246,8 @@ impl SummaryProfile {
         if probe.len() != self.post.len() || probe.iter().any(|x| x.is_infinite()) {
             return f64::INFINITY;
         }
+        let probe = &self.pop.config.transform(probe)[..];
+        let nu = self.pop.config.t_dof;
         let clip = self.pop.config.llr_clip;
         let (mut sum, mut k) = (0.0, 0usize);
         for (f, x) in probe.iter().enumerate() {
@@ -199,7 +257,7 @@ impl SummaryProfile {
             if !x.is_finite() {
                 continue;
             }
-            let llr = ln_normal(*x, m, st.w + v) - ln_normal(*x, st.mu, st.w + st.b);
+            let llr = ln_density(*x, m, st.w + v, nu) - ln_density(*x, st.mu, st.w + st.b, nu);
             sum += llr.clamp(-clip, clip);
             k += 1;
         }
@@ -233,6 +291,40 @@ pub struct SummaryEmbedding {
     proj: DMatrix<f64>,
     /// Between-person variance of each embedding dimension (within-person variance is 1).
     pub between: Vec<f64>,
+    /// Before the LDA (`emb_norm` 1): mean and total-covariance whitening of the raw vectors, which are
+    /// then length-normalised.
+    pre: Option<(DVector<f64>, DMatrix<f64>)>,
+    /// After the LDA (`emb_norm` 2): per-dimension scale `1/√(1 + λ)`, then length normalisation, then a
+    /// second LDA (mean, projection `k × k`).
+    post: Option<(DVector<f64>, DVector<f64>, DMatrix<f64>)>,
+}
+
+fn length_normalise(mut v: DVector<f64>) -> DVector<f64> {
+    let n = v.norm();
+    if n > 1e-12 {
+        v *= (v.len() as f64).sqrt() / n;
+    }
+    v
+}
+
+/// Mean and inverse square root of the total covariance (ridged by `ridge_frac` of its mean variance).
+fn total_whitening(xs: &[&DVector<f64>], ridge_frac: f64) -> (DVector<f64>, DMatrix<f64>) {
+    let d = xs.first().map_or(0, |v| v.len());
+    let mut mean = DVector::zeros(d);
+    for v in xs {
+        mean += *v;
+    }
+    mean /= xs.len().max(1) as f64;
+    let mut c = DMatrix::<f64>::zeros(d, d);
+    for v in xs {
+        let x = *v - &mean;
+        c.ger(1.0, &x, &x, 1.0);
+    }
+    c /= (xs.len() as f64 - 1.0).max(1.0);
+    let ridge = ridge_frac * c.trace() / d.max(1) as f64 + 1e-9;
+    let e = c.symmetric_eigen();
+    let inv = DMatrix::from_diagonal(&e.eigenvalues.map(|l| 1.0 / (l.max(0.0) + ridge).sqrt()));
+    (mean, &e.eigenvectors * inv * e.eigenvectors.transpose())
 }
 
 impl SummaryEmbedding {
@@ -251,12 +343,26 @@ impl SummaryEmbedding {
         )
     }
 
-    /// The `k`-dimensional embedding of one window vector.
+    fn pre_vector(&self, x: &[f64]) -> DVector<f64> {
+        let r = self.raw_vector(x);
+        match &self.pre {
+            Some((m, wh)) => length_normalise(wh * (r - m)),
+            None => r,
+        }
+    }
+
+    fn post_vector(&self, y: DVector<f64>) -> DVector<f64> {
+        match &self.post {
+            Some((scale, m, p)) => p * (length_normalise(y.component_mul(scale)) - m),
+            None => y,
+        }
+    }
+
+    /// The `k`-dimensional embedding of one window vector (as the model sees it, after
+    /// [`SummaryConfig::transform`]).
     pub fn embed(&self, x: &[f64]) -> Vec<f64> {
-        (&self.proj * (self.raw_vector(x) - &self.mean))
-            .iter()
-            .copied()
-            .collect()
+        let y = &self.proj * (self.pre_vector(x) - &self.mean);
+        self.post_vector(y).iter().copied().collect()
     }
 
     /// Learns the embedding from `people[p][w]` window vectors over the usable entries of `pop`, keeping
@@ -278,9 +384,12 @@ impl SummaryEmbedding {
             mean: DVector::zeros(d),
             proj: DMatrix::zeros(0, d),
             between: Vec::new(),
+            pre: None,
+            post: None,
         };
         let dim = pop.dim();
-        let raws: Vec<Vec<DVector<f64>>> = people
+        let ridge = pop.config.emb_ridge;
+        let mut raws: Vec<Vec<DVector<f64>>> = people
             .iter()
             .map(|p| {
                 p.iter()
@@ -289,8 +398,35 @@ impl SummaryEmbedding {
                     .collect()
             })
             .collect();
-        let (mean, proj, between) = crate::embed::lda(&raws, k, 1e-2);
-        emb.between = between;
+        if pop.config.emb_norm == 1 {
+            let all: Vec<&DVector<f64>> = raws.iter().flatten().collect();
+            let (m, wh) = total_whitening(&all, ridge);
+            for v in raws.iter_mut().flatten() {
+                *v = length_normalise(&wh * (&*v - &m));
+            }
+            emb.pre = Some((m, wh));
+        }
+        let (mean, proj, between) = crate::embed::lda(&raws, k, ridge);
+        if pop.config.emb_norm == 2 {
+            let scale = DVector::from_iterator(
+                between.len(),
+                between.iter().map(|l| 1.0 / (1.0 + l).sqrt()),
+            );
+            let ys: Vec<Vec<DVector<f64>>> = raws
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .map(|v| length_normalise((&proj * (v - &mean)).component_mul(&scale)))
+                        .collect()
+                })
+                .collect();
+            let k2 = between.len();
+            let (m2, p2, b2) = crate::embed::lda(&ys, k2, ridge);
+            emb.post = Some((scale, m2, p2));
+            emb.between = b2;
+        } else {
+            emb.between = between;
+        }
         emb.mean = mean;
         emb.proj = proj;
         Some(emb)
