@@ -53,7 +53,8 @@ pub struct SummaryConfig {
     /// variance, length-normalise, and learn a second LDA that re-diagonalises the within- and
     /// between-person covariances for the two-covariance score (the i-vector practice of Garcia-Romero &
     /// Espy-Wilson 2011, "Analysis of i-vector length normalization in speaker recognition systems").
-    /// Development EER (G=5, L=50): none 5.31 %, 1 5.87 %, 2 4.81 %.
+    /// Development EER (G=5, L=50): none 5.31 %, 1 5.87 %, 2 4.81 %. Mode 2 applies only to an embedding
+    /// of at least [`MIN_NORM_DIM`] dimensions.
     pub emb_norm: u8,
     /// Ridge of the LDA's within-person covariance, as a fraction of its mean variance (default 0.01;
     /// 0.05 helped without length normalisation, 5.31 → 5.10 %, but not with it).
@@ -69,6 +70,8 @@ pub struct SummaryConfig {
 /// DD means − all-digraph DD mean, pair UD means − all-digraph UD mean).
 pub const RELATIVE_V1: [(usize, usize, usize); 4] =
     [(0, 12, 312), (12, 24, 313), (24, 168, 314), (168, 312, 316)];
+/// Fewest embedding dimensions length normalisation (`emb_norm` 2) is applied to.
+pub const MIN_NORM_DIM: usize = 8;
 /// Length of a vocabulary-1 summary vector.
 pub const DIM_V1: usize = 320;
 
@@ -452,7 +455,8 @@ impl SummaryEmbedding {
             emb.pre = Some((m, wh));
         }
         let (mean, proj, between) = crate::embed::lda(&raws, k, ridge);
-        if pop.config.emb_norm == 2 {
+        // Length normalisation needs dimensions to concentrate norms (with k = 1 it keeps only a sign).
+        if pop.config.emb_norm == 2 && between.len() >= MIN_NORM_DIM {
             let scale = DVector::from_iterator(
                 between.len(),
                 between.iter().map(|l| 1.0 / (1.0 + l).sqrt()),
@@ -636,6 +640,22 @@ mod tests {
         assert_eq!(prof.score(&[f64::NAN; 3]), 0.0);
     }
 
+    /// `n` people of 8 windows each, and the default settings with a `k`-dimensional embedding.
+    fn population(
+        n: usize,
+        window: impl Fn(usize, usize) -> Vec<f64>,
+        k: usize,
+    ) -> (Vec<Vec<Vec<f64>>>, SummaryConfig) {
+        let pop = (0..n)
+            .map(|p| (0..8).map(|w| window(p, w)).collect())
+            .collect();
+        let cfg = SummaryConfig {
+            emb_dim: k,
+            ..SummaryConfig::default()
+        };
+        (pop, cfg)
+    }
+
     /// People differ only in a contrast of two entries that a large shared within-person shift (overall
     /// speed) hides from a per-entry comparison; the embedding finds it.
     #[test]
@@ -646,13 +666,7 @@ mod tests {
             let o = p as f64 * 0.05;
             vec![speed + o + e, speed - o - e, speed]
         };
-        let pop: Vec<Vec<Vec<f64>>> = (0..30)
-            .map(|p| (0..8).map(|w| window(p, w)).collect())
-            .collect();
-        let cfg = SummaryConfig {
-            emb_dim: 1,
-            ..SummaryConfig::default()
-        };
+        let (pop, cfg) = population(30, window, 1);
         let with = Arc::new(SummaryPopulation::train(&pop, cfg.clone()));
         let without = Arc::new(SummaryPopulation::train(
             &pop,
@@ -672,5 +686,33 @@ mod tests {
         }
         assert!(wins_with >= 9, "embedding: {wins_with}/10");
         assert!(wins_without < wins_with, "per-entry: {wins_without}/10");
+    }
+
+    /// A length-normalised embedding (`emb_norm` 2, at least [`MIN_NORM_DIM`] dimensions) is learned and
+    /// still separates people who differ on many entries; a 1-dimensional one is left unnormalised.
+    #[test]
+    fn length_normalised_embedding_separates_people() {
+        let window = |p: usize, w: usize| -> Vec<f64> {
+            (0..12)
+                .map(|f| {
+                    let trait_ = (((p * 13 + f * 7) % 19) as f64 - 9.0) / 10.0;
+                    let noise = (((p * 5 + w * 11 + f * 3) % 13) as f64 - 6.0) / 30.0;
+                    trait_ + noise
+                })
+                .collect()
+        };
+        let (pop, cfg) = population(60, window, 10);
+        let model = Arc::new(SummaryPopulation::train(&pop, cfg.clone()));
+        let e = model.embedding.as_ref().unwrap();
+        assert!(e.post.is_some() && e.dim() == 10);
+        let small = SummaryPopulation::train(&pop, SummaryConfig { emb_dim: 1, ..cfg });
+        assert!(small.embedding.unwrap().post.is_none());
+        let mut wins = 0;
+        for o in 70..80 {
+            let enrol: Vec<Vec<f64>> = (0..5).map(|w| window(o, w)).collect();
+            let prof = model.enrol(&enrol.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            wins += usize::from(prof.score(&window(o, 6)) < prof.score(&window(o + 1, 6)));
+        }
+        assert!(wins >= 9, "{wins}/10");
     }
 }
