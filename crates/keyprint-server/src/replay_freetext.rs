@@ -467,6 +467,51 @@ mod dev_measurements {
         println!("window AUC {:.4}, EER {:.4}", roc.auc(), roc.eer());
     }
 
+    /// The demo's DuckyScript payload (`INJECTION_PAYLOADS[0]`, mostly punctuation and digits) rendered
+    /// with each development owner's own timing, cut in 50-key windows.
+    #[test]
+    #[ignore]
+    fn humanized_timing_check_on_the_demo_payload() {
+        use keyprint_injection::{ducky, timing};
+        let Some(people) = dev_people() else {
+            eprintln!("KEYPRINT_DATASETS unset: skipped");
+            return;
+        };
+        let fams = crate::engine::summary_families();
+        let script = ducky::parse(crate::INJECTION_PAYLOADS[0]).expect("payload");
+        let (mut zs, mut llrs, mut unjudged) = (Vec::new(), Vec::new(), 0);
+        for p in &people {
+            let Some(kd) = keyprint_freetext::KeyDependence::learn(
+                &vectors(&p[..10]),
+                &fams,
+                keyprint_freetext::KeyDependenceConfig::default(),
+            ) else {
+                continue;
+            };
+            let (holds, dds) = owner_timing(&p[..10]);
+            let ms = |v: Vec<i64>| v.into_iter().map(|x| x as f64 / 1000.0).collect::<Vec<_>>();
+            let Some(table) = timing::HumanTiming::from_samples(ms(holds), ms(dds)) else {
+                continue;
+            };
+            let keys = timing::render_with(&script, timing::Timing::Human, 7, &table);
+            for chunk in keys.chunks(crate::FREETEXT_WINDOW_KEYS) {
+                let Some((w, _)) = window(chunk) else {
+                    continue;
+                };
+                match kd.statistic(&w) {
+                    Some((z, _)) => {
+                        zs.push(z);
+                        llrs.push(kd.llr(&w));
+                    }
+                    None => unjudged += 1,
+                }
+            }
+        }
+        describe("demo payload windows, z", &zs);
+        describe("demo payload windows, LLR", &llrs);
+        println!("unjudged windows: {unjudged}");
+    }
+
     #[test]
     #[ignore]
     fn near_duplicate_distances_on_development_owners() {
