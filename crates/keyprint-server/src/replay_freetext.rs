@@ -522,16 +522,7 @@ mod dev_measurements {
         let median = |stored: &[FeatureVector], x: &[f64]| -> f64 {
             // The rule's statistic without its bound: the smallest median distance to a stored window.
             let dim = x.len();
-            let sd: Vec<f64> = (0..dim)
-                .map(|f| {
-                    let xs = keyprint_core::stats::finite_column(stored, dim, f);
-                    if xs.len() < 2 {
-                        f64::NAN
-                    } else {
-                        keyprint_core::stats::mean_sd(&xs).1
-                    }
-                })
-                .collect();
+            let sd = crate::service::per_feature_sd(stored, dim);
             stored
                 .iter()
                 .filter_map(|v| {

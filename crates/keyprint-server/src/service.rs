@@ -387,7 +387,7 @@ pub fn near_duplicate_median(stored: &[FeatureVector], sample: &[f64]) -> Option
 }
 
 /// Per-feature sd over `stored` (`NaN` where fewer than 2 values).
-fn per_feature_sd(stored: &[FeatureVector], dim: usize) -> Vec<f64> {
+pub(crate) fn per_feature_sd(stored: &[FeatureVector], dim: usize) -> Vec<f64> {
     (0..dim)
         .map(|f| {
             let xs = keyprint_core::stats::finite_column(stored, dim, f);
