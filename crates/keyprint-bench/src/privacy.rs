@@ -376,8 +376,12 @@ pub fn attack(people: &[Vec<Vec<KeyEvent>>], iterations: usize) -> PrivacyReport
         acc[1][0] += bag_overlap(&bag_from(&letter_bag(d).map(|x| x as f64), n_letters), &tb);
         acc[1][1] += word_precision(&dw, &tw);
         // Content-free: the window's summary, as stored.
-        let summary = summarize(&keys[w.clone()], |e| e.key.as_code().map_or(11, key_class))
-            .expect("50 keys");
+        let summary = summarize(&keys[w.clone()], |e| {
+            e.key
+                .as_code()
+                .map_or(keyprint_edge::vocab::CLASSES - 1, key_class)
+        })
+        .expect("50 keys");
         let hold_present: Vec<bool> = (0..CLASSES).map(|c| summary[c].is_some()).collect();
         let pair_present = |a: usize, b: usize| summary[2 * CLASSES + a * CLASSES + b].is_some();
         let mut wts = lm.letter_freq;

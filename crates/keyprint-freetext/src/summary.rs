@@ -16,7 +16,7 @@
 //!
 //! Added to it: a two-covariance score in an LDA embedding of the standardised entries
 //! ([`SummaryEmbedding`]), length-normalised (Garcia-Romero & Espy-Wilson 2011), and the same in a
-//! second embedding of the entries taken relative to their family's all-keys entry ([`RELATIVE_V1`]).
+//! second embedding of the entries taken relative to their family's all-keys entry ([`relative_blocks`]).
 //!
 //! Shapes: a population is `people × windows × dim`; every vector of a model has the same `dim`.
 
@@ -41,7 +41,7 @@ pub struct SummaryConfig {
     /// two-covariance likelihood ratio.
     pub emb_cosine: bool,
     /// Express each class (pair) entry relative to its family's all-keys entry (vocabulary 1 layout,
-    /// [`RELATIVE_V1`]; only for vectors of that length). Not the default: on the development split
+    /// [`relative_blocks`]; only for vectors in the edge's layout). Not the default: on the development split
     /// (G=5, L=50) it raised the EER of the whole model from 4.49 % to 4.99 %; it is what the second
     /// embedding sees.
     pub relative: bool,
@@ -59,21 +59,33 @@ pub struct SummaryConfig {
     /// Ridge of the LDA's within-person covariance, as a fraction of its mean variance (default 0.01;
     /// 0.05 helped without length normalisation, 5.31 → 5.10 %, but not with it).
     pub emb_ridge: f64,
-    /// Weight of a second embedding (same settings) learned on the relative entries ([`RELATIVE_V1`]),
+    /// Weight of a second embedding (same settings) learned on the relative entries ([`relative_blocks`]),
     /// whose absent entries are imputed at the person's own all-keys value plus the population's offset
     /// rather than at the population mean (0: none; default 1: development EER 4.49 → 4.42 %, 2.5: 4.50 %).
     pub emb2_weight: f64,
 }
 
-/// Vocabulary-1 blocks `(first, end, reference)`: entries `first..end` become `x − x[reference]` with
-/// [`SummaryConfig::relative`] (class hold means − all-keys hold mean, class hold sds − all-keys sd, pair
-/// DD means − all-digraph DD mean, pair UD means − all-digraph UD mean).
-pub const RELATIVE_V1: [(usize, usize, usize); 4] =
-    [(0, 12, 312), (12, 24, 313), (24, 168, 314), (168, 312, 316)];
+/// The relative blocks `(first, end, reference)` of a summary vector of length `dim` in the edge's layout
+/// (`keyprint_edge::vocab`) with `C` classes: entries `first..end` become `x − x[reference]` with
+/// [`SummaryConfig::relative`] — class hold means `0..C` − all-keys hold mean, class hold sds `C..2C` −
+/// all-keys sd, pair DD means (`C²`) − all-digraph DD mean, pair UD means (`C²`) − all-digraph UD mean; the
+/// globals start at `2C + 2C²` (hold mean, hold sd, DD mean, DD sd, UD mean, …). `C` is the largest with
+/// `2C + 2C² + 8 ≤ dim` (vocabulary 2: `dim` 152, `C` 8); `None` when there is none.
+pub fn relative_blocks(dim: usize) -> Option<[(usize, usize, usize); 4]> {
+    let c = (1..64)
+        .take_while(|c| 2 * c + 2 * c * c + 8 <= dim)
+        .last()?;
+    let g = 2 * c + 2 * c * c;
+    Some([
+        (0, c, g),
+        (c, 2 * c, g + 1),
+        (2 * c, 2 * c + c * c, g + 2),
+        (2 * c + c * c, g, g + 4),
+    ])
+}
+
 /// Fewest embedding dimensions length normalisation (`emb_norm` 2) is applied to.
 pub const MIN_NORM_DIM: usize = 8;
-/// Length of a vocabulary-1 summary vector.
-pub const DIM_V1: usize = 320;
 
 impl Default for SummaryConfig {
     fn default() -> Self {
@@ -97,8 +109,8 @@ impl SummaryConfig {
     /// vocabulary-1 vector relative to their family's all-keys entry; otherwise `x` itself.
     pub fn transform(&self, x: &[f64]) -> Vec<f64> {
         let mut y = x.to_vec();
-        if self.relative && x.len() == DIM_V1 {
-            for &(a, b, r) in &RELATIVE_V1 {
+        if let Some(blocks) = relative_blocks(x.len()).filter(|_| self.relative) {
+            for &(a, b, r) in &blocks {
                 for v in &mut y[a..b] {
                     *v -= x[r];
                 }
@@ -182,7 +194,10 @@ impl SummaryPopulation {
         if pop.config.emb_dim > 0 {
             pop.embedding = SummaryEmbedding::train(&pop, people, pop.config.emb_dim);
         }
-        if pop.config.emb2_weight > 0.0 && pop.dim() == DIM_V1 && !pop.config.relative {
+        if pop.config.emb2_weight > 0.0
+            && relative_blocks(pop.dim()).is_some()
+            && !pop.config.relative
+        {
             let sub = SummaryConfig {
                 relative: true,
                 emb2_weight: 0.0,
@@ -615,6 +630,17 @@ impl Detector<FeatureVector> for SummaryDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_blocks_follow_the_edge_layout() {
+        assert_eq!(
+            relative_blocks(152),
+            Some([(0, 8, 144), (8, 16, 145), (16, 80, 146), (80, 144, 148)])
+        );
+        // Vocabulary 1 (12 classes, 320 entries).
+        assert_eq!(relative_blocks(320).unwrap()[3], (168, 312, 316));
+        assert_eq!(relative_blocks(7), None);
+    }
 
     fn person(mean: f64, n: usize, seed: u64) -> Vec<Vec<f64>> {
         (0..n)

@@ -83,7 +83,11 @@ type Window = (FeatureVector, u64);
 fn window(events: &[KeyEvent]) -> Option<Window> {
     use keyprint_edge::vocab::{key_class, summarize};
     let ev = &events[..crate::FREETEXT_WINDOW_KEYS.min(events.len())];
-    let v = summarize(ev, |e| e.key.as_code().map_or(11, key_class))?;
+    let v = summarize(ev, |e| {
+        e.key
+            .as_code()
+            .map_or(keyprint_edge::vocab::CLASSES - 1, key_class)
+    })?;
     Some((crate::engine::summary_vector(&v), ev.len() as u64))
 }
 

@@ -462,8 +462,18 @@ pub struct SqliteStore {
 
 /// The storage schema's version (SQLite `user_version`): 2 = content-free records; 3 = registered devices,
 /// per-device and browser credentials, per-user trust, enrolment holds; 4 = per-tenant alert ids (directories
-/// of versions 2 and 3 are migrated).
-pub const SCHEMA_VERSION: i64 = 4;
+/// of versions 2 and 3 are migrated); 5 = free-text windows of summary vocabulary 2 (see [`MIGRATE_4_5`]).
+pub const SCHEMA_VERSION: i64 = 5;
+
+/// Version 4 → 5: the edge's free-text summary vocabulary went from 1 (12 key classes, 320 entries) to 2
+/// (8 classes, 152 entries; `keyprint_edge::vocab`). Windows of the two cannot be compared, so the stored
+/// free-text reference windows and enrolments are dropped: each user enrols free text again from their next
+/// windows (automatically, as a new user does), while fixed text, mouse, sessions, alerts and trust are kept.
+/// The tenant's free-text population is rebuilt from the new enrolments.
+pub const MIGRATE_4_5: &str = "
+DELETE FROM reference_samples WHERE engine = 'free-text';
+DELETE FROM enrolments WHERE engine = 'free-text';
+";
 
 /// Version 3 → 4: alert ids become per tenant (`alerts.seq`, the counter `alert_seqs`). Existing alerts keep
 /// their (global) id as their tenant's number and every tenant's counter continues after its largest one,
@@ -543,10 +553,15 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         // Migrations, each in its own transaction, from the version it starts at.
-        for (from, sql) in [(2, MIGRATE_2_3), (3, MIGRATE_3_4)] {
+        for (from, sql) in [(2, MIGRATE_2_3), (3, MIGRATE_3_4), (4, MIGRATE_4_5)] {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if tables > 0 && version == from {
                 let tx = conn.unchecked_transaction()?;
+                if from >= 4 {
+                    // From version 4 on, migrations work on the current tables (a directory migrated from
+                    // an older version may not have all of them yet).
+                    tx.execute_batch(SCHEMA)?;
+                }
                 tx.execute_batch(sql)?;
                 tx.pragma_update(None, "user_version", from + 1)?;
                 tx.commit()?;
@@ -1894,5 +1909,38 @@ mod tests {
         // Reopening (now version 4) changes nothing.
         let mut st = SqliteStore::open(&path).unwrap();
         assert_eq!(ids(&mut st, "b"), vec![2, 4, 5, 6]);
+    }
+
+    /// A version-4 directory holds free-text windows of summary vocabulary 1: they are dropped (the users
+    /// enrol free text again), other engines' references stay.
+    #[test]
+    fn version_4_free_text_references_are_dropped_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyprint.db");
+        {
+            let _ = SqliteStore::open(&path).unwrap();
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "INSERT INTO reference_samples(tenant, user, engine, sample, is_update) VALUES
+                   ('t','u','free-text',x'00',0), ('t','u','fixed-text',x'00',0), ('t','v','free-text',x'00',0);
+                 INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES
+                   ('t','u','free-text',1,0), ('t','u','fixed-text',1,0);
+                 PRAGMA user_version = 4;",
+            )
+            .unwrap();
+        }
+        let _ = SqliteStore::open(&path).unwrap();
+        let c = Connection::open(&path).unwrap();
+        let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT count(*) FROM reference_samples WHERE engine = 'free-text'"),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM reference_samples WHERE engine = 'fixed-text'"),
+            1
+        );
+        assert_eq!(count("SELECT count(*) FROM enrolments"), 1);
+        assert_eq!(count("PRAGMA user_version"), SCHEMA_VERSION);
     }
 }

@@ -221,6 +221,7 @@ async fn bad_input_is_refused_whole_with_a_reason() {
     };
     let late = e.clock_us + 10_000_000;
     let dim = keyprint_edge::vocab::SUMMARY_DIM;
+    let v = keyprint_edge::vocab::VOCAB_VERSION;
     let window = |vocab: u32, n: usize, first: &str| {
         let mut v = vec!["null".to_string(); n];
         if n > 0 {
@@ -238,11 +239,13 @@ async fn bad_input_is_refused_whole_with_a_reason() {
         // The per-key format of earlier releases is refused outright.
         (r#"{"user":"alice","session":"s1","batch_seq":2,"keys":[{"key_hash":"00000000000000aa","press_us":1,"release_us":5}]}"#.into(), 422, "invalid_field", ""),
         (rec(r#"{"keystroke":{"at_us":1,"key":"KeyA"}}"#), 422, "invalid_field", "records[0]"),
-        (rec(&window(1, dim, "1.0").replace(r#""keys":50"#, r#""keys":50,"key":"KeyA""#)), 422, "invalid_field", "records[0]"),
-        (rec(&window(2, dim, "1.0")), 422, "invalid_field", "records[0].free_text.vocab"),
-        (rec(&window(1, dim - 1, "1.0")), 422, "invalid_field", "records[0].free_text.values"),
-        (rec(&window(1, dim, "99")), 422, "invalid_field", "records[0].free_text.values[0]"),
-        (rec(&window(1, dim, "1.0").replace(r#""keys":50"#, r#""keys":3"#)), 422, "invalid_field", "records[0].free_text.keys"),
+        (rec(&window(v, dim, "1.0").replace(r#""keys":50"#, r#""keys":50,"key":"KeyA""#)), 422, "invalid_field", "records[0]"),
+        // Vocabulary 1 (12 classes, 320 entries) is retired; an unknown later one is refused too.
+        (rec(&window(1, 320, "1.0")), 422, "invalid_field", "records[0].free_text.vocab"),
+        (rec(&window(v + 1, dim, "1.0")), 422, "invalid_field", "records[0].free_text.vocab"),
+        (rec(&window(v, dim - 1, "1.0")), 422, "invalid_field", "records[0].free_text.values"),
+        (rec(&window(v, dim, "99")), 422, "invalid_field", "records[0].free_text.values[0]"),
+        (rec(&window(v, dim, "1.0").replace(r#""keys":50"#, r#""keys":3"#)), 422, "invalid_field", "records[0].free_text.keys"),
         (rec(&format!(r#"{{"fixed_text":{{"at_us":{late},"phrase":"cmu-phrase","vector":[1,2,3,4,5]}}}}"#)), 422, "invalid_field", "records[0].fixed_text.vector"),
         (rec(&format!(r#"{{"fixed_text":{{"at_us":{late},"phrase":"cmu-phrase","vector":[80,200,100,90]}}}}"#)), 422, "invalid_field", "records[0].fixed_text.vector[1]"),
         (rec(&format!(r#"{{"fixed_text":{{"at_us":{late},"phrase":"cmu phrase","vector":[80,200,120,90]}}}}"#)), 422, "invalid_field", "records[0].fixed_text.phrase"),

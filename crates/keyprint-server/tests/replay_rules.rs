@@ -5,7 +5,7 @@
 //! channel, the owner's own structure is not.
 
 use keyprint_core::detector::{FeatureVector, Template};
-use keyprint_edge::vocab::{CLASSES, SUMMARY_DIM};
+use keyprint_edge::vocab::{CLASSES, GLOBALS, SUMMARY_DIM, key_class};
 use keyprint_server::engine::{Engine, FreeTextEngine};
 use keyprint_server::population::PopulationSettings;
 use keyprint_server::service::{NEAR_DUPLICATE_MEDIAN_SD, near_duplicate_median};
@@ -19,23 +19,24 @@ fn noise(i: u64, k: u64) -> f64 {
     (x % 10_000) as f64 / 10_000.0 - 0.5
 }
 
-/// Letter classes 4..10; pairs among them; `structured` gives each class and pair its own mean, otherwise
-/// every entry sits at the family's overall mean.
+/// The classes a support rep's typing fills (both hands' letters, space, digits, corrections, Enter); pairs
+/// among them; `structured` gives each class and pair its own mean, otherwise every entry sits at the
+/// family's overall mean.
 fn window(i: u64, structured: bool) -> FeatureVector {
     let mut v = vec![f64::NAN; SUMMARY_DIM];
-    let letters = 4..10usize;
-    for c in letters.clone() {
+    let classes = ["KeyA", "KeyJ", "Space", "Digit1", "Backspace", "Enter"].map(key_class);
+    for (k, &c) in classes.iter().enumerate() {
         let centre = if structured {
-            4.2 + 0.12 * (c - 4) as f64
+            4.2 + 0.12 * k as f64
         } else {
             4.5
         };
         v[c] = centre + 0.08 * noise(i, c as u64);
     }
-    for a in letters.clone() {
-        for b in letters.clone() {
+    for &a in &classes {
+        for &b in &classes {
             let f = 2 * CLASSES + CLASSES * a + b;
-            let same_hand = (a < 7) == (b < 7);
+            let same_hand = a == b;
             let centre = if structured {
                 if same_hand { 5.4 } else { 4.9 }
             } else {
@@ -50,9 +51,9 @@ fn window(i: u64, structured: bool) -> FeatureVector {
             } + 0.3 * noise(i, u as u64);
         }
     }
-    v[312] = 4.5 + 0.05 * noise(i, 312);
-    v[314] = 5.15 + 0.05 * noise(i, 314);
-    v[316] = 2.5 + 0.05 * noise(i, 316);
+    v[GLOBALS] = 4.5 + 0.05 * noise(i, 312);
+    v[GLOBALS + 2] = 5.15 + 0.05 * noise(i, 314);
+    v[GLOBALS + 4] = 2.5 + 0.05 * noise(i, 316);
     v
 }
 

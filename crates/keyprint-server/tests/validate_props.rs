@@ -10,7 +10,7 @@ use proptest::prelude::*;
 fn seeds() -> Vec<Vec<u8>> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/edge-conformance/v1.json"
+        "/../../docs/edge-conformance/v2.json"
     ))
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

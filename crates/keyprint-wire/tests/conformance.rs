@@ -1,4 +1,4 @@
-//! The edge's conformance vectors (`docs/edge-conformance/v1.json`): raw events in, content-free records out,
+//! The edge's conformance vectors (`docs/edge-conformance/v2.json`): raw events in, content-free records out,
 //! in wire JSON. Another implementation of the edge specification (the browser SDK) reads the same file and
 //! must produce the same records. The file is generated here and committed; this test fails when the edge's
 //! output drifts from it (set `KEYPRINT_UPDATE_VECTORS=1` to rewrite it after a deliberate, versioned change).
@@ -181,11 +181,11 @@ fn edge_output_matches_the_committed_conformance_vectors() {
     .unwrap()
         + "\n";
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/edge-conformance/v1.json");
+        .join("../../docs/edge-conformance/v2.json");
     if std::env::var_os("KEYPRINT_UPDATE_VECTORS").is_some() {
         std::fs::write(&path, &text).unwrap();
     }
-    let committed = std::fs::read_to_string(&path).expect("docs/edge-conformance/v1.json");
+    let committed = std::fs::read_to_string(&path).expect("docs/edge-conformance/v2.json");
     assert_eq!(
         committed, text,
         "edge output drifted from the conformance vectors"

@@ -1,7 +1,7 @@
 /**
- * The edge (docs/EDGE.md, version 1): raw events in, content-free records out, in wire JSON. No I/O, no
+ * The edge (docs/EDGE.md, version 2): raw events in, content-free records out, in wire JSON. No I/O, no
  * clock: times arrive on the events, in µs. Port of `crates/keyprint-edge/src/lib.rs`; checked against
- * docs/edge-conformance/v1.json by `npm test`.
+ * docs/edge-conformance/v2.json by `npm test`.
  *
  * Ordered key identities never leave an Edge: it holds at most one window of keys and one phrase's worth
  * of keys, and drops them once summarised.

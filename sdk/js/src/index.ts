@@ -1,6 +1,6 @@
 /**
  * @keyprint/sdk — keyprint's browser SDK. `Edge` turns raw keystrokes and mouse samples into the
- * content-free records of docs/EDGE.md (version 1); `Recorder` listens to a page, feeds an Edge and ships
+ * content-free records of docs/EDGE.md (version 2); `Recorder` listens to a page, feeds an Edge and ships
  * the records. No key identity sequence ever leaves the Recorder: only records.
  */
 export { Edge, validPhraseId } from "./edge.js";

@@ -1,15 +1,15 @@
 /**
- * The free-text summary vocabulary, version 1 (docs/EDGE.md; Rust reference `crates/keyprint-edge/src/vocab.rs`):
- * key classes and the 320-entry window summary. No I/O, no clock.
+ * The free-text summary vocabulary, version 2 (docs/EDGE.md; Rust reference `crates/keyprint-edge/src/vocab.rs`):
+ * key classes (letters split only by hand) and the 152-entry window summary. No I/O, no clock.
  */
 
 /** Version of this vocabulary. */
-export const VOCAB_VERSION = 1;
+export const VOCAB_VERSION = 2;
 /** Number of key classes. */
-export const CLASSES = 12;
+export const CLASSES = 8;
 /** Longest down-down latency still counted as a digraph, ms. */
 export const MAX_DIGRAPH_MS = 5000;
-/** A down-down latency above this, ms, is a pause (entry 318). */
+/** A down-down latency above this, ms, is a pause (entry 150). */
 export const PAUSE_MS = 1000;
 /** Observations a class or class-pair entry needs to be present. */
 export const MIN_SUPPORT = 2;
@@ -31,21 +31,17 @@ const TABLE: [number, string][] = [
   [1, "Backspace Delete"],
   [2, "ShiftLeft ShiftRight"],
   [3, "Enter NumpadEnter"],
-  [4, "KeyQ KeyW KeyE KeyR KeyT"],
-  [5, "KeyA KeyS KeyD KeyF KeyG"],
-  [6, "KeyZ KeyX KeyC KeyV KeyB"],
-  [7, "KeyY KeyU KeyI KeyO KeyP"],
-  [8, "KeyH KeyJ KeyK KeyL Semicolon Quote"],
-  [9, "KeyN KeyM Comma Period Slash"],
+  [4, "KeyQ KeyW KeyE KeyR KeyT KeyA KeyS KeyD KeyF KeyG KeyZ KeyX KeyC KeyV KeyB"],
+  [5, "KeyY KeyU KeyI KeyO KeyP KeyH KeyJ KeyK KeyL KeyN KeyM"],
 ];
 for (const [c, codes] of TABLE) for (const k of codes.split(" ")) CLASS_OF[k] = c;
 
-/** The class (0–11) of a W3C `KeyboardEvent.code`. */
+/** The class (0–7) of a W3C `KeyboardEvent.code`. */
 export function keyClass(code: string): number {
   const c = CLASS_OF[code];
   if (c !== undefined) return c;
-  if (/^(Digit|Numpad)[0-9]$/.test(code)) return 10;
-  return 11;
+  if (/^(Digit|Numpad)[0-9]$/.test(code)) return 6;
+  return 7;
 }
 
 /** Running count, mean and sum of squared deviations (Welford): an sd of equal values is exactly 0. */
