@@ -26,8 +26,10 @@
 //! positions of the first 600 participants with 15 sentences; 50-key windows; the owner-timed sampler of
 //! `replay_freetext`; `cargo test --release -p keyprint-server --lib dev_measurements -- --ignored
 //! --nocapture`; the server leaves out the modifier classes, see `keyprint_server::engine::summary_families`):
-//! owners' later windows `z` mean 1.27 (sd 1.69), injections −2.69 (sd 1.91), window AUC 0.942; the demo's
-//! DuckyScript payload rendered with the owners' own timing (with its modifier mechanics) `z` −1.76. Gunetti & Picardi (2005) and Dhakal et al. (2018) document the key dependence of typing latencies
+//! with edge vocabulary 2 (letters only by hand), owners' later windows `z` mean 2.30 (sd 1.81), injections
+//! −2.78 (sd 2.20), window AUC 0.969; the demo's DuckyScript payload rendered with the owners' own timing (with
+//! its modifier mechanics) `z` −1.93. With vocabulary 1, when the settings were chosen: 1.27, −2.69, AUC 0.942,
+//! payload −1.76. Gunetti & Picardi (2005) and Dhakal et al. (2018) document the key dependence of typing latencies
 //! this rests on; the humanized-timing check of `keyprint-injection` tests the same dependence on key
 //! identities at the device.
 //!
