@@ -10,7 +10,8 @@
 //! keep. Version 1 also split letters by row (6 classes of 2–7 keys, 320 entries); on the development
 //! part of the Aalto population the hand split gave a lower EER (G=5, L=50: 3.92 % against 4.42 %;
 //! finger classes, 14 in all, gave 5.04 %, one class for all letters 4.91 %) and it tells an attacker
-//! less (docs/BENCHMARKS.md).
+//! less. Version 2 also adds ten global quantile entries (ln-DD and ln-hold, no class): 3.92 → 3.62 %
+//! (docs/BENCHMARKS.md).
 //!
 //! | # | name | codes |
 //! |---|---|---|
@@ -29,7 +30,7 @@
 //! [`MAX_DIGRAPH_MS`] is a digraph of the class pair `(class(a), class(b))` and gives
 //! `ln(max(DD_ms, 1))` and `asinh(UD_ms / 20)` with `UD = press(b) − release(a)` (negative on rollover).
 //!
-//! # Layout of a summary vector (length [`SUMMARY_DIM`] = 152)
+//! # Layout of a summary vector (length [`SUMMARY_DIM`] = 162)
 //! | index | entry |
 //! |---|---|
 //! | `c` for `c < 8` | mean ln-hold of class `c` |
@@ -44,10 +45,13 @@
 //! | `149` | share of digraphs with `UD < 0` (rollover), 0–1 |
 //! | `150` | share of consecutive pairs with `DD >` [`PAUSE_MS`] (pauses), 0–1 |
 //! | `151` | share of keys in class `correction`, 0–1 |
+//! | `152`–`156` | 10 / 25 / 50 / 75 / 90 % quantiles of ln-DD, all digraphs ([`QUANTILES`]) |
+//! | `157`–`161` | 10 / 25 / 50 / 75 / 90 % quantiles of ln-hold, all keys |
 //!
 //! A class or class-pair entry is *absent* (`None`; JSON `null`) unless it rests on at least
 //! [`MIN_SUPPORT`] observations (an sd needs `MIN_SUPPORT` too, and at least 2). Globals are present
-//! whenever the window has a digraph. **No count is sent** and entries have no order: the summary says
+//! whenever the window has a digraph; a quantile needs [`MIN_QUANTILE_SUPPORT`] values (linear interpolation
+//! between order statistics at position `p·(n − 1)`). **No count is sent** and entries have no order: the summary says
 //! how a person types, not what, which the privacy test (`tests/privacy.rs` of `keyprint-bench`)
 //! measures with an attacker's solver.
 
@@ -64,7 +68,11 @@ pub const PAUSE_MS: f64 = 1000.0;
 /// Observations an entry needs to be present.
 pub const MIN_SUPPORT: usize = 2;
 /// Length of a summary vector.
-pub const SUMMARY_DIM: usize = 2 * CLASSES + 2 * CLASSES * CLASSES + 8;
+pub const SUMMARY_DIM: usize = 2 * CLASSES + 2 * CLASSES * CLASSES + 8 + 2 * QUANTILES.len();
+/// Probabilities of the quantile entries (ln-DD over all digraphs, then ln-hold over all keys).
+pub const QUANTILES: [f64; 5] = [0.1, 0.25, 0.5, 0.75, 0.9];
+/// Observations a quantile entry needs to be present.
+pub const MIN_QUANTILE_SUPPORT: usize = 5;
 /// Fewest keys a window may summarise (a shorter window is not emitted).
 pub const MIN_WINDOW_KEYS: usize = 20;
 
@@ -144,6 +152,9 @@ pub fn entry_names() -> Vec<String> {
         ]
         .map(String::from),
     );
+    for what in ["dd", "hold"] {
+        v.extend(QUANTILES.map(|p| format!("{what}_q{:02}.all", (p * 100.0).round() as u32)));
+    }
     v
 }
 
@@ -170,6 +181,17 @@ impl Acc {
     }
 }
 
+/// The `p`-quantile of sorted `xs` with linear interpolation between order statistics (position
+/// `p·(n − 1)`, Hyndman & Fan 1996 type 7); `None` below [`MIN_QUANTILE_SUPPORT`] values.
+fn quantile(xs: &[f64], p: f64) -> Option<f64> {
+    if xs.len() < MIN_QUANTILE_SUPPORT {
+        return None;
+    }
+    let pos = p * (xs.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64))
+}
+
 /// The summary vector (length [`SUMMARY_DIM`], `None` = absent) of a window of keystrokes, with `class_of`
 /// giving each event's class. Events are taken in press order (stable for equal press times).
 ///
@@ -188,12 +210,14 @@ pub fn summarize(
     let mut ud = vec![Acc::default(); CLASSES * CLASSES];
     let (mut hold_all, mut dd_all, mut ud_all) = (Acc::default(), Acc::default(), Acc::default());
     let (mut rollover, mut pauses, mut corrections) = (0usize, 0usize, 0usize);
+    let (mut dds, mut holds) = (Vec::new(), Vec::new());
     let classes: Vec<usize> = ev.iter().map(|e| class_of(e).min(CLASSES - 1)).collect();
     for (i, e) in ev.iter().enumerate() {
         let c = classes[i];
         let h = (e.hold_us() as f64 / 1000.0).clamp(1.0, 2000.0).ln();
         hold[c].add(h);
         hold_all.add(h);
+        holds.push(h);
         if c == 1 {
             corrections += 1;
         }
@@ -213,6 +237,7 @@ pub fn summarize(
             ud[pair].add(u);
             dd_all.add(d);
             ud_all.add(u);
+            dds.push(d);
             if ud_ms < 0.0 {
                 rollover += 1;
             }
@@ -233,6 +258,10 @@ pub fn summarize(
     v.push(has_digraph.then(|| rollover as f64 / dd_all.n as f64));
     v.push(Some(pauses as f64 / pairs));
     v.push(Some(corrections as f64 / ev.len() as f64));
+    for xs in [&mut dds, &mut holds] {
+        xs.sort_by(f64::total_cmp);
+        v.extend(QUANTILES.map(|p| quantile(xs, p)));
+    }
     debug_assert_eq!(v.len(), SUMMARY_DIM);
     Some(v)
 }
@@ -260,7 +289,9 @@ mod tests {
         assert_eq!(letters.iter().filter(|l| key_class(l) == 4).count(), 15);
         assert_eq!(letters.iter().filter(|l| key_class(l) == 5).count(), 11);
         assert_eq!(entry_names().len(), SUMMARY_DIM);
-        assert_eq!((SUMMARY_DIM, GLOBALS), (152, 144));
+        assert_eq!((SUMMARY_DIM, GLOBALS), (162, 144));
+        assert_eq!(entry_names()[152], "dd_q10.all");
+        assert_eq!(entry_names()[161], "hold_q90.all");
         assert_eq!(entry_names()[GLOBALS], "hold_mean.all");
     }
 
@@ -282,6 +313,12 @@ mod tests {
         assert!(v[16 + 5 * CLASSES + 5].is_none());
         assert_eq!(v[149], Some(0.0));
         assert_eq!(v[151], Some(0.0));
+        // Every DD is 100 ms and every hold 80 ms: each quantile is that value.
+        assert!((v[154].unwrap() - 100f64.ln()).abs() < 1e-12);
+        assert!((v[161].unwrap() - 80f64.ln()).abs() < 1e-12);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25), Some(2.0));
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.1), Some(1.5));
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), None);
         assert!(summarize(&ev[..19], |_| 0).is_none());
     }
 }

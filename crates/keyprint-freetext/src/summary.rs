@@ -70,7 +70,7 @@ pub struct SummaryConfig {
 /// [`SummaryConfig::relative`] — class hold means `0..C` − all-keys hold mean, class hold sds `C..2C` −
 /// all-keys sd, pair DD means (`C²`) − all-digraph DD mean, pair UD means (`C²`) − all-digraph UD mean; the
 /// globals start at `2C + 2C²` (hold mean, hold sd, DD mean, DD sd, UD mean, …). `C` is the largest with
-/// `2C + 2C² + 8 ≤ dim` (vocabulary 2: `dim` 152, `C` 8); `None` when there is none.
+/// `2C + 2C² + 8 ≤ dim` (vocabulary 2: `dim` 162, `C` 8); `None` when there is none.
 pub fn relative_blocks(dim: usize) -> Option<[(usize, usize, usize); 4]> {
     let c = (1..64)
         .take_while(|c| 2 * c + 2 * c * c + 8 <= dim)
@@ -634,7 +634,7 @@ mod tests {
     #[test]
     fn relative_blocks_follow_the_edge_layout() {
         assert_eq!(
-            relative_blocks(152),
+            relative_blocks(162),
             Some([(0, 8, 144), (8, 16, 145), (16, 80, 146), (80, 144, 148)])
         );
         // Vocabulary 1 (12 classes, 320 entries).

@@ -474,7 +474,7 @@ impl Engine for FreeTextEngine {
     fn calibration(&self) -> &Calibration {
         &self.calibration
     }
-    /// Genuine Aalto windows of one person came no closer than a median of 0.196 of their per-entry sd to
+    /// Genuine Aalto windows of one person came no closer than a median of 0.191 of their per-entry sd to
     /// each other ([`crate::service::near_duplicate_median`]).
     fn near_duplicate(&self, stored: &[FeatureVector], sample: &[f64]) -> Option<(f64, f64)> {
         crate::service::near_duplicate_median(stored, sample)

@@ -349,8 +349,8 @@ pub const NEAR_DUPLICATE_MIN_SAMPLES: usize = 10;
 /// keyprint-server --lib dev_measurements -- --ignored --nocapture`). Chosen with edge vocabulary 1: the
 /// closest genuine window came to 0.229 (0.1 % quantile 0.236), re-timed enrolment sentences (uniform jitter of
 /// ±2 / 5 / 10 / 20 ms on every press and release) fell within the bound 100 / 97.0 / 46.4 / 4.5 % of the time.
-/// Re-checked with vocabulary 2: closest genuine window 0.196 (0.1 % quantile 0.198), re-timed sentences at a
-/// median of 0.019 / 0.040 / 0.089 / 0.200 and within the bound 100 / 99.2 / 72.4 / 14.7 % of the time; 0.12
+/// Re-checked with vocabulary 2: closest genuine window 0.191 (0.1 % quantile 0.278), re-timed sentences at a
+/// median of 0.025 / 0.051 / 0.112 / 0.235 and within the bound 100 / 98.0 / 57.1 / 7.0 % of the time; 0.12
 /// keeps a factor 1.6 below the closest genuine window.
 pub const NEAR_DUPLICATE_MEDIAN_SD: f64 = 0.12;
 /// Entries a window and a stored one must share for [`near_duplicate_median`] to compare them.

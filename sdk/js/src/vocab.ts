@@ -1,6 +1,6 @@
 /**
  * The free-text summary vocabulary, version 2 (docs/EDGE.md; Rust reference `crates/keyprint-edge/src/vocab.rs`):
- * key classes (letters split only by hand) and the 152-entry window summary. No I/O, no clock.
+ * key classes (letters split only by hand) and the 162-entry window summary. No I/O, no clock.
  */
 
 /** Version of this vocabulary. */
@@ -14,7 +14,20 @@ export const PAUSE_MS = 1000;
 /** Observations a class or class-pair entry needs to be present. */
 export const MIN_SUPPORT = 2;
 /** Length of a summary vector. */
-export const SUMMARY_DIM = 2 * CLASSES + 2 * CLASSES * CLASSES + 8;
+export const SUMMARY_DIM = 2 * CLASSES + 2 * CLASSES * CLASSES + 8 + 10;
+/** Probabilities of the quantile entries (ln-DD over all digraphs, then ln-hold over all keys). */
+export const QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9];
+/** Observations a quantile entry needs to be present. */
+export const MIN_QUANTILE_SUPPORT = 5;
+
+/** Quantile `p` of sorted `xs`, linear between order statistics at position p·(n − 1) (Hyndman & Fan type 7). */
+function quantile(xs: readonly number[], p: number): number | null {
+  if (xs.length < MIN_QUANTILE_SUPPORT) return null;
+  const pos = p * (xs.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo);
+}
 /** Fewest keys a window may summarise. */
 export const MIN_WINDOW_KEYS = 20;
 
@@ -84,6 +97,8 @@ export function summarize(events: readonly KeyEvent[]): (number | null)[] | null
   let rollover = 0;
   let pauses = 0;
   let corrections = 0;
+  const dds: number[] = [];
+  const holds: number[] = [];
   const classes = ev.map((e) => keyClass(e.code));
   for (let i = 0; i < ev.length; i++) {
     const e = ev[i];
@@ -91,6 +106,7 @@ export function summarize(events: readonly KeyEvent[]): (number | null)[] | null
     const h = Math.log(Math.min(Math.max((e.release_us - e.press_us) / 1000, 1), 2000));
     hold[c].add(h);
     holdAll.add(h);
+    holds.push(h);
     if (c === 1) corrections += 1;
     if (i === 0) continue;
     const p = ev[i - 1];
@@ -104,6 +120,7 @@ export function summarize(events: readonly KeyEvent[]): (number | null)[] | null
       dd[pair].add(d);
       ud[pair].add(u);
       ddAll.add(d);
+      dds.push(d);
       udAll.add(u);
       if (udMs < 0) rollover += 1;
     }
@@ -118,5 +135,9 @@ export function summarize(events: readonly KeyEvent[]): (number | null)[] | null
   v.push(ddAll.n > 0 ? rollover / ddAll.n : null);
   v.push(pauses / pairs);
   v.push(corrections / ev.length);
+  for (const xs of [dds, holds]) {
+    xs.sort((a, b) => a - b);
+    for (const p of QUANTILES) v.push(quantile(xs, p));
+  }
   return v;
 }

@@ -144,7 +144,7 @@ test("typed text gives free_text records, a phrase typed in the password field a
   const ft = records("typed").find((r) => r.fixed_text).fixed_text;
   assert.equal(ft.phrase, "pw-1");
   assert.equal(ft.vector.length, 3 * 8 - 2);
-  for (const r of records("typed").filter((r) => r.free_text)) assert.equal(r.free_text.values.length, 152);
+  for (const r of records("typed").filter((r) => r.free_text)) assert.equal(r.free_text.values.length, 162);
   for (const r of records("typed").filter((r) => r.mouse)) assert.equal(r.mouse.features.length, 46);
   assertContentFree("typed");
   await page.close();

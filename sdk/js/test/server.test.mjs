@@ -309,11 +309,11 @@ function assertContentFree({ raw, auth }) {
       if (typeof v === "string") assert.ok(["phrase", "kind", "rule"].includes(k), `string in ${kind}.${k}`);
       return v;
     });
-    // Fixed lengths: no per-key sequence can ride along. A free-text summary is the 152-entry vocabulary of
+    // Fixed lengths: no per-key sequence can ride along. A free-text summary is the 162-entry vocabulary of
     // EDGE.md (version 2), numbers or null; a typing of the 11-key phrase is 31 timings; a mouse action 46 features.
     if (kind === "free_text") {
       assert.equal(r.free_text.vocab, 2);
-      assert.equal(r.free_text.values.length, 152);
+      assert.equal(r.free_text.values.length, 162);
       assert.ok(r.free_text.values.every((x) => typeof x === "number" || x === null));
     }
     if (kind === "fixed_text") assert.equal(r.fixed_text.vector.length, 3 * PHRASE_CODES.length - 2);
