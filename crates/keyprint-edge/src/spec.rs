@@ -12,7 +12,8 @@
 //!
 //! Entry ranges of a summary (transforms in [`crate::vocab`]): hold means in `[0, ln 2000]`, hold sds in
 //! `[0, ln 2000]`, DD means in `[0, ln 5000]`, UD means in `[asinh(−3000), asinh(250)]` (a UD is at least
-//! −60 s and at most 5 s when DD ≤ 5 s), global sds `≥ 0` and within the same bounds, shares in `[0, 1]`.
+//! −60 s and at most 5 s when DD ≤ 5 s), global sds `≥ 0` and within the same bounds, shares in `[0, 1]`, DD
+//! quantiles in `[0, ln 5000]`, hold quantiles in `[0, ln 2000]`.
 
 use crate::vocab::{CLASSES, MIN_WINDOW_KEYS, SUMMARY_DIM, VOCAB_VERSION};
 use crate::{Record, valid_phrase_id};
@@ -184,4 +185,33 @@ pub fn check_record(r: &Record) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{GLOBALS, entry_names};
+
+    /// Every entry's range follows its name: holds (and hold quantiles) `[0, ln 2000]`, DDs (and DD
+    /// quantiles) `[0, ln 5000]`, UDs the asinh range, shares `[0, 1]`.
+    #[test]
+    fn every_entry_has_the_range_of_its_kind() {
+        let hold = (0.0, 2000f64.ln());
+        let dd = (0.0, 5000f64.ln());
+        for (i, name) in entry_names().iter().enumerate() {
+            let want = if name.starts_with("hold") {
+                hold
+            } else if name.starts_with("dd") {
+                dd
+            } else if name.starts_with("ud") {
+                ((-3000f64).asinh(), 250f64.asinh())
+            } else {
+                assert!(name.ends_with("_share"), "{name}");
+                (0.0, 1.0)
+            };
+            assert_eq!(entry_range(i), want, "entry {i} ({name})");
+        }
+        assert_eq!(entry_range(GLOBALS + 8), dd);
+        assert_eq!(entry_range(SUMMARY_DIM - 1), hold);
+    }
 }

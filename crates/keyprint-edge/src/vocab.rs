@@ -49,9 +49,10 @@
 //! | `157`–`161` | 10 / 25 / 50 / 75 / 90 % quantiles of ln-hold, all keys |
 //!
 //! A class or class-pair entry is *absent* (`None`; JSON `null`) unless it rests on at least
-//! [`MIN_SUPPORT`] observations (an sd needs `MIN_SUPPORT` too, and at least 2). Globals are present
-//! whenever the window has a digraph; a quantile needs [`MIN_QUANTILE_SUPPORT`] values (linear interpolation
-//! between order statistics at position `p·(n − 1)`). **No count is sent** and entries have no order: the summary says
+//! [`MIN_SUPPORT`] observations (an sd needs `MIN_SUPPORT` too, and at least 2). Globals: 144, 150 and 151
+//! are always present; 145 needs 2 keys; 146, 148 and 149 one digraph; 147 two digraphs; the DD quantiles
+//! 152–156 need [`MIN_QUANTILE_SUPPORT`] digraphs and the hold quantiles 157–161 as many keys (linear
+//! interpolation between order statistics at position `p·(n − 1)`). **No count is sent** and entries have no order: the summary says
 //! how a person types, not what, which the privacy test (`tests/privacy.rs` of `keyprint-bench`)
 //! measures with an attacker's solver.
 
@@ -114,8 +115,10 @@ pub fn key_class(code: &str) -> usize {
         | "KeyZ" | "KeyX" | "KeyC" | "KeyV" | "KeyB" => 4,
         "KeyY" | "KeyU" | "KeyI" | "KeyO" | "KeyP" | "KeyH" | "KeyJ" | "KeyK" | "KeyL" | "KeyN"
         | "KeyM" => 5,
-        c if (c.starts_with("Digit") || c.starts_with("Numpad"))
-            && c.len() == c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len() + 1 =>
+        c if c
+            .strip_prefix("Digit")
+            .or_else(|| c.strip_prefix("Numpad"))
+            .is_some_and(|d| d.len() == 1 && d.as_bytes()[0].is_ascii_digit()) =>
         {
             6
         }
@@ -123,7 +126,7 @@ pub fn key_class(code: &str) -> usize {
     }
 }
 
-/// Names of the [`SUMMARY_DIM`] entries, in layout order (`hold_mean.space`, `dd_mean.left_top>space`, …).
+/// Names of the [`SUMMARY_DIM`] entries, in layout order (`hold_mean.space`, `dd_mean.left_letter>space`, …).
 pub fn entry_names() -> Vec<String> {
     let mut v = Vec::with_capacity(SUMMARY_DIM);
     for c in CLASS_NAMES {
@@ -282,6 +285,9 @@ mod tests {
         assert_eq!(key_class("Numpad0"), 6);
         assert_eq!(key_class("NumpadAdd"), 7);
         assert_eq!(key_class("Digits"), 7);
+        // Exactly the prefix and one digit (as the SDK's `^(Digit|Numpad)[0-9]$`).
+        assert_eq!(key_class("NumpadX5"), 7);
+        assert_eq!(key_class("Digit55"), 7);
         assert_eq!(key_class("F5"), 7);
         let letters = keyprint_core::event::LETTER_CODES;
         assert!(letters.iter().all(|c| (4..=5).contains(&key_class(c))));

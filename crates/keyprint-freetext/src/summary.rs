@@ -40,8 +40,8 @@ pub struct SummaryConfig {
     /// Compare in the embedding by cosine similarity of the enrolment mean and the probe instead of the
     /// two-covariance likelihood ratio.
     pub emb_cosine: bool,
-    /// Express each class (pair) entry relative to its family's all-keys entry (vocabulary 1 layout,
-    /// [`relative_blocks`]; only for vectors in the edge's layout). Not the default: on the development split
+    /// Express each class (pair) entry relative to its family's all-keys entry (the edge's layout,
+    /// [`relative_blocks`]; vectors of another length are left as they are). Not the default: on the development split
     /// (G=5, L=50) it raised the EER of the whole model from 4.49 % to 4.99 %; it is what the second
     /// embedding sees.
     pub relative: bool,
@@ -105,8 +105,8 @@ impl Default for SummaryConfig {
 }
 
 impl SummaryConfig {
-    /// The vector the model sees: with [`relative`](Self::relative), the class entries of a
-    /// vocabulary-1 vector relative to their family's all-keys entry; otherwise `x` itself.
+    /// The vector the model sees: with [`relative`](Self::relative), the class entries of a summary
+    /// vector in the edge's layout relative to their family's all-keys entry; otherwise `x` itself.
     pub fn transform(&self, x: &[f64]) -> Vec<f64> {
         let mut y = x.to_vec();
         if let Some(blocks) = relative_blocks(x.len()).filter(|_| self.relative) {

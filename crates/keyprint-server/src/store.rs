@@ -466,11 +466,19 @@ pub struct SqliteStore {
 pub const SCHEMA_VERSION: i64 = 5;
 
 /// Version 4 → 5: the edge's free-text summary vocabulary went from 1 (12 key classes, 320 entries) to 2
-/// (8 classes, 152 entries; `keyprint_edge::vocab`). Windows of the two cannot be compared, so the stored
-/// free-text reference windows and enrolments are dropped: each user enrols free text again from their next
-/// windows (automatically, as a new user does), while fixed text, mouse, sessions, alerts and trust are kept.
-/// The tenant's free-text population is rebuilt from the new enrolments.
+/// (8 classes, 162 entries; `keyprint_edge::vocab`). Windows of the two cannot be compared, so the stored
+/// free-text reference windows and enrolments are dropped and each such user enrols free text again from
+/// their next windows, under the service's usual rules (a user with another enrolled engine re-enrols in
+/// sessions that engine vouches for). Those users' per-user trust (`user_trust`) restarts from the prior:
+/// its free-text and humanized-timing evidence came from the old templates, and evidence against the user
+/// would otherwise block the re-enrolment with no template left to revise it. Fixed-text and mouse
+/// references, sessions and alerts are kept; an open `enrolment_held` alert for free text now names an
+/// enrolment that no longer exists (approving it changes nothing); replay digests of vocabulary-1 windows
+/// stay (a vocabulary-2 window never matches one). The tenant's free-text population is rebuilt from the
+/// new enrolments.
 pub const MIGRATE_4_5: &str = "
+DELETE FROM user_trust WHERE EXISTS (SELECT 1 FROM enrolments e WHERE e.engine = 'free-text'
+  AND e.tenant = user_trust.tenant AND e.user = user_trust.user);
 DELETE FROM reference_samples WHERE engine = 'free-text';
 DELETE FROM enrolments WHERE engine = 'free-text';
 ";
@@ -1906,13 +1914,14 @@ mod tests {
         let page = reads.alerts_page("b", 4, None, 10).unwrap();
         assert_eq!(page.iter().map(|a| a.id).collect::<Vec<_>>(), vec![5, 6]);
         drop(st);
-        // Reopening (now version 4) changes nothing.
+        // Reopening (now the current version) changes nothing.
         let mut st = SqliteStore::open(&path).unwrap();
         assert_eq!(ids(&mut st, "b"), vec![2, 4, 5, 6]);
     }
 
     /// A version-4 directory holds free-text windows of summary vocabulary 1: they are dropped (the users
-    /// enrol free text again), other engines' references stay.
+    /// enrol free text again) with those users' per-user trust; other engines' references and other users'
+    /// trust stay.
     #[test]
     fn version_4_free_text_references_are_dropped_and_others_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -1924,7 +1933,9 @@ mod tests {
                 "INSERT INTO reference_samples(tenant, user, engine, sample, is_update) VALUES
                    ('t','u','free-text',x'00',0), ('t','u','fixed-text',x'00',0), ('t','v','free-text',x'00',0);
                  INSERT INTO enrolments(tenant, user, engine, enrolled, updates) VALUES
-                   ('t','u','free-text',1,0), ('t','u','fixed-text',1,0);
+                   ('t','u','free-text',1,0), ('t','u','fixed-text',1,0), ('t','w','fixed-text',1,0);
+                 INSERT INTO user_trust(tenant, user, scored, alerted, scoring, channels) VALUES
+                   ('t','u',1,0,1,'{}'), ('t','w',1,0,1,'{}');
                  PRAGMA user_version = 4;",
             )
             .unwrap();
@@ -1940,7 +1951,9 @@ mod tests {
             count("SELECT count(*) FROM reference_samples WHERE engine = 'fixed-text'"),
             1
         );
-        assert_eq!(count("SELECT count(*) FROM enrolments"), 1);
+        assert_eq!(count("SELECT count(*) FROM enrolments"), 2);
+        assert_eq!(count("SELECT count(*) FROM user_trust WHERE user = 'u'"), 0);
+        assert_eq!(count("SELECT count(*) FROM user_trust WHERE user = 'w'"), 1);
         assert_eq!(count("PRAGMA user_version"), SCHEMA_VERSION);
     }
 }

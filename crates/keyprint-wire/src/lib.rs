@@ -739,7 +739,7 @@ mod tests {
         // The per-event format of old: refused, whatever the key field holds.
         let old = r#"{"user":"u","session":"s","batch_seq":0,"keys":[{"key_hash":"00000000000000ff","press_us":1,"release_us":2}]}"#;
         assert!(serde_json::from_str::<IngestBatch>(old).is_err());
-        let extra = r#"{"user":"u","session":"s","batch_seq":0,"records":[{"free_text":{"at_us":1,"vocab":1,"keys":20,"values":[],"key":"KeyA"}}]}"#;
+        let extra = r#"{"user":"u","session":"s","batch_seq":0,"records":[{"free_text":{"at_us":1,"vocab":2,"keys":20,"values":[],"key":"KeyA"}}]}"#;
         assert!(serde_json::from_str::<IngestBatch>(extra).is_err());
         let ok = r#"{"user":"u","session":"s","batch_seq":0,"records":[{"injection":{"at_us":1,"keystroke":3,"rule":"machine-chord","score":1.0}}]}"#;
         assert!(serde_json::from_str::<IngestBatch>(ok).is_ok());

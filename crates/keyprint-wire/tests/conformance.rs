@@ -29,6 +29,53 @@ fn typed(text: &str, start_us: i64) -> Vec<KeyEvent> {
         .collect()
 }
 
+/// Like [`typed`] over every key class: `^` is a Shift held across the next key, `\n` Enter, `<` Backspace, `,;'/-` and
+/// digits as themselves; `|` makes the next gap 1.5 s longer (a pause) and `#` 6 s longer (no digraph).
+fn typed_mixed(text: &str, start_us: i64) -> Vec<KeyEvent> {
+    let mut t = start_us;
+    let mut extra = 0;
+    let mut out = Vec::new();
+    for (i, c) in text.chars().enumerate() {
+        let code = match c {
+            '|' => {
+                extra += 1_500_000;
+                continue;
+            }
+            '#' => {
+                extra += 6_000_000;
+                continue;
+            }
+            ' ' => "Space".to_string(),
+            '\n' => "Enter".to_string(),
+            ',' => "Comma".to_string(),
+            '.' => "Period".to_string(),
+            ';' => "Semicolon".to_string(),
+            '\'' => "Quote".to_string(),
+            '/' => "Slash".to_string(),
+            '-' => "Minus".to_string(),
+            '^' => "ShiftLeft".to_string(),
+            '<' => "Backspace".to_string(),
+            d if d.is_ascii_digit() => format!("Digit{d}"),
+            c => format!("Key{}", c.to_ascii_uppercase()),
+        };
+        t += extra;
+        extra = 0;
+        // Shift is held until after the next key's press (rollover).
+        let hold = if c == '^' {
+            180_000
+        } else {
+            60_000 + (i as i64 * 41 % 70) * 1_000
+        };
+        out.push(KeyEvent::new(KeyId::code(code), t, t + hold).unwrap());
+        t += if c == '^' {
+            90_000
+        } else {
+            95_000 + (i as i64 * 61 % 150) * 1_000
+        };
+    }
+    out
+}
+
 fn event_json(e: &KeyEvent) -> Value {
     json!({"key": {"code": e.key.as_code().unwrap(), "press_us": e.press_us, "release_us": e.release_us}})
 }
@@ -94,7 +141,23 @@ fn cases() -> Vec<(String, Vec<Value>, EdgeConfig)> {
     mouse.push(json!({"mouse": {"t_us": 20_300_000, "x_px": 184.0, "y_px": 236.0, "button": "left", "kind": "press"}}));
     mouse.push(json!({"mouse": {"t_us": 20_380_000, "x_px": 184.0, "y_px": 236.0, "button": "left", "kind": "release"}}));
     mouse.push(json!({"mouse": {"t_us": 23_000_000, "x_px": 300.0, "y_px": 300.0, "button": "none", "kind": "move"}}));
-    out.push(("mouse actions".to_string(), mouse, cfg));
+    out.push(("mouse actions".to_string(), mouse, cfg.clone()));
+    // 5. Free text over every key class with pauses (> 1 s) and gaps that are no digraph (> 5 s), in a full
+    //    window and a cut remainder, then a cut window of 20 keys with only 2 digraphs (class entries and DD quantiles absent, hold quantiles present).
+    let mixed =
+        "^hello, world; it's 7/12 - ^okay.\n\nthen |more text, 2024 |and# so on<< fine\n\n^yes";
+    let sparse = "#a#b#c#d#e#f#g#h#i#j#k#l#m#n#o#p#qrs#t";
+    out.push((
+        "free-text every class, pauses, sparse window".to_string(),
+        typed_mixed(mixed, 40_000_000)
+            .iter()
+            .map(event_json)
+            .chain([json!({"cut": {}})])
+            .chain(typed_mixed(sparse, 80_000_000).iter().map(event_json))
+            .chain([json!({"cut": {}})])
+            .collect(),
+        cfg,
+    ));
     out
 }
 
@@ -206,6 +269,31 @@ fn edge_output_matches_the_committed_conformance_vectors() {
         kinds(2).contains(&"injection".to_string()) && kinds(2).contains(&"device".to_string())
     );
     assert!(kinds(3).iter().all(|k| k == "mouse") && !kinds(3).is_empty());
+    // Case 5: three windows; the first two use every class and have pauses; the sparse one has no DD quantile
+    // but hold quantiles.
+    let windows: Vec<&Value> = v["cases"][4]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("free_text"))
+        .collect();
+    assert_eq!(windows.len(), 3);
+    let vals = |w: &Value| w["values"].as_array().unwrap().clone();
+    for c in 0..keyprint_edge::vocab::CLASSES {
+        assert!(
+            windows[..2].iter().any(|w| !vals(w)[c].is_null()),
+            "class {c} has a hold mean"
+        );
+    }
+    assert!(
+        windows[..2]
+            .iter()
+            .any(|w| vals(w)[150].as_f64().unwrap() > 0.0),
+        "pauses"
+    );
+    let sparse = vals(windows[2]);
+    assert!(sparse[152..157].iter().all(Value::is_null));
+    assert!(sparse[157..162].iter().all(|x| !x.is_null()));
     for c in v["cases"].as_array().unwrap() {
         for r in c["records"].as_array().unwrap() {
             let w: keyprint_wire::WireRecord = serde_json::from_value(r.clone()).unwrap();

@@ -284,7 +284,7 @@ test("rollover reaches the Edge in press order, key repeat is folded, a real Ctr
   await page.evaluate(() => window.rec.flush());
   const ft = records("rollover").filter((r) => r.free_text);
   assert.equal(ft.length, 1);
-  assert.ok(ft[0].free_text.values[317] >= 0.9, `rollover share ${ft[0].free_text.values[317]}`);
+  assert.ok(ft[0].free_text.values[149] >= 0.9, `rollover share ${ft[0].free_text.values[149]}`);
   // A real clipboard paste: Ctrl+V through the DevTools protocol.
   await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   await page.evaluate(() => navigator.clipboard.writeText("clipboard text that must not count as typing"));

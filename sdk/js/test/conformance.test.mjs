@@ -56,9 +56,15 @@ function run(c) {
   return out;
 }
 
-test("the vector file is version 1 and has the four cases", () => {
+test("the vector file is version 2 and has the five cases", () => {
   assert.equal(doc.vocab, 2);
-  assert.deepEqual(doc.cases.map((c) => c.name), ["free-text windows", "fixed phrase", "injection after attach", "mouse actions"]);
+  assert.deepEqual(doc.cases.map((c) => c.name), [
+    "free-text windows",
+    "fixed phrase",
+    "injection after attach",
+    "mouse actions",
+    "free-text every class, pauses, sparse window",
+  ]);
 });
 
 for (const c of doc.cases) {

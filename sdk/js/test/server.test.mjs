@@ -331,7 +331,7 @@ test("nothing the browser sent holds a key identity (every body the pages posted
   // The check itself fails on a body that carries keys, a field of an earlier wire, or a longer vector.
   const good = bodies.find((b) => b.raw.includes("fixed_text"));
   const bad = [
-    good.raw.replace('"records":[', '"records":[{"free_text":{"at_us":1,"vocab":1,"keys":2,"values":["KeyA"]}},'),
+    good.raw.replace('"records":[', '"records":[{"free_text":{"at_us":1,"vocab":2,"keys":2,"values":["KeyA"]}},'),
     good.raw.replace('"records":[', '"keys":[{"code":"KeyA","press_us":1,"release_us":2}],"records":['),
     good.raw.replace('"vector":[', '"vector":[1,'),
   ];
