@@ -136,7 +136,7 @@ async function start(user) {
   await page.goto(`${base}/try`);
   await page.fill("#user", user);
   await page.click("#start");
-  await page.waitForFunction(() => window.tryState.rec !== null, null, { timeout: 10_000 });
+  await page.waitForFunction(() => window.tryState.rec !== null, null, { timeout: 60_000 });
   return page;
 }
 const state = (page) => page.evaluate(() => ({ session: tryState.session, status: tryState.status, stats: tryState.rec.stats, sent: tryState.rec.sent }));
@@ -155,7 +155,9 @@ function alertsFile() {
   const lines = existsSync(alertsPath) ? readFileSync(alertsPath, "utf8").split("\n").filter(Boolean).map(JSON.parse) : [];
   return lines.map((l) => { assert.equal(l.tenant, "try"); return l.alert; });
 }
-async function waitFor(what, f, ms = 10_000) {
+// Waits are generous (a loaded CI host once made the server answer 15× slower than usual); they bound how long
+// a failure takes, not how fast the product must be.
+async function waitFor(what, f, ms = 60_000) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await f();
@@ -167,7 +169,7 @@ async function waitFor(what, f, ms = 10_000) {
 const vectorsSent = (session) => bodies.map((b) => JSON.parse(b.raw)).filter((b) => b.session === session)
   .flatMap((b) => b.records).filter((r) => r.fixed_text).map((r) => r.fixed_text.vector);
 
-test("the owner enrols and passes with CMU delays; another person's delays raise an alert at the server", { timeout: 300_000 }, async () => {
+test("the owner enrols and passes with CMU delays; another person's delays raise an alert at the server", { timeout: 600_000 }, async () => {
   const owner = data.by.get(OWNER), other = data.by.get(OTHER);
   assert.ok(owner?.length >= ENROL + 15 && other?.length >= 10, "CMU subjects present");
   const page = await start("alice");
@@ -211,7 +213,7 @@ test("the owner enrols and passes with CMU delays; another person's delays raise
   }
   console.log(`other person (${OTHER}) on alice's account: alert after ${typed} typings; trust ${st.session.info.trust.trust.toFixed(1)}; reasons ${JSON.stringify(st.session.info.trust.reasons.map((r) => `${r.code}: ${r.detail}`))}`);
   // Delivered by the server's outbox to its alerts sink (a JSON Lines file here).
-  const alert = await waitFor("the alert in the sink", () => alertsFile().find((a) => a.session === handed), 5_000).catch(() => null);
+  const alert = await waitFor("the alert in the sink", () => alertsFile().find((a) => a.session === handed), 30_000).catch(() => null);
   assert.ok(alert, `the alerts sink received an alert for the handed-over session ${handed}; file: ${JSON.stringify(alertsFile())}`);
   assert.equal(alert.user, "alice");
   assert.ok(alert.reasons.some((r) => r.code === "keystroke_mismatch"), JSON.stringify(alert.reasons));
@@ -221,7 +223,7 @@ test("the owner enrols and passes with CMU delays; another person's delays raise
   await page.close();
 });
 
-test("machine-speed typing is flagged as injection at the server", { timeout: 60_000 }, async () => {
+test("machine-speed typing is flagged as injection at the server", { timeout: 180_000 }, async () => {
   const page = await start("bot-target");
   await page.click("#free");
   await page.keyboard.type("the quick brown fox jumps over the lazy dog and keeps on going", { delay: 0 });
@@ -231,12 +233,12 @@ test("machine-speed typing is flagged as injection at the server", { timeout: 60
   });
   const r = st.session.info.trust.reasons.find((x) => x.code === "injection");
   console.log(`machine speed: trust ${st.session.info.trust.trust.toFixed(1)}, ${r.code}: ${r.detail}; alerts ${st.alerts.length}`);
-  const alert = await waitFor("an injection alert in the sink", () => alertsFile().find((a) => a.session === st.session.info.session), 5_000);
+  const alert = await waitFor("an injection alert in the sink", () => alertsFile().find((a) => a.session === st.session.info.session), 30_000);
   assert.ok(alert.reasons.some((x) => x.code === "injection"), JSON.stringify(alert.reasons));
   await page.close();
 });
 
-test("dispatchEvent keys are synthetic: counted in the page, nothing reaches the server as typing", { timeout: 60_000 }, async () => {
+test("dispatchEvent keys are synthetic: counted in the page, nothing reaches the server as typing", { timeout: 180_000 }, async () => {
   const page = await start("synthetic");
   await page.focus("#free");
   await page.evaluate(() => {
@@ -271,7 +273,7 @@ test("dispatchEvent keys are synthetic: counted in the page, nothing reaches the
   await page.close();
 });
 
-test("pasted text produces no typing records at the server", { timeout: 60_000 }, async () => {
+test("pasted text produces no typing records at the server", { timeout: 180_000 }, async () => {
   const page = await start("paster");
   await page.focus("#free");
   const cdp = await page.context().newCDPSession(page);
