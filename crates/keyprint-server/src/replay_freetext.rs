@@ -424,6 +424,15 @@ mod dev_measurements {
         p.iter().filter_map(|s| window(s)).map(|w| w.0).collect()
     }
 
+    /// The humanized-timing check the service learns from a person's 10 enrolment windows.
+    fn check(p: &[Vec<KeyEvent>]) -> Option<keyprint_freetext::KeyDependence> {
+        keyprint_freetext::KeyDependence::learn(
+            &vectors(&p[..10]),
+            &crate::engine::summary_families(),
+            keyprint_freetext::KeyDependenceConfig::default(),
+        )
+    }
+
     fn describe(name: &str, xs: &[f64]) {
         let n = xs.len() as f64;
         let m = xs.iter().sum::<f64>() / n;
@@ -438,15 +447,10 @@ mod dev_measurements {
             eprintln!("KEYPRINT_DATASETS unset: skipped");
             return;
         };
-        let fams = crate::engine::summary_families();
         let (mut g, mut a) = (Vec::new(), Vec::new());
         for (k, p) in people.iter().enumerate() {
             let other = &people[(k + 1) % people.len()];
-            let Some(kd) = keyprint_freetext::KeyDependence::learn(
-                &vectors(&p[..10]),
-                &fams,
-                keyprint_freetext::KeyDependenceConfig::default(),
-            ) else {
+            let Some(kd) = check(p) else {
                 continue;
             };
             g.extend(
@@ -481,15 +485,10 @@ mod dev_measurements {
             eprintln!("KEYPRINT_DATASETS unset: skipped");
             return;
         };
-        let fams = crate::engine::summary_families();
         let script = ducky::parse(crate::INJECTION_PAYLOADS[0]).expect("payload");
         let (mut zs, mut llrs, mut unjudged) = (Vec::new(), Vec::new(), 0);
         for p in &people {
-            let Some(kd) = keyprint_freetext::KeyDependence::learn(
-                &vectors(&p[..10]),
-                &fams,
-                keyprint_freetext::KeyDependenceConfig::default(),
-            ) else {
+            let Some(kd) = check(p) else {
                 continue;
             };
             let (holds, dds) = owner_timing(&p[..10]);

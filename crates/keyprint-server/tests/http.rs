@@ -182,7 +182,7 @@ async fn enrol_genuine_impostor_injection_and_alert_delivery() {
     // The webhook saw its third call before the sender marked that row delivered: wait for the mark.
     let mut pending = u64::MAX;
     for _ in 0..100 {
-        pending = e.server.service.with_store(|s| s.outbox_pending()).unwrap() as u64;
+        pending = e.server.service.with_store(|s| s.outbox_pending()).unwrap();
         if pending == 0 {
             break;
         }
